@@ -1,0 +1,118 @@
+"""Finding systems and models by id or path.
+
+`load_catalog()` reads the built-in data files plus any user directories (`--catalog DIR`); specs themselves do
+no I/O. A user adds a system or model by dropping a TOML file in such a directory: files with an `[hf_config]`
+table are models, the rest systems.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from wafersim.catalog.models import ModelSpec, from_hf_config
+from wafersim.catalog.systems import SystemSpec
+from wafersim.catalog.toml_io import (
+    DATA_DIR,
+    describe_validation_error,
+    read_toml,
+    unknown_id_error,
+    validate,
+)
+from wafersim.errors import WafersimError
+
+
+def system_from_file(path: Path) -> SystemSpec:
+    data = read_toml(path)
+    spec = validate(SystemSpec, data, path)
+    if path.stem != spec.id:
+        raise WafersimError(f"{path}: field 'id' is '{spec.id}' but the file is named '{path.name}'")
+    return spec
+
+
+def model_from_file(path: Path) -> ModelSpec:
+    """A catalog TOML (id, name, source, [hf_config]) or a Hugging Face config.json (or a folder holding one)."""
+    if path.is_dir():
+        path = path / "config.json"
+    if path.suffix == ".json":
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise WafersimError(f"{path}: no such file") from None
+        except json.JSONDecodeError as error:
+            raise WafersimError(f"{path}: not valid JSON: {error}") from None
+        if not isinstance(config, dict):
+            raise WafersimError(f"{path}: expected a JSON object of config fields")
+        model_id = path.parent.name if path.name == "config.json" else path.stem
+        source = f"Hugging Face config file {path}"
+        return _parse_model(config, path, id=model_id, name=model_id, source=source)
+    data = read_toml(path)
+    for key in ("id", "source", "hf_config"):
+        if key not in data:
+            raise WafersimError(f"{path}: field '{key}': missing")
+    if not isinstance(data["hf_config"], dict):
+        raise WafersimError(f"{path}: field 'hf_config': expected a table of config.json fields")
+    if path.stem != data["id"]:
+        raise WafersimError(f"{path}: field 'id' is '{data['id']}' but the file is named '{path.name}'")
+    return _parse_model(data["hf_config"], path, id=data["id"], name=data.get("name"), source=data["source"])
+
+
+def _parse_model(config: dict, path: Path, *, id: str, name: str | None, source: str) -> ModelSpec:
+    try:
+        return from_hf_config(config, id=id, name=name, source=source)
+    except ValidationError as error:
+        raise WafersimError(describe_validation_error(path, error)) from None
+    except (ValueError, TypeError) as error:
+        raise WafersimError(f"{path}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    systems: dict[str, SystemSpec] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+
+    def system(self, id_or_path: str) -> SystemSpec:
+        if id_or_path in self.systems:
+            return self.systems[id_or_path]
+        path = Path(id_or_path)
+        if path.suffix == ".toml" and path.exists():
+            return system_from_file(path)
+        raise unknown_id_error("system", id_or_path, self.systems)
+
+    def model(self, id_or_path: str) -> ModelSpec:
+        if id_or_path in self.models:
+            return self.models[id_or_path]
+        path = Path(id_or_path)
+        if path.exists() and (path.is_dir() or path.suffix in {".json", ".toml"}):
+            return model_from_file(path)
+        raise unknown_id_error("model", id_or_path, self.models)
+
+
+def _scan(directory: Path, systems: dict[str, SystemSpec], models: dict[str, ModelSpec]) -> None:
+    if not directory.is_dir():
+        raise WafersimError(f"catalog directory {directory} does not exist")
+    for path in sorted(directory.rglob("*.toml")):
+        if path.parent.name == "fabric":  # fabric architecture specs are read by the fabric layer
+            continue
+        if "hf_config" in read_toml(path):
+            spec = model_from_file(path)
+            models[spec.id] = spec
+        else:
+            system = system_from_file(path)
+            systems[system.id] = system
+
+
+@lru_cache(maxsize=8)
+def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
+    """Built-in data plus user directories; a user file with a built-in id replaces the built-in one."""
+    systems: dict[str, SystemSpec] = {}
+    models: dict[str, ModelSpec] = {}
+    _scan(DATA_DIR / "systems", systems, models)
+    _scan(DATA_DIR / "models", systems, models)
+    for directory in extra_dirs:
+        _scan(Path(directory), systems, models)
+    return Catalog(systems=systems, models=models)

@@ -1,0 +1,323 @@
+"""Transformer model shapes, normalised from Hugging Face `config.json` fields.
+
+The catalog stores each model as the published config (a `[hf_config]` table) plus id, name and source, so the
+catalog and a user's own `config.json` go through one parser: `from_hf_config`. Supported architectures: Llama
+(1-3), Mistral/Mixtral, Qwen2/Qwen3 (dense and MoE), DeepSeek-V3 (MLA + shared experts), gpt-oss (alternating
+sliding windows) and Llama 4 (interleaved MoE with a shared expert, chunked attention).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from wafersim.catalog.precision import Precision
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MoESpec(_Spec):
+    num_experts: int = Field(ge=1)
+    top_k: int = Field(ge=1)
+    expert_ffn: int = Field(ge=1, description="intermediate size of one routed expert")
+    num_shared_experts: int = Field(default=0, ge=0)
+    shared_ffn: int = Field(default=0, ge=0, description="intermediate size of one shared expert")
+
+    @model_validator(mode="after")
+    def _top_k_within_experts(self) -> MoESpec:
+        if self.top_k > self.num_experts:
+            raise ValueError(f"top_k {self.top_k} exceeds num_experts {self.num_experts}")
+        return self
+
+
+class MLASpec(_Spec):
+    """Multi-head latent attention (DeepSeek-V2/V3): KV cached as one compressed latent per token."""
+
+    q_lora_rank: int | None = Field(default=None, ge=1)
+    kv_lora_rank: int = Field(ge=1)
+    qk_nope_head_dim: int = Field(ge=1)
+    qk_rope_head_dim: int = Field(ge=0)
+    v_head_dim: int = Field(ge=1)
+
+
+class ModelSpec(_Spec):
+    id: str = Field(min_length=1)
+    name: str
+    architecture: str
+    source: str = Field(min_length=1)
+    num_layers: int = Field(ge=1)
+    hidden_size: int = Field(ge=1)
+    num_heads: int = Field(ge=1)
+    num_kv_heads: int = Field(ge=1)
+    head_dim: int = Field(ge=1)
+    vocab_size: int = Field(ge=1)
+    tie_embeddings: bool = False
+    dense_ffn: int = Field(ge=0, description="intermediate size of the dense (gated) MLP layers")
+    moe: MoESpec | None = None
+    moe_layers: tuple[bool, ...] = ()
+    mla: MLASpec | None = None
+    sliding_window: int | None = Field(default=None, ge=1)
+    sliding_layers: tuple[bool, ...] = ()
+    max_context: int = Field(ge=1)
+    default_precision: Precision = "bf16"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelSpec:
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}"
+            )
+        for name in ("moe_layers", "sliding_layers"):
+            flags = getattr(self, name)
+            if flags and len(flags) != self.num_layers:
+                raise ValueError(f"{name} has {len(flags)} entries for {self.num_layers} layers")
+        if any(self.moe_layers) and self.moe is None:
+            raise ValueError("moe_layers marks MoE layers but the model has no moe section")
+        if any(self.sliding_layers) and self.sliding_window is None:
+            raise ValueError("sliding_layers marks layers but sliding_window is not set")
+        return self
+
+    # --- shape helpers shared by the performance layer (one source for parameter counts) ---
+
+    def is_moe_layer(self, layer: int) -> bool:
+        return bool(self.moe_layers) and self.moe_layers[layer]
+
+    def is_sliding_layer(self, layer: int) -> bool:
+        return bool(self.sliding_layers) and self.sliding_layers[layer]
+
+    @property
+    def num_moe_layers(self) -> int:
+        return sum(self.moe_layers)
+
+    @property
+    def q_dim(self) -> int:
+        return self.num_heads * self.head_dim
+
+    @property
+    def kv_dim(self) -> int:
+        return self.num_kv_heads * self.head_dim
+
+    def attention_params(self) -> int:
+        """Weights of one layer's attention projections (Q, K, V, O), norms excluded."""
+        h = self.hidden_size
+        if self.mla is not None:
+            m = self.mla
+            qk_head = m.qk_nope_head_dim + m.qk_rope_head_dim
+            if m.q_lora_rank:
+                q = h * m.q_lora_rank + m.q_lora_rank * self.num_heads * qk_head
+            else:
+                q = h * self.num_heads * qk_head
+            kv_down = h * (m.kv_lora_rank + m.qk_rope_head_dim)
+            kv_up = m.kv_lora_rank * self.num_heads * (m.qk_nope_head_dim + m.v_head_dim)
+            out = self.num_heads * m.v_head_dim * h
+            return q + kv_down + kv_up + out
+        return h * (self.q_dim + 2 * self.kv_dim) + self.q_dim * h
+
+    def dense_ffn_params(self) -> int:
+        return 3 * self.hidden_size * self.dense_ffn  # gated MLP: gate, up, down
+
+    def expert_params(self) -> int:
+        """One routed expert (gated MLP)."""
+        assert self.moe is not None
+        return 3 * self.hidden_size * self.moe.expert_ffn
+
+    def shared_expert_params(self) -> int:
+        assert self.moe is not None
+        return 3 * self.hidden_size * self.moe.shared_ffn * self.moe.num_shared_experts
+
+    def router_params(self) -> int:
+        assert self.moe is not None
+        return self.hidden_size * self.moe.num_experts
+
+    def embedding_params(self) -> int:
+        return self.vocab_size * self.hidden_size
+
+    def lm_head_params(self) -> int:
+        return 0 if self.tie_embeddings else self.vocab_size * self.hidden_size
+
+    def layer_params(self, layer: int, *, active_only: bool = False) -> int:
+        norms = 2 * self.hidden_size
+        if not self.is_moe_layer(layer):
+            return self.attention_params() + self.dense_ffn_params() + norms
+        assert self.moe is not None
+        experts = self.moe.top_k if active_only else self.moe.num_experts
+        return (
+            self.attention_params()
+            + experts * self.expert_params()
+            + self.shared_expert_params()
+            + self.router_params()
+            + norms
+        )
+
+    def params_total(self) -> int:
+        layers = sum(self.layer_params(i) for i in range(self.num_layers))
+        return layers + self.embedding_params() + self.lm_head_params() + self.hidden_size
+
+    def params_active(self) -> int:
+        """Parameters one token touches (embedding counted, as in the models' published figures)."""
+        layers = sum(self.layer_params(i, active_only=True) for i in range(self.num_layers))
+        return layers + self.embedding_params() + self.lm_head_params() + self.hidden_size
+
+    def kv_elements_per_token_per_layer(self) -> int:
+        """Elements cached per token per layer: K and V for every KV head, or MLA's latent plus rope key."""
+        if self.mla is not None:
+            return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
+        return 2 * self.kv_dim
+
+
+def _first(config: dict[str, Any], *keys: str, default: Any = None) -> Any:
+    for key in keys:
+        if config.get(key) is not None:
+            return config[key]
+    return default
+
+
+def _require(config: dict[str, Any], key: str) -> Any:
+    if key not in config or config[key] is None:
+        raise ValueError(f"missing required field '{key}'")
+    return config[key]
+
+
+def _moe_from_config(
+    c: dict[str, Any], arch: str, num_layers: int
+) -> tuple[MoESpec | None, tuple[bool, ...]]:
+    num_experts = _first(c, "num_local_experts", "n_routed_experts", "num_experts")
+    if not num_experts:
+        return None, ()
+    top_k = (
+        _require(c, "num_experts_per_tok") if "num_experts_per_tok" in c else _require(c, "experts_per_token")
+    )
+    if "deepseek" in arch.lower():
+        first_dense = c.get("first_k_dense_replace", 0)
+        freq = c.get("moe_layer_freq", 1)
+        flags = tuple(i >= first_dense and i % freq == 0 for i in range(num_layers))
+        shared = c.get("n_shared_experts", 0) or 0
+        moe = MoESpec(
+            num_experts=num_experts,
+            top_k=top_k,
+            expert_ffn=_require(c, "moe_intermediate_size"),
+            num_shared_experts=shared,
+            shared_ffn=c["moe_intermediate_size"] if shared else 0,
+        )
+    elif "llama4" in arch.lower():
+        step = c.get("interleave_moe_layer_step", 1)
+        explicit = c.get("moe_layers")
+        if explicit is not None:
+            flags = tuple(i in set(explicit) for i in range(num_layers))
+        else:
+            flags = tuple((i + 1) % step == 0 for i in range(num_layers))
+        moe = MoESpec(
+            num_experts=num_experts,
+            top_k=top_k,
+            expert_ffn=_require(c, "intermediate_size"),
+            num_shared_experts=1,  # every Llama 4 MoE layer has one always-on shared expert
+            shared_ffn=c["intermediate_size"],
+        )
+    elif "qwen" in arch.lower() and "moe" in arch.lower():
+        step = c.get("decoder_sparse_step", 1) or 1
+        dense_only = set(c.get("mlp_only_layers") or [])
+        flags = tuple(i not in dense_only and (i + 1) % step == 0 for i in range(num_layers))
+        shared_ffn = c.get("shared_expert_intermediate_size") or 0
+        moe = MoESpec(
+            num_experts=num_experts,
+            top_k=top_k,
+            expert_ffn=_require(c, "moe_intermediate_size"),
+            num_shared_experts=1 if shared_ffn else 0,
+            shared_ffn=shared_ffn,
+        )
+    else:  # Mixtral and gpt-oss: every layer is MoE and intermediate_size is the expert's
+        flags = (True,) * num_layers
+        moe = MoESpec(num_experts=num_experts, top_k=top_k, expert_ffn=_require(c, "intermediate_size"))
+    return moe, flags
+
+
+def _sliding_from_config(c: dict[str, Any], num_layers: int) -> tuple[int | None, tuple[bool, ...]]:
+    layer_types = c.get("layer_types")
+    window = c.get("sliding_window")
+    if layer_types is not None and window:
+        if len(layer_types) != num_layers:
+            raise ValueError(f"layer_types has {len(layer_types)} entries for {num_layers} layers")
+        return window, tuple(kind == "sliding_attention" for kind in layer_types)
+    chunk = c.get("attention_chunk_size")
+    if chunk and c.get("no_rope_layers") is not None:
+        # Llama 4: RoPE layers attend within chunks of attention_chunk_size; NoPE layers attend globally.
+        # A chunk bounds the keys a query sees, so it is modelled as a window of that size (an upper bound).
+        flags = tuple(bool(rope) for rope in c["no_rope_layers"])
+        if len(flags) != num_layers:
+            raise ValueError(f"no_rope_layers has {len(flags)} entries for {num_layers} layers")
+        return chunk, flags
+    if window and c.get("use_sliding_window", True):
+        return window, (True,) * num_layers
+    return None, ()
+
+
+def _default_precision(c: dict[str, Any]) -> Precision:
+    quant = c.get("quantization_config") or {}
+    method = str(quant.get("quant_method", "")).lower()
+    if method == "fp8":
+        return "fp8"
+    if method in {"mxfp4", "nvfp4"}:
+        return "fp4"
+    return "bf16"
+
+
+def from_hf_config(config: dict[str, Any], *, id: str, name: str | None = None, source: str) -> ModelSpec:
+    """Build a ModelSpec from a Hugging Face config.json dict. Raises ValueError/ValidationError on bad input."""
+    c = dict(config)
+    if isinstance(c.get("text_config"), dict):  # multimodal wrappers (Llama 4) keep the LM in text_config
+        c = {**c, **c["text_config"]}
+    architectures = c.get("architectures") or [c.get("model_type", "unknown")]
+    arch = str(architectures[0])
+    num_layers = _require(c, "num_hidden_layers")
+    hidden = _require(c, "hidden_size")
+    heads = _require(c, "num_attention_heads")
+    kv_heads = _first(c, "num_key_value_heads", default=heads)
+    head_dim = _first(c, "head_dim", default=hidden // heads)
+
+    mla = None
+    if c.get("kv_lora_rank"):
+        mla = MLASpec(
+            q_lora_rank=c.get("q_lora_rank"),
+            kv_lora_rank=c["kv_lora_rank"],
+            qk_nope_head_dim=_require(c, "qk_nope_head_dim"),
+            qk_rope_head_dim=_require(c, "qk_rope_head_dim"),
+            v_head_dim=_require(c, "v_head_dim"),
+        )
+        kv_heads = heads  # MLA has no grouped KV heads; the latent is shared by all heads
+        head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+
+    moe, moe_flags = _moe_from_config(c, arch, num_layers)
+    if moe is None:
+        dense_ffn = _require(c, "intermediate_size")
+    elif "llama4" in arch.lower():
+        dense_ffn = _first(c, "intermediate_size_mlp", default=0)
+    elif all(moe_flags):
+        dense_ffn = 0
+    else:
+        dense_ffn = _require(c, "intermediate_size")
+    window, sliding_flags = _sliding_from_config(c, num_layers)
+
+    return ModelSpec(
+        id=id,
+        name=name or id,
+        architecture=arch,
+        source=source,
+        num_layers=num_layers,
+        hidden_size=hidden,
+        num_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
+        vocab_size=_require(c, "vocab_size"),
+        tie_embeddings=bool(c.get("tie_word_embeddings", False)),
+        dense_ffn=dense_ffn,
+        moe=moe,
+        moe_layers=moe_flags,
+        mla=mla,
+        sliding_window=window,
+        sliding_layers=sliding_flags,
+        max_context=_first(c, "max_position_embeddings", default=4096),
+        default_precision=_default_precision(c),
+    )
