@@ -1,0 +1,92 @@
+"""Memory one accelerator needs: weights + KV cache + activation workspace, against what the runtime may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from wafersim.perf.cost import ACTIVATION_BYTES, LOGIT_BYTES, IterationCost
+
+# Tokens one iteration may carry: vLLM's chunked-prefill token budget for offline throughput runs
+# (max_num_batched_tokens = 8192, vLLM engine-args docs); it bounds the activation workspace.
+TOKEN_BUDGET = 8192
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    weights_bytes: float
+    kv_cache_bytes: float
+    activation_bytes: float
+    usable_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.total_bytes <= self.usable_bytes
+
+
+def stage_weight_bytes(cost: IterationCost) -> list[float]:
+    """Weights held by one accelerator of each pipeline stage (embedding on the first, LM head on the last)."""
+    m, tp = cost.model, cost.layout.tp
+    stages = cost.stage_layers()
+    per_stage = []
+    for index, layers in enumerate(stages):
+        params = sum(m.layer_params(i) for i in layers) / tp
+        if index == 0:
+            params += m.embedding_params() / tp
+        if index == len(stages) - 1:
+            params += (m.lm_head_params() + m.hidden_size) / tp
+        per_stage.append(params * cost.weight_bytes)
+    return per_stage
+
+
+@lru_cache(maxsize=256)
+def kv_bytes_per_sequence(cost: IterationCost, context_tokens: int) -> float:
+    """Sliding-window layers keep only the window; the rest keep every token."""
+    m = cost.model
+    per_layer = m.kv_elements_per_token_per_layer() * cost.kv_share * cost.kv_bytes
+    worst = 0.0
+    for layers in cost.stage_layers():
+        total = 0.0
+        for i in layers:
+            kept = min(context_tokens, m.sliding_window) if m.is_sliding_layer(i) else context_tokens
+            total += kept * per_layer
+        worst = max(worst, total)
+    return worst
+
+
+def activation_bytes(cost: IterationCost, batch: int, context_tokens: int) -> float:
+    """Workspace for the largest iteration: the residual stream, one working copy, the widest intermediate
+    (split over tp) and the fp32 logits. An iteration carries at most TOKEN_BUDGET tokens, and never more
+    than the batch's decodes or one prompt."""
+    m, tp = cost.model, cost.layout.tp
+    tokens = min(TOKEN_BUDGET, max(batch, context_tokens))
+    widest = max(m.dense_ffn, m.moe.expert_ffn * m.moe.top_k if m.moe else 0, m.q_dim) * 2 / tp
+    hidden_states = tokens * (2 * m.hidden_size + widest) * ACTIVATION_BYTES
+    logits = batch * m.vocab_size / tp * LOGIT_BYTES
+    return hidden_states + logits
+
+
+def memory_use(cost: IterationCost, batch: int, context_tokens: int) -> MemoryUse:
+    system = cost.system
+    return MemoryUse(
+        weights_bytes=max(stage_weight_bytes(cost)),
+        kv_cache_bytes=batch * kv_bytes_per_sequence(cost, context_tokens),
+        activation_bytes=activation_bytes(cost, batch, context_tokens),
+        usable_bytes=system.memory.capacity_bytes * system.usable_memory_fraction,
+    )
+
+
+def max_batch(cost: IterationCost, context_tokens: int, limit: int) -> int:
+    """Largest batch (≤ limit) whose full-length KV cache fits beside the weights; 0 if none does."""
+    low, high = 0, limit
+    while low < high:  # memory use grows with batch, so bisect
+        mid = (low + high + 1) // 2
+        if memory_use(cost, mid, context_tokens).fits:
+            low = mid
+        else:
+            high = mid - 1
+    return low

@@ -1,0 +1,187 @@
+"""Predictions against published measurements, with the error of each point and of each group.
+
+Points come from `data/validation.toml`. A point's `group` says whether it calibrated a parameter
+("calibration") or only tests the model ("test"); errors are reported per group and the test group alone
+judges the model. Points whose source leaves the accelerator count or the lengths unknown (0), and points on
+systems whose estimator is not built, are listed with the reason they were not predicted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from wafersim.catalog import Catalog, Precision, SystemSpec
+from wafersim.catalog.toml_io import read_toml, validate
+from wafersim.errors import WafersimError
+from wafersim.perf.estimate import Estimate, EstimateRequest, estimate
+
+DEFAULT_POINTS = Path(__file__).resolve().parent / "data" / "validation.toml"
+Metric = Literal["output_tokens_per_s", "output_tokens_per_s_per_user", "ttft_s", "tpot_s"]
+
+
+class Dataset(BaseModel):
+    """A benchmark's request lengths, shared by its points; `source` says where they came from (or that they
+    were calibrated, when no source publishes them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_len: int = Field(ge=1)
+    output_len: int = Field(ge=1)
+    source: str = Field(min_length=1)
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    group: Literal["calibration", "test"]
+    source: str = Field(min_length=1)
+    date: str
+    model: str
+    system: str
+    count: int = Field(ge=0)
+    precision: Precision
+    input_len: int = Field(ge=0)
+    output_len: int = Field(ge=0)
+    scenario: str
+    batch: int = Field(ge=0)
+    metric: Metric
+    measured: float = Field(gt=0)
+    tp: int = Field(ge=0)
+    dataset: str | None = None  # lengths from a [dataset.NAME] table instead of input_len/output_len
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class PointResult:
+    point: Point
+    predicted: float | None
+    skipped: str | None = None
+
+    @property
+    def ape(self) -> float | None:
+        if self.predicted is None:
+            return None
+        return abs(self.predicted - self.point.measured) / self.point.measured
+
+    def to_dict(self) -> dict:
+        p = self.point
+        return {
+            "id": p.id,
+            "group": p.group,
+            "model": p.model,
+            "system": p.system,
+            "count": p.count,
+            "precision": p.precision,
+            "metric": p.metric,
+            "measured": p.measured,
+            "predicted": self.predicted,
+            "ape": self.ape,
+            "skipped": self.skipped,
+            "source": p.source,
+        }
+
+
+def load_datasets(path: Path = DEFAULT_POINTS) -> dict[str, Dataset]:
+    data = read_toml(path)
+    return {
+        name: validate(Dataset, raw, f"{path} dataset {name}")
+        for name, raw in data.get("dataset", {}).items()
+    }
+
+
+def load_points(path: Path = DEFAULT_POINTS) -> list[Point]:
+    """Points with dataset lengths filled in."""
+    data = read_toml(path)
+    datasets = load_datasets(path)
+    points = []
+    for i, raw in enumerate(data.get("point", [])):
+        point = validate(Point, raw, f"{path} point {i + 1}")
+        if point.dataset is not None:
+            if point.dataset not in datasets:
+                raise WafersimError(
+                    f"{path} point {point.id}: field 'dataset': unknown dataset '{point.dataset}'"
+                )
+            lengths = datasets[point.dataset]
+            point = point.model_copy(
+                update={"input_len": lengths.input_len, "output_len": lengths.output_len}
+            )
+        points.append(point)
+    ids = [p.id for p in points]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise WafersimError(f"{path}: duplicate point ids {sorted(duplicates)}")
+    return points
+
+
+def _skip_reason(point: Point, system: SystemSpec) -> str | None:
+    if point.count == 0:
+        return "accelerator count not published"
+    if point.input_len == 0 or point.output_len == 0:
+        return "input/output lengths not published"
+    if system.kind == "wafer":
+        return "wafer-scale estimates are not built yet"
+    return None
+
+
+def request_for(point: Point, catalog: Catalog, system: SystemSpec | None = None) -> EstimateRequest:
+    """The estimate that reproduces a measurement's set-up: fixed tp when published, batch as published
+    (per-user points default to batch 1), otherwise the maximum-throughput batch."""
+    batch = point.batch or (1 if point.metric == "output_tokens_per_s_per_user" else None)
+    return EstimateRequest(
+        model=catalog.model(point.model),
+        system=system or catalog.system(point.system),
+        count=point.count,
+        input_len=point.input_len,
+        output_len=point.output_len,
+        precision=point.precision,
+        tp=point.tp or None,
+        batch=batch,
+    )
+
+
+def predicted_metric(result: Estimate, metric: Metric) -> float | None:
+    if not result.fits:
+        return None
+    return getattr(result, metric)
+
+
+def predict(point: Point, catalog: Catalog, system: SystemSpec | None = None) -> PointResult:
+    system = system or catalog.system(point.system)
+    reason = _skip_reason(point, system)
+    if reason:
+        return PointResult(point, None, reason)
+    result = estimate(request_for(point, catalog, system))
+    value = predicted_metric(result, point.metric)
+    if value is None:
+        return PointResult(point, None, f"does not fit: {result.reason}")
+    return PointResult(point, value)
+
+
+def summarize(results: list[PointResult]) -> dict[str, dict[str, float | int | None]]:
+    summary = {}
+    for group in ("calibration", "test"):
+        errors = [r.ape for r in results if r.point.group == group and r.ape is not None]
+        summary[group] = {
+            "points": len(errors),
+            "median_ape": float(np.median(errors)) if errors else None,
+            "p90_ape": float(np.percentile(errors, 90)) if errors else None,
+        }
+    return summary
+
+
+def run_validation(catalog: Catalog, points: list[Point] | None = None) -> dict:
+    results = [predict(p, catalog) for p in (points if points is not None else load_points())]
+    summary = summarize(results)
+    return {
+        "points": [r.to_dict() for r in results],
+        "median_ape": summary["test"]["median_ape"],
+        "p90_ape": summary["test"]["p90_ape"],
+        "groups": summary,
+        "skipped": sum(r.predicted is None for r in results),
+    }
