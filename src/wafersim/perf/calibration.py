@@ -111,13 +111,17 @@ def calibrate(catalog: Catalog, points: list[Point] | None = None, rounds: int =
         for family, family_points in by_family.items():
             for name, (low, high) in BOUNDS.items():
 
-                def trial(value: float, family=family, name=name, family_points=family_points) -> float:
+                def trial(
+                    value: float, family=family, name=name, family_points=family_points, n_in=input_len
+                ) -> float:
                     candidate = {**factors, family: {**factors[family], name: value}}
-                    return _loss(family_points, catalog, systems_for(candidate), input_len)
+                    return _loss(family_points, catalog, systems_for(candidate), n_in)
 
                 factors[family][name] = _golden(trial, low, high)
         systems = systems_for(factors)
-        input_len = round(_golden(lambda x: _loss(points, catalog, systems, round(x)), *DATASET_INPUT_BOUNDS))
+        input_len = round(
+            _golden(lambda x, s=systems: _loss(points, catalog, s, round(x)), *DATASET_INPUT_BOUNDS)
+        )
     loss = _loss(points, catalog, systems_for(factors), input_len)
     rounded = {
         f: {k: round(v, 4 if k != "step_overhead_s" else 6) for k, v in fs.items()}
@@ -155,7 +159,7 @@ def write_calibration(
         path = systems_dir / f"{system_id}.toml"
         text = path.read_text(encoding="utf-8")
         line = efficiency_line(family, result.factors[family], borrowed)
-        new_text, n = re.subn(r"^efficiency = \{.*\}$", lambda _m: line, text, count=1, flags=re.M)
+        new_text, n = re.subn(r"^efficiency = \{.*\}$", lambda _m, new=line: new, text, count=1, flags=re.M)
         if n != 1:
             raise ValueError(f"{path}: no single-line 'efficiency = {{...}}' to replace")
         path.write_text(new_text, encoding="utf-8")
