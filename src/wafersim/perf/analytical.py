@@ -54,6 +54,23 @@ def _ttft_s(cost: IterationCost, request: EstimateRequest, batch: int) -> float:
     return float(np.sum(cost.time_s(work)))
 
 
+def _tpot_s(cost: IterationCost, request: EstimateRequest, batch: int) -> float:
+    return _float(cost.time_s(_iteration_work(request, batch, batch - 1)))
+
+
+def _largest_batch_within_tpot(cost: IterationCost, request: EstimateRequest, limit: int) -> int:
+    """TPOT grows with batch, so bisect for the largest batch within the limit (at least 1: one user is
+    served however slow its tokens come, and its TPOT then tells that the limit cannot be met)."""
+    low, high = 1, limit
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _tpot_s(cost, request, mid) <= request.max_tpot_s:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
 def _power(system: SystemSpec, count: int) -> float:
     return system.power.system_w_per_accelerator * count
 
@@ -76,8 +93,11 @@ def evaluate_layout(request: EstimateRequest, layout: Layout, precision: Precisi
         pp=layout.pp,
         ep=layout.ep,
         dp=layout.dp,
+        attention_dp=layout.attention_dp,
     )
     batch = request.batch if request.batch is not None else max_batch(cost, mean_context, request.max_batch)
+    if request.batch is None and request.max_tpot_s is not None and batch > 1:
+        batch = _largest_batch_within_tpot(cost, request, batch)
     use = memory_use(cost, max(batch, 1), mean_context)
     if batch >= 1 and use.fits and not memory_use(cost, 1, context).fits:
         use, batch = memory_use(cost, 1, context), 0  # not even one sequence reaches its full length
@@ -95,6 +115,7 @@ def evaluate_layout(request: EstimateRequest, layout: Layout, precision: Precisi
             f"(weights {use.weights_bytes / gib:.1f}, KV {use.kv_cache_bytes / gib:.1f}, activations "
             f"{use.activation_bytes / gib:.1f}) but {use.usable_bytes / gib:.1f} GiB is usable "
             f"with tp={layout.tp} pp={layout.pp}"
+            + (" (attention data-parallel)" if layout.attention_dp else "")
         )
         return Estimate(
             **base,
@@ -106,7 +127,7 @@ def evaluate_layout(request: EstimateRequest, layout: Layout, precision: Precisi
         )
 
     full = _float(cost.time_s(_iteration_work(request, batch, batch)))
-    tpot = _float(cost.time_s(_iteration_work(request, batch, batch - 1)))
+    tpot = _tpot_s(cost, request, batch)
     throughput = layout.dp * batch / full
     power = _power(system, layout.accelerators)
     decode_only = decode_work(batch, request.input_len + request.output_len / 2, m.sliding_window)
@@ -161,16 +182,20 @@ def accelerators_needed(request: EstimateRequest, precision: Precision) -> int |
 def estimate_analytical(request: EstimateRequest) -> Estimate:
     precision = request.resolved_precision
     fixed = (request.tp, request.pp, request.ep)
-    if all(value is not None for value in fixed):
-        layouts = [check_layout(request.model, request.count, *fixed)]
+    if all(value is not None for value in fixed) and request.attention_dp is not None:
+        layouts = [check_layout(request.model, request.count, *fixed, request.attention_dp)]
     else:
         for name, value in zip(("tp", "pp", "ep"), fixed, strict=True):
             if value is not None and value > request.count:
                 raise WafersimError(f"--{name} {value} exceeds --count {request.count}")
-        layouts = candidate_layouts(request.model, request.count, request.tp, request.pp, request.ep)
+        layouts = candidate_layouts(
+            request.model, request.count, request.tp, request.pp, request.ep, request.attention_dp
+        )
         if not layouts:
             given = ", ".join(f"{n}={v}" for n, v in zip(("tp", "pp", "ep"), fixed, strict=True) if v)
-            problem = layout_problem(request.model, request.tp or 1, request.pp or 1, request.ep or 1)
+            problem = layout_problem(
+                request.model, request.tp or 1, request.pp or 1, request.ep or 1, bool(request.attention_dp)
+            )
             raise WafersimError(
                 f"no parallel layout of {request.model.id} over {request.count} accelerators"
                 + (f" with {given}" if given else "")

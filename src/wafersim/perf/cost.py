@@ -5,6 +5,13 @@ it is bound by whichever it runs out of first. Collectives are added, not overla
 for the all-reduce before the next matrix multiply). Pipeline stages hold contiguous layers; with `pp`
 micro-batches in flight, one iteration of the whole batch takes pp × the slowest stage.
 
+Two ways to use a tensor-parallel group of n accelerators:
+- tensor parallel (Megatron-LM): every matrix split n ways, two all-reduces per layer, KV heads split;
+- attention data parallel (`layout.attention_dp`, MoE models; DeepSeek-V3 report §3.4, TensorRT-LLM's
+  `enable_attention_dp`): each accelerator runs attention and dense layers for its own 1/n of the sequences
+  with whole weights, experts are spread n ways (ep = n), and tokens travel to their experts and back by
+  all-to-all.
+
 Everything is NumPy-vectorised over the fields of `StepWork`, so a serving simulator can price many
 iterations in one call.
 """
@@ -27,6 +34,48 @@ LOGIT_BYTES = 4.0  # logits are produced in fp32 for sampling
 def default_kv_precision(precision: Precision) -> Precision:
     """8-bit and 4-bit deployments keep the KV cache in fp8 (as MLPerf's FP8/NVFP4 submissions do)."""
     return "bf16" if precision == "bf16" else "fp8"
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """What one operator asks of one accelerator: FLOPs at a given achievable rate, bytes from memory, and a
+    fixed time (links: collectives are priced by the alpha-beta model, not the roofline)."""
+
+    flops: np.ndarray | float
+    nbytes: np.ndarray | float
+    flops_per_s: float
+    link_s: np.ndarray | float = 0.0
+
+    def time_s(self, bytes_per_s: float) -> np.ndarray:
+        roofline = np.maximum(
+            np.asarray(self.flops, dtype=float) / self.flops_per_s,
+            np.asarray(self.nbytes, dtype=float) / bytes_per_s,
+        )
+        return roofline + self.link_s
+
+    def __mul__(self, factor: float) -> OpCost:
+        return OpCost(self.flops * factor, self.nbytes * factor, self.flops_per_s, self.link_s * factor)
+
+    __rmul__ = __mul__
+
+
+@dataclass(frozen=True)
+class OpTotal:
+    """One operator summed over layers: each part keeps its own roofline (layers of different classes may be
+    bound by different resources), so times add but are never merged before the max."""
+
+    parts: tuple[OpCost, ...]
+
+    @property
+    def flops(self) -> np.ndarray:
+        return sum(np.asarray(part.flops, dtype=float) for part in self.parts)
+
+    @property
+    def nbytes(self) -> np.ndarray:
+        return sum(np.asarray(part.nbytes, dtype=float) for part in self.parts)
+
+    def time_s(self, bytes_per_s: float) -> np.ndarray:
+        return sum(part.time_s(bytes_per_s) for part in self.parts)
 
 
 @dataclass(frozen=True)
@@ -58,13 +107,16 @@ class IterationCost:
         self.weight_bytes = BYTES_PER_ELEMENT[precision]
         self.kv_bytes = BYTES_PER_ELEMENT[self.kv_precision]
         tp = layout.tp
-        self.tp_link = system.scale_up if tp <= system.scale_up.domain_size else system.scale_out
+        self.group_link = system.scale_up if tp <= system.scale_up.domain_size else system.scale_out
         self.pp_link = (
             system.scale_up if layout.replica_size <= system.scale_up.domain_size else system.scale_out
         )
-        # Share of the KV cache one accelerator holds: heads split over tp, replicated once tp exceeds them;
-        # MLA's latent is shared by all heads, so every tensor-parallel rank keeps all of it.
-        if model.mla is not None:
+        # Attention data parallelism: sequences are spread over the group, weights outside experts are whole.
+        self.ranks = tp if layout.attention_dp else 1
+        self.dense_split = 1 if layout.attention_dp else tp
+        # Share of a sequence's KV cache one accelerator holds: heads split over tp, replicated once tp exceeds
+        # them. MLA's latent is shared by all heads, and with attention-DP a sequence lives on one accelerator.
+        if model.mla is not None or layout.attention_dp:
             self.kv_share = 1.0
         else:
             self.kv_share = max(model.num_kv_heads / tp, 1.0) / model.num_kv_heads
@@ -95,10 +147,11 @@ class IterationCost:
 
     # --- operators -------------------------------------------------------------------------------------
 
-    def _op(self, flops, nbytes, flops_per_s):
-        return np.maximum(
-            np.asarray(flops, dtype=float) / flops_per_s, np.asarray(nbytes, dtype=float) / self.bytes_per_s
-        )
+    def _op(self, flops, nbytes, flops_per_s) -> OpCost:
+        return OpCost(np.asarray(flops, dtype=float), np.asarray(nbytes, dtype=float), flops_per_s)
+
+    def _link(self, seconds) -> OpCost:
+        return OpCost(0.0, 0.0, 1.0, seconds)
 
     def _matmul(self, params_per_accelerator: float, tokens, in_dim: float, out_dim: float):
         flops = 2.0 * params_per_accelerator * tokens
@@ -110,14 +163,11 @@ class IterationCost:
         return self._op(5.0 * tokens * h, 2.0 * tokens * h * ACTIVATION_BYTES, self.vector_flops_per_s)
 
     def _attention(self, work: StepWork, sliding: bool):
-        m, tp = self.model, self.layout.tp
-        heads = m.num_heads / tp
+        m = self.model
+        heads = m.num_heads / self.dense_split
         if sliding:
-            pairs_prefill, pairs_decode, reads = (
-                work.window_pairs_prefill,
-                work.window_pairs_decode,
-                work.window_kv_reads,
-            )
+            pairs_prefill, pairs_decode = work.window_pairs_prefill, work.window_pairs_decode
+            reads = work.window_kv_reads
         else:
             pairs_prefill, pairs_decode, reads = work.pairs_prefill, work.pairs_decode, work.kv_reads
         if m.mla is not None:
@@ -133,104 +183,138 @@ class IterationCost:
         q_and_out_bytes = 2.0 * work.tokens * heads * m.head_dim * ACTIVATION_BYTES
         return self._op(flops, kv_bytes + q_and_out_bytes, self.attention_flops_per_s)
 
-    def _tp_allreduce(self, tokens):
+    def _tp_allreduce(self, tokens) -> OpCost:
         message = tokens * self.model.hidden_size * ACTIVATION_BYTES
-        return allreduce_s(message, self.layout.tp, self.tp_link, self.system.efficiency.network)
+        return self._link(
+            allreduce_s(message, self.layout.tp, self.group_link, self.system.efficiency.network)
+        )
 
-    def _moe(self, tokens):
-        m, tp = self.model, self.layout.tp
+    def _all_to_all(self, tokens):
+        """Dispatch and combine: each token's hidden state goes to its top-k experts and comes back; the
+        (n-1)/n of it bound for other accelerators crosses the link each way."""
+        moe, n = self.model.moe, self.layout.tp
+        assert moe is not None
+        message = tokens * moe.top_k * self.model.hidden_size * ACTIVATION_BYTES * (n - 1) / n
+        return self._link(2 * send_s(message, self.group_link, self.system.efficiency.network))
+
+    def _moe(self, local_tokens, group_tokens):
+        """Routed experts (split over the group either way), router and shared experts.
+
+        `local_tokens` reach this accelerator's router; `group_tokens` are routed over the whole group.
+        """
+        m, n = self.model, self.layout.tp
         moe = m.moe
         assert moe is not None
-        # Expected distinct experts hit when `tokens` tokens each pick top_k of E (uniform routing).
-        distinct = moe.num_experts * (
-            1.0 - (1.0 - moe.top_k / moe.num_experts) ** np.asarray(tokens, dtype=float)
-        )
+        # Expected distinct experts hit when the group's tokens each pick top_k of E (uniform routing);
+        # an accelerator reads its 1/n share of them, whichever way the experts are split.
+        group_tokens = np.asarray(group_tokens, dtype=float)
+        distinct = moe.num_experts * (1.0 - (1.0 - moe.top_k / moe.num_experts) ** group_tokens)
         expert = m.expert_params()
-        flops = 2.0 * tokens * moe.top_k * expert / tp
-        nbytes = (
-            distinct * expert * self.weight_bytes / tp
-            + tokens * moe.top_k * (m.hidden_size + moe.expert_ffn / tp) * 2 * ACTIVATION_BYTES
+        flops = 2.0 * group_tokens * moe.top_k * expert / n
+        routed_io = group_tokens * moe.top_k * (m.hidden_size + moe.expert_ffn) * 2 * ACTIVATION_BYTES / n
+        experts = self._op(
+            flops, distinct * expert * self.weight_bytes / n + routed_io, self.matmul_flops_per_s
         )
-        experts = self._op(flops, nbytes, self.matmul_flops_per_s)
-        router = self._matmul(m.router_params(), tokens, m.hidden_size, moe.num_experts)
-        shared = 0.0
+        router = self._matmul(m.router_params(), local_tokens, m.hidden_size, moe.num_experts)
+        shared = self._op(0.0, 0.0, self.matmul_flops_per_s)
         if moe.num_shared_experts:
-            shared = self._matmul(m.shared_expert_params() / tp, tokens, m.hidden_size, moe.shared_ffn / tp)
+            split = self.dense_split
+            shared = self._matmul(
+                m.shared_expert_params() / split, local_tokens, m.hidden_size, moe.shared_ffn / split
+            )
         return experts, router, shared
 
-    def layer_breakdown(self, work: StepWork, cls: _LayerClass) -> dict[str, np.ndarray]:
-        """Seconds per operator of one layer of this class."""
-        m, tp = self.model, self.layout.tp
+    def layer_ops(self, work: StepWork, cls: _LayerClass, group_tokens=None) -> dict[str, OpCost]:
+        """Operators of one layer of this class, for the work one accelerator sees."""
+        m, split = self.model, self.dense_split
         t = work.tokens
         attention_params = m.attention_params()
         out_proj = (m.mla.v_head_dim if m.mla else m.head_dim) * m.num_heads * m.hidden_size
         ops = {
             "norm": 2 * self._norm(t),
-            "qkv_proj": self._matmul((attention_params - out_proj) / tp, t, m.hidden_size, m.q_dim / tp),
+            "qkv_proj": self._matmul(
+                (attention_params - out_proj) / split, t, m.hidden_size, m.q_dim / split
+            ),
             "attention": self._attention(work, cls.sliding),
-            "o_proj": self._matmul(out_proj / tp, t, m.q_dim / tp, m.hidden_size),
-            "tp_allreduce": 2 * self._tp_allreduce(t),
+            "o_proj": self._matmul(out_proj / split, t, m.q_dim / split, m.hidden_size),
         }
+        if not self.layout.attention_dp:
+            ops["tp_allreduce"] = 2 * self._tp_allreduce(t)
         if cls.moe:
-            experts, router, shared = self._moe(t)
+            group = t * self.ranks if group_tokens is None else group_tokens
+            experts, router, shared = self._moe(t, group)
             ops.update({"moe_experts": experts, "moe_router": router, "moe_shared": shared})
+            if self.layout.attention_dp and self.layout.tp > 1:
+                ops["moe_all_to_all"] = self._all_to_all(t)
         else:
-            ops["ffn"] = self._matmul(m.dense_ffn_params() / tp, t, m.hidden_size, 2 * m.dense_ffn / tp)
+            ops["ffn"] = self._matmul(m.dense_ffn_params() / split, t, m.hidden_size, 2 * m.dense_ffn / split)
         return ops
 
-    def edge_breakdown(self, work: StepWork) -> dict[str, np.ndarray]:
+    def edge_ops(self, work: StepWork) -> dict[str, OpCost]:
         """Operators outside the layers: embedding lookup, final norm, LM head (vocabulary split over tp)."""
-        m, tp = self.model, self.layout.tp
+        m, split = self.model, self.dense_split
         embed_bytes = work.tokens * m.hidden_size * (self.weight_bytes + ACTIVATION_BYTES)
+        head_params = (m.lm_head_params() or m.embedding_params()) / split
         return {
             "embedding": self._op(0.0, embed_bytes, self.vector_flops_per_s),
             "final_norm": self._norm(work.logits),
             "lm_head": self._matmul(
-                m.lm_head_params() / tp or m.embedding_params() / tp,
-                work.logits,
-                m.hidden_size,
-                m.vocab_size / tp * LOGIT_BYTES / ACTIVATION_BYTES,
+                head_params, work.logits, m.hidden_size, m.vocab_size / split * LOGIT_BYTES / ACTIVATION_BYTES
             ),
         }
 
     # --- iteration -------------------------------------------------------------------------------------
 
-    def micro_batch_work(self, work: StepWork) -> StepWork:
-        """With pp stages the batch is cut into up to pp micro-batches, one sequence at the least."""
-        pp = self.layout.pp
-        if pp == 1:
-            return work
-        micro_batches = np.clip(np.asarray(work.logits, dtype=float), 1.0, pp)
-        return work.scaled(1.0 / micro_batches)
+    def local_work(self, work: StepWork) -> tuple[StepWork, np.ndarray]:
+        """The busiest accelerator's share of a replica's iteration, and the number of ways it was cut.
 
-    def breakdown(self, work: StepWork) -> dict[str, np.ndarray]:
-        """Seconds per operator for one iteration of `work` (the whole batch), summed over layers."""
+        Attention-DP spreads sequences over `ranks` accelerators, and pipeline parallelism cuts each share into
+        up to pp micro-batches; a single sequence is never split.
+        """
+        sequences = np.maximum(np.asarray(work.logits, dtype=float), 1.0)
+        ranks = np.minimum(sequences, self.ranks)
+        micro_batches = np.clip(sequences / ranks, 1.0, self.layout.pp)
+        return work.scaled(1.0 / (ranks * micro_batches)), ranks
+
+    def iteration_ops(self, work: StepWork) -> dict[str, OpTotal]:
+        """Operators of one iteration of `work` (the whole replica's batch) on the critical path of the busiest
+        accelerator, summed over layers: pp × the slowest stage, plus the model's ends and stage hand-offs."""
         pp = self.layout.pp
-        micro = self.micro_batch_work(work)
-        # Stage-to-stage imbalance: the slowest stage sets the pace for every micro-batch.
-        class_time = {}
+        local, ranks = self.local_work(work)
+        group_tokens = local.tokens * ranks
+        class_ops = {}
         for per_class in self.stage_classes:
             for cls in per_class:
-                if cls not in class_time:
-                    class_time[cls] = self.layer_breakdown(micro, cls)
+                if cls not in class_ops:
+                    class_ops[cls] = self.layer_ops(local, cls, group_tokens)
+        # Stage-to-stage imbalance: the slowest stage sets the pace for every micro-batch.
         stage_totals = [
-            sum(count * sum(class_time[cls].values()) for cls, count in per_class.items())
+            sum(
+                count * sum(op.time_s(self.bytes_per_s) for op in class_ops[cls].values())
+                for cls, count in per_class.items()
+            )
             for per_class in self.stage_classes
         ]
         slowest = int(np.argmax([np.max(np.asarray(total)) for total in stage_totals]))
-        totals: dict[str, np.ndarray] = {}
+        parts: dict[str, list[OpCost]] = {}
         for cls, count in self.stage_classes[slowest].items():
-            for name, seconds in class_time[cls].items():
-                totals[name] = totals.get(name, 0.0) + pp * count * seconds
-        for name, seconds in self.edge_breakdown(micro).items():
-            totals[name] = seconds  # first and last stage; not multiplied: off the slowest stage's path
+            for name, op in class_ops[cls].items():
+                parts.setdefault(name, []).append(op * (pp * count))
+        for name, op in self.edge_ops(
+            local
+        ).items():  # first and last stage, once per micro-batch on the path
+            parts[name] = [op]
         if pp > 1:
-            message = micro.tokens * self.model.hidden_size * ACTIVATION_BYTES
-            totals["pp_transfer"] = pp * send_s(message, self.pp_link, self.system.efficiency.network)
-        totals["step_overhead"] = self.system.efficiency.step_overhead_s + 0.0 * np.asarray(
-            work.tokens, dtype=float
-        )
-        return totals
+            message = local.tokens * self.model.hidden_size * ACTIVATION_BYTES
+            hand_offs = pp * send_s(message, self.pp_link, self.system.efficiency.network)
+            parts["pp_transfer"] = [self._link(hand_offs)]
+        overhead = self.system.efficiency.step_overhead_s + 0.0 * np.asarray(work.tokens, dtype=float)
+        parts["step_overhead"] = [self._link(overhead)]
+        return {name: OpTotal(tuple(ops)) for name, ops in parts.items()}
+
+    def breakdown(self, work: StepWork) -> dict[str, np.ndarray]:
+        """Seconds per operator for one iteration of `work` (the whole replica's batch)."""
+        return {name: op.time_s(self.bytes_per_s) for name, op in self.iteration_ops(work).items()}
 
     def time_s(self, work: StepWork) -> np.ndarray:
         return sum(self.breakdown(work).values())

@@ -13,7 +13,7 @@ from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
 
 # TensorRT-LLM's default engine max_batch_size (trtllm-build --max_batch_size, 2048): the largest batch the
-# maximum-throughput mode will pick even where memory would allow more.
+# maximum-throughput mode will pick even where memory would allow more (per replica).
 DEFAULT_MAX_BATCH = 2048
 
 
@@ -27,15 +27,19 @@ class EstimateRequest:
     tp: int | None = None
     pp: int | None = None
     ep: int | None = None
+    attention_dp: bool | None = None  # None: the tool chooses (MoE models only)
     precision: Precision | None = None  # None: the model's native precision
     kv_precision: Precision | None = None  # None: fp8 for 8/4-bit deployments, else bf16
     batch: int | None = None  # None: the largest that fits (maximum throughput)
     max_batch: int = DEFAULT_MAX_BATCH
+    max_tpot_s: float | None = None  # with batch=None: the largest batch whose TPOT stays within this
 
     def __post_init__(self) -> None:
         for name in ("count", "input_len", "output_len", "max_batch"):
             if getattr(self, name) < 1:
                 raise WafersimError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
+        if self.max_tpot_s is not None and self.max_tpot_s <= 0:
+            raise WafersimError(f"--max-tpot must be > 0 seconds, got {self.max_tpot_s}")
         if self.batch is not None and self.batch < 1:
             raise WafersimError(f"--batch must be ≥ 1 or 'auto', got {self.batch}")
         if self.input_len + self.output_len > self.model.max_context:
@@ -67,6 +71,7 @@ class Estimate:
     pp: int = 0
     ep: int = 0
     dp: int = 0
+    attention_dp: bool = False
     ttft_s: float | None = None
     tpot_s: float | None = None
     prefill_s: float | None = None

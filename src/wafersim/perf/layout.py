@@ -2,7 +2,8 @@
 
 A replica is tp × pp accelerators; dp replicas serve independent requests. Experts are split inside the
 tensor-parallel group as TensorRT-LLM does (moe_ep × moe_tp = tp): ep whole-expert shards, each expert's
-matrices split tp/ep ways, so ep must divide tp.
+matrices split tp/ep ways, so ep must divide tp. With `attention_dp` (MoE models only) the group runs attention
+data-parallel and spreads the experts over all of it, so ep = tp.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Layout:
     pp: int = 1
     ep: int = 1
     dp: int = 1
+    attention_dp: bool = False
 
     @property
     def replica_size(self) -> int:
@@ -29,10 +31,20 @@ class Layout:
         return self.replica_size * self.dp
 
 
-def layout_problem(model: ModelSpec, tp: int, pp: int, ep: int) -> str | None:
+def layout_problem(model: ModelSpec, tp: int, pp: int, ep: int, attention_dp: bool = False) -> str | None:
     """Why this split cannot hold the model, or None when it can."""
     if min(tp, pp, ep) < 1:
         return f"parallel degrees must be ≥ 1 (tp={tp}, pp={pp}, ep={ep})"
+    if attention_dp:
+        if model.moe is None:
+            return f"attention data parallelism is for mixture-of-experts models; {model.id} is dense"
+        if ep != tp:
+            return f"attention data parallelism spreads experts over the whole group: ep must equal tp={tp}"
+        if model.moe.num_experts % tp:
+            return f"tp={tp} does not divide the {model.moe.num_experts} experts of {model.id}"
+        if pp > model.num_layers:
+            return f"pp={pp} exceeds the {model.num_layers} layers of {model.id}"
+        return None
     if model.num_heads % tp:
         return f"tp={tp} does not divide the {model.num_heads} attention heads of {model.id}"
     if model.mla is None and tp % model.num_kv_heads and model.num_kv_heads % tp:
@@ -49,13 +61,15 @@ def layout_problem(model: ModelSpec, tp: int, pp: int, ep: int) -> str | None:
     return None
 
 
-def check_layout(model: ModelSpec, count: int, tp: int, pp: int, ep: int) -> Layout:
-    problem = layout_problem(model, tp, pp, ep)
+def check_layout(
+    model: ModelSpec, count: int, tp: int, pp: int, ep: int, attention_dp: bool = False
+) -> Layout:
+    problem = layout_problem(model, tp, pp, ep, attention_dp)
     if problem:
         raise WafersimError(problem)
     if tp * pp > count:
         raise WafersimError(f"tp={tp} × pp={pp} needs {tp * pp} accelerators but --count is {count}")
-    return Layout(tp=tp, pp=pp, ep=ep, dp=count // (tp * pp))
+    return Layout(tp=tp, pp=pp, ep=ep, dp=count // (tp * pp), attention_dp=attention_dp)
 
 
 def _divisors(n: int) -> list[int]:
@@ -63,7 +77,12 @@ def _divisors(n: int) -> list[int]:
 
 
 def candidate_layouts(
-    model: ModelSpec, count: int, tp: int | None = None, pp: int | None = None, ep: int | None = None
+    model: ModelSpec,
+    count: int,
+    tp: int | None = None,
+    pp: int | None = None,
+    ep: int | None = None,
+    attention_dp: bool | None = None,
 ) -> list[Layout]:
     """Every valid layout using whole replicas of `count`, with the given degrees held fixed.
 
@@ -79,6 +98,9 @@ def candidate_layouts(
                 continue
             eps = [ep] if ep else ([d for d in _divisors(tp_)] if model.moe else [1])
             for ep_ in eps:
-                if layout_problem(model, tp_, pp_, ep_) is None:
-                    layouts.append(Layout(tp=tp_, pp=pp_, ep=ep_, dp=count // replica))
+                for adp in [attention_dp] if attention_dp is not None else [False, True]:
+                    if adp and (tp_ == 1 or ep_ != tp_):
+                        continue  # attention-DP over one accelerator is plain tensor parallelism
+                    if layout_problem(model, tp_, pp_, ep_, adp) is None:
+                        layouts.append(Layout(tp=tp_, pp=pp_, ep=ep_, dp=count // replica, attention_dp=adp))
     return layouts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,17 +29,31 @@ class MemoryUse:
         return self.total_bytes <= self.usable_bytes
 
 
+def _layer_params_per_accelerator(cost: IterationCost, layer: int) -> float:
+    m, tp = cost.model, cost.layout.tp
+    if not cost.layout.attention_dp:
+        return m.layer_params(layer) / tp
+    # Attention-DP: whole attention and dense weights on every accelerator, routed experts spread tp ways.
+    params = m.attention_params() + 2 * m.hidden_size
+    if m.is_moe_layer(layer):
+        assert m.moe is not None
+        params += m.moe.num_experts * m.expert_params() / tp + m.shared_expert_params() + m.router_params()
+    else:
+        params += m.dense_ffn_params()
+    return params
+
+
 def stage_weight_bytes(cost: IterationCost) -> list[float]:
     """Weights held by one accelerator of each pipeline stage (embedding on the first, LM head on the last)."""
-    m, tp = cost.model, cost.layout.tp
+    m, split = cost.model, cost.dense_split
     stages = cost.stage_layers()
     per_stage = []
     for index, layers in enumerate(stages):
-        params = sum(m.layer_params(i) for i in layers) / tp
+        params = sum(_layer_params_per_accelerator(cost, i) for i in layers)
         if index == 0:
-            params += m.embedding_params() / tp
+            params += m.embedding_params() / split
         if index == len(stages) - 1:
-            params += (m.lm_head_params() + m.hidden_size) / tp
+            params += (m.lm_head_params() + m.hidden_size) / split
         per_stage.append(params * cost.weight_bytes)
     return per_stage
 
@@ -62,20 +77,23 @@ def activation_bytes(cost: IterationCost, batch: int, context_tokens: int) -> fl
     """Workspace for the largest iteration: the residual stream, one working copy, the widest intermediate
     (split over tp) and the fp32 logits. An iteration carries at most TOKEN_BUDGET tokens, and never more
     than the batch's decodes or one prompt."""
-    m, tp = cost.model, cost.layout.tp
+    m, split = cost.model, cost.dense_split
     tokens = min(TOKEN_BUDGET, max(batch, context_tokens))
-    widest = max(m.dense_ffn, m.moe.expert_ffn * m.moe.top_k if m.moe else 0, m.q_dim) * 2 / tp
+    widest = max(m.dense_ffn, m.moe.expert_ffn * m.moe.top_k if m.moe else 0, m.q_dim) * 2 / split
     hidden_states = tokens * (2 * m.hidden_size + widest) * ACTIVATION_BYTES
-    logits = batch * m.vocab_size / tp * LOGIT_BYTES
+    logits = batch * m.vocab_size / split * LOGIT_BYTES
     return hidden_states + logits
 
 
 def memory_use(cost: IterationCost, batch: int, context_tokens: int) -> MemoryUse:
+    """Memory of the busiest accelerator with `batch` sequences on the replica (spread over the attention-DP
+    ranks, if any)."""
     system = cost.system
+    local_batch = math.ceil(batch / cost.ranks)
     return MemoryUse(
         weights_bytes=max(stage_weight_bytes(cost)),
-        kv_cache_bytes=batch * kv_bytes_per_sequence(cost, context_tokens),
-        activation_bytes=activation_bytes(cost, batch, context_tokens),
+        kv_cache_bytes=local_batch * kv_bytes_per_sequence(cost, context_tokens),
+        activation_bytes=activation_bytes(cost, local_batch, context_tokens),
         usable_bytes=system.memory.capacity_bytes * system.usable_memory_fraction,
     )
 

@@ -32,6 +32,7 @@ class Dataset(BaseModel):
 
     input_len: int = Field(ge=1)
     output_len: int = Field(ge=1)
+    server_max_tpot_s: float | None = Field(default=None, gt=0)  # the benchmark's server-scenario TPOT rule
     source: str = Field(min_length=1)
 
 
@@ -54,6 +55,7 @@ class Point(BaseModel):
     measured: float = Field(gt=0)
     tp: int = Field(ge=0)
     dataset: str | None = None  # lengths from a [dataset.NAME] table instead of input_len/output_len
+    max_tpot_s: float | None = Field(default=None, gt=0)  # latency rule the measurement was taken under
     notes: str = ""
 
 
@@ -108,9 +110,10 @@ def load_points(path: Path = DEFAULT_POINTS) -> list[Point]:
                     f"{path} point {point.id}: field 'dataset': unknown dataset '{point.dataset}'"
                 )
             lengths = datasets[point.dataset]
-            point = point.model_copy(
-                update={"input_len": lengths.input_len, "output_len": lengths.output_len}
-            )
+            update = {"input_len": lengths.input_len, "output_len": lengths.output_len}
+            if point.scenario == "server" and point.max_tpot_s is None:
+                update["max_tpot_s"] = lengths.server_max_tpot_s
+            point = point.model_copy(update=update)
         points.append(point)
     ids = [p.id for p in points]
     duplicates = {i for i in ids if ids.count(i) > 1}
@@ -131,7 +134,8 @@ def _skip_reason(point: Point, system: SystemSpec) -> str | None:
 
 def request_for(point: Point, catalog: Catalog, system: SystemSpec | None = None) -> EstimateRequest:
     """The estimate that reproduces a measurement's set-up: fixed tp when published, batch as published
-    (per-user points default to batch 1), otherwise the maximum-throughput batch."""
+    (per-user points default to batch 1), otherwise the maximum-throughput batch — within the TPOT rule the
+    measurement was taken under, if any."""
     batch = point.batch or (1 if point.metric == "output_tokens_per_s_per_user" else None)
     return EstimateRequest(
         model=catalog.model(point.model),
@@ -142,6 +146,7 @@ def request_for(point: Point, catalog: Catalog, system: SystemSpec | None = None
         precision=point.precision,
         tp=point.tp or None,
         batch=batch,
+        max_tpot_s=point.max_tpot_s,
     )
 
 

@@ -1,0 +1,65 @@
+"""Helpers shared by the command modules: catalog option, JSON output, number formatting."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import click
+
+from wafersim.catalog import Catalog, load_catalog
+
+catalog_option = click.option(
+    "--catalog",
+    "catalog_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra catalog directory of system/model TOML files (repeatable); its ids override built-in ones.",
+)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object instead of a table."
+)
+
+
+def get_catalog(catalog_dirs: tuple[str, ...]) -> Catalog:
+    return load_catalog(tuple(catalog_dirs))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(_clean(data), indent=2, sort_keys=False))
+
+
+def fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
+    """Engineering-style short number: 12.3k, 4.56 ms."""
+    if value is None:
+        return "—"
+    if unit == "s":
+        if value < 1e-3:
+            return f"{value * 1e6:.{digits}g} µs"
+        if value < 1:
+            return f"{value * 1e3:.{digits}g} ms"
+        return f"{value:.{digits}g} s"
+    for threshold, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / threshold:.{digits}g}{suffix}{unit}"
+    return f"{value:.{digits}g}{unit}"
+
+
+def make_console():
+    """Rich console; piped output (files, tests, CI logs) gets a wide page instead of 80 wrapped columns."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)

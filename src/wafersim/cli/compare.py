@@ -1,0 +1,124 @@
+"""`wafersim compare`: the main job — one model on several systems, side by side.
+
+Each deployment is answered twice: one user alone (batch 1: the speed a person sees) and the maximum-throughput
+batch (what the deployment delivers in aggregate). SRAM-only chips get as many chips as the weights need.
+"""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from wafersim.catalog import PRECISIONS
+from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
+from wafersim.errors import WafersimError
+from wafersim.perf import EstimateRequest, estimate
+from wafersim.perf.analytical import accelerators_needed
+
+# One scale-up domain each (0 = as many chips as the weights need), as the systems are sold.
+DEFAULT_DEPLOYMENTS = "h100-sxm:8,h200-sxm:8,b200:8,gb200:72,mi300x:8,mi355x:8,tpu-v6e:8,tpu-v7:8,groq-lpu:0"
+
+
+def parse_deployments(text: str) -> list[tuple[str, int]]:
+    deployments = []
+    for item in text.split(","):
+        system, _, count = item.strip().partition(":")
+        try:
+            deployments.append((system, int(count or 0)))
+        except ValueError:
+            raise WafersimError(f"--systems entry '{item}' is not SYSTEM:COUNT") from None
+    return deployments
+
+
+@click.command()
+@click.option(
+    "--model", default="llama-3.1-70b", show_default=True, help="Catalog model id or config.json path."
+)
+@click.option(
+    "--systems",
+    "deployments",
+    default=DEFAULT_DEPLOYMENTS,
+    show_default=True,
+    help="Comma-separated SYSTEM:COUNT; COUNT 0 = as many as the weights need.",
+)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp8", show_default=True)
+@click.option("--input-len", type=int, default=1000, show_default=True)
+@click.option("--output-len", type=int, default=1000, show_default=True)
+@catalog_option
+@json_option
+def compare(model, deployments, precision, input_len, output_len, catalog_dirs, as_json):
+    """Side-by-side: per-user speed, aggregate throughput, TTFT, power and energy per token."""
+    catalog = get_catalog(catalog_dirs)
+    spec = catalog.model(model)
+    rows = []
+    for system_id, count in parse_deployments(deployments):
+        system = catalog.system(system_id)
+        if system.kind == "wafer":
+            rows.append({"system": system_id, "count": count, "skipped": "wafer estimates are not built yet"})
+            continue
+        base = dict(
+            model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision
+        )
+        if count == 0:
+            count = accelerators_needed(EstimateRequest(count=1, **base), precision) or 0
+            if count == 0:
+                rows.append({"system": system_id, "count": 0, "skipped": "no layout holds the model"})
+                continue
+        single = estimate(EstimateRequest(count=count, batch=1, **base))
+        bulk = estimate(EstimateRequest(count=count, **base))
+        rows.append(
+            {
+                "system": system_id,
+                "count": count,
+                "single_user": single.to_dict(),
+                "max_throughput": bulk.to_dict(),
+            }
+        )
+    if as_json:
+        echo_json(
+            {
+                "model": spec.id,
+                "precision": precision,
+                "input_len": input_len,
+                "output_len": output_len,
+                "deployments": rows,
+            }
+        )
+        return
+    table = Table(title=f"{spec.id}, {precision}, {input_len} in / {output_len} out")
+    for column in (
+        "system",
+        "count",
+        "layout (1 user)",
+        "tok/s/user",
+        "TTFT",
+        "max tok/s",
+        "per accel",
+        "batch",
+        "power",
+        "J/token",
+    ):
+        table.add_column(column, justify="left" if column in {"system", "layout (1 user)"} else "right")
+    for row in rows:
+        if "skipped" in row:
+            table.add_row(row["system"], str(row["count"]), f"[dim]{row['skipped']}[/dim]", *[""] * 7)
+            continue
+        s, b = row["single_user"], row["max_throughput"]
+        if not s["fits"]:
+            table.add_row(
+                row["system"], str(row["count"]), f"[red]does not fit[/red]: {s['reason']}", *[""] * 7
+            )
+            continue
+        table.add_row(
+            row["system"],
+            str(row["count"]),
+            f"tp{s['tp']} pp{s['pp']}",
+            fmt(s["output_tokens_per_s_per_user"]),
+            fmt(s["ttft_s"], "s"),
+            fmt(b["output_tokens_per_s"]),
+            fmt(b["output_tokens_per_s"] / row["count"]),
+            str(b["batch"]),
+            fmt(b["power_w"], "W"),
+            fmt(b["joules_per_token"], "J"),
+        )
+    make_console().print(table)

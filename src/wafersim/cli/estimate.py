@@ -1,0 +1,137 @@
+"""`wafersim estimate`: prefill/decode speed of one model on one deployment."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from wafersim.catalog import PRECISIONS
+from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
+from wafersim.errors import WafersimError
+from wafersim.perf import Estimate, EstimateRequest
+from wafersim.perf import estimate as run_estimate
+
+
+def parse_batch(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        batch = int(value)
+    except ValueError:
+        raise WafersimError(f"--batch must be a positive integer or 'auto', got '{value}'") from None
+    if batch < 1:
+        raise WafersimError(f"--batch must be ≥ 1 or 'auto', got {batch}")
+    return batch
+
+
+def print_estimate(result: Estimate) -> None:
+    console = make_console()
+    head = (
+        f"{result.model} on {result.count} × {result.system} ({result.precision}, KV {result.kv_precision})"
+    )
+    if not result.fits:
+        console.print(f"[bold]{head}[/bold]: [red]does not fit[/red] — {result.reason}")
+        return
+    table = Table(title=head)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        (
+            "layout",
+            f"tp={result.tp} pp={result.pp} ep={result.ep} dp={result.dp}"
+            + (" attention-DP" if result.attention_dp else ""),
+        ),
+        ("batch per replica", str(result.batch)),
+        ("TTFT", fmt(result.ttft_s, "s")),
+        ("TPOT", fmt(result.tpot_s, "s")),
+        ("tokens/s per user", fmt(result.output_tokens_per_s_per_user)),
+        ("tokens/s (deployment)", fmt(result.output_tokens_per_s)),
+        ("memory per accelerator", fmt(result.memory_bytes_per_accelerator, "B")),
+        ("power", fmt(result.power_w, "W")),
+        ("energy per token", fmt(result.joules_per_token, "J")),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    decode = result.breakdown.get("decode", {})
+    total = sum(decode.values()) or 1.0
+    parts = ", ".join(
+        f"{k} {v / total:.0%}" for k, v in sorted(decode.items(), key=lambda kv: -kv[1]) if v / total >= 0.01
+    )
+    console.print(f"decode step by operator: {parts}")
+
+
+@click.command()
+@click.option("--model", required=True, help="Catalog model id or path to a Hugging Face config.json.")
+@click.option("--system", required=True, help="Catalog system id (see `wafersim catalog systems`).")
+@click.option("--count", required=True, type=int, help="Number of accelerators of that system.")
+@click.option("--tp", type=int, default=None, help="Tensor-parallel degree (chosen by the tool if omitted).")
+@click.option(
+    "--pp", type=int, default=None, help="Pipeline-parallel degree (chosen by the tool if omitted)."
+)
+@click.option("--ep", type=int, default=None, help="Expert-parallel degree, dividing tp (MoE models).")
+@click.option(
+    "--attention-dp/--no-attention-dp",
+    default=None,
+    help="MoE: attention data-parallel over the tp group with experts spread over it (default: chosen).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="Weights/matmul format (default: model's).",
+)
+@click.option("--kv-precision", type=click.Choice(PRECISIONS), default=None, help="KV-cache format.")
+@click.option(
+    "--batch", default="auto", show_default=True, help="Sequences per replica, or 'auto' (max throughput)."
+)
+@click.option(
+    "--max-tpot",
+    "max_tpot_s",
+    type=float,
+    default=None,
+    help="With --batch auto: largest batch whose time per output token stays within this (s).",
+)
+@click.option("--input-len", required=True, type=int, help="Prompt tokens per request.")
+@click.option("--output-len", required=True, type=int, help="Generated tokens per request.")
+@catalog_option
+@json_option
+def estimate(
+    model,
+    system,
+    count,
+    tp,
+    pp,
+    ep,
+    attention_dp,
+    precision,
+    kv_precision,
+    batch,
+    max_tpot_s,
+    input_len,
+    output_len,
+    catalog_dirs,
+    as_json,
+):
+    """Prefill and decode speed of MODEL on COUNT accelerators of SYSTEM."""
+    catalog = get_catalog(catalog_dirs)
+    request = EstimateRequest(
+        model=catalog.model(model),
+        system=catalog.system(system),
+        count=count,
+        input_len=input_len,
+        output_len=output_len,
+        tp=tp,
+        pp=pp,
+        ep=ep,
+        attention_dp=attention_dp,
+        precision=precision,
+        kv_precision=kv_precision,
+        batch=parse_batch(batch),
+        max_tpot_s=max_tpot_s,
+    )
+    result = run_estimate(request)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        print_estimate(result)

@@ -1,0 +1,81 @@
+"""`wafersim validate` and `wafersim calibrate`: the model against published measurements."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
+from wafersim.perf.validation import DEFAULT_POINTS, load_points, run_validation
+
+# Median absolute percentage error the test group must stay within (the foundation issue's target).
+TEST_MEDIAN_APE_TARGET = 0.15
+
+
+@click.command()
+@click.option(
+    "--points",
+    "points_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Validation data file (default: the shipped one).",
+)
+@click.option("--group", type=click.Choice(["all", "calibration", "test"]), default="all", show_default=True)
+@catalog_option
+@json_option
+def validate(points_path, group, catalog_dirs, as_json):
+    """Predict every published measurement and report the errors (APE as fractions: 0.1 = 10%)."""
+    from pathlib import Path
+
+    points = load_points(Path(points_path) if points_path else DEFAULT_POINTS)
+    if group != "all":
+        points = [p for p in points if p.group == group]
+    report = run_validation(get_catalog(catalog_dirs), points)
+    report["test_median_ape_target"] = TEST_MEDIAN_APE_TARGET
+    if as_json:
+        echo_json(report)
+        return
+    table = Table(title="validation against published measurements")
+    for column in ("id", "group", "metric", "measured", "predicted", "APE"):
+        table.add_column(column, justify="right" if column in {"measured", "predicted", "APE"} else "left")
+    for p in report["points"]:
+        ape = f"{p['ape']:.1%}" if p["ape"] is not None else f"skipped: {p['skipped']}"
+        table.add_row(p["id"], p["group"], p["metric"], fmt(p["measured"]), fmt(p["predicted"]), ape)
+    console = make_console()
+    console.print(table)
+    for name, stats in report["groups"].items():
+        if stats["points"]:
+            console.print(
+                f"{name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
+                f"p90 APE {stats['p90_ape']:.1%}"
+            )
+    console.print(f"skipped (not predictable from what the source publishes): {report['skipped']}")
+
+
+@click.command()
+@click.option("--write", is_flag=True, help="Write the fitted factors into the catalog and validation data.")
+@catalog_option
+@json_option
+def calibrate(write, catalog_dirs, as_json):
+    """Fit the efficiency factors on the calibration points only (takes about two minutes)."""
+    from wafersim.perf.calibration import calibrate as fit
+    from wafersim.perf.calibration import write_calibration
+
+    result = fit(get_catalog(catalog_dirs))
+    data = {
+        "factors": result.factors,
+        "dataset_input_len": result.dataset_input_len,
+        "loss": result.loss,
+        "points": result.points,
+    }
+    if write:
+        data["written"] = [str(p) for p in write_calibration(result)]
+    if as_json:
+        echo_json(data)
+    else:
+        for family, factors in result.factors.items():
+            click.echo(f"{family}: " + ", ".join(f"{k}={v}" for k, v in factors.items()))
+        click.echo(
+            f"MLPerf OpenOrca mean input length: {result.dataset_input_len}; loss {result.loss:.3f} "
+            f"over {result.points} calibration points" + (" (written)" if write else "")
+        )

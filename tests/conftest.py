@@ -1,0 +1,8 @@
+import pytest
+
+from wafersim.catalog import load_catalog
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()

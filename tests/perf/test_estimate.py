@@ -1,0 +1,108 @@
+"""The estimate interface: layouts, batch sizing, not-fitting answers, impossible requests."""
+
+import pytest
+
+from wafersim.errors import WafersimError
+from wafersim.perf import EstimateRequest, estimate
+from wafersim.perf.layout import candidate_layouts
+
+
+def request(catalog, model="llama-3.1-70b", system="h100-sxm", count=8, **kw):
+    kw.setdefault("input_len", 1000)
+    kw.setdefault("output_len", 200)
+    return EstimateRequest(model=catalog.model(model), system=catalog.system(system), count=count, **kw)
+
+
+def test_json_contract_keys(catalog):
+    data = estimate(request(catalog, precision="fp8")).to_dict()
+    for key in (
+        "fits",
+        "reason",
+        "batch",
+        "tp",
+        "pp",
+        "ep",
+        "ttft_s",
+        "tpot_s",
+        "output_tokens_per_s_per_user",
+        "output_tokens_per_s",
+        "memory_bytes_per_accelerator",
+        "breakdown",
+    ):
+        assert key in data
+    assert set(data["breakdown"]) == {"decode", "prefill"}
+    assert data["breakdown"]["decode"]["attention"] > 0
+
+
+def test_per_user_speed_is_inverse_tpot(catalog):
+    result = estimate(request(catalog, batch=1, precision="fp8"))
+    assert result.output_tokens_per_s_per_user == pytest.approx(1 / result.tpot_s)
+
+
+def test_auto_batch_is_the_largest_that_fits(catalog):
+    auto = estimate(request(catalog, tp=8, pp=1, ep=1, attention_dp=False, precision="fp8"))
+    assert auto.fits
+    bigger = estimate(
+        request(catalog, tp=8, pp=1, ep=1, attention_dp=False, precision="fp8", batch=auto.batch + 1)
+    )
+    assert not bigger.fits or auto.batch == 2048
+
+
+def test_max_tpot_bounds_the_batch(catalog):
+    free = estimate(request(catalog, precision="fp8"))
+    bounded = estimate(request(catalog, precision="fp8", max_tpot_s=free.tpot_s / 2))
+    assert bounded.tpot_s <= free.tpot_s / 2
+    assert bounded.batch < free.batch
+
+
+def test_too_big_model_says_how_many_accelerators(catalog):
+    result = estimate(request(catalog, model="llama-3.1-405b", count=2, precision="bf16"))
+    assert not result.fits
+    assert result.accelerators_needed is not None and result.accelerators_needed > 2
+    assert "needs at least" in result.reason
+
+
+def test_sram_chip_spreads_weights_over_many_chips(catalog):
+    small = estimate(request(catalog, model="llama-3.1-8b", system="groq-lpu", count=8, precision="fp8"))
+    assert not small.fits and small.accelerators_needed >= 8e9 / 230e6
+    enough = estimate(
+        request(
+            catalog,
+            model="llama-3.1-8b",
+            system="groq-lpu",
+            count=small.accelerators_needed,
+            precision="fp8",
+            batch=1,
+        )
+    )
+    assert enough.fits
+
+
+def test_impossible_tp_is_a_clear_error(catalog):
+    with pytest.raises(WafersimError, match="does not divide the 64 attention heads"):
+        estimate(request(catalog, tp=3, pp=1, ep=1, attention_dp=False, count=3))
+    with pytest.raises(WafersimError, match="needs 16 accelerators but --count is 8"):
+        estimate(request(catalog, tp=8, pp=2, ep=1, attention_dp=False))
+    with pytest.raises(WafersimError, match="ep=2 needs a mixture-of-experts"):
+        estimate(request(catalog, tp=2, pp=1, ep=2, attention_dp=False))
+
+
+def test_context_longer_than_model_is_rejected(catalog):
+    with pytest.raises(WafersimError, match="exceeds the 4096-token context"):
+        request(catalog, model="llama-2-70b", input_len=4000, output_len=200)
+
+
+def test_wafer_systems_say_their_estimator_is_missing(catalog):
+    with pytest.raises(WafersimError, match="wafer-scale"):
+        estimate(request(catalog, system="cs-3", count=4))
+
+
+def test_layout_candidates_cover_attention_dp_for_moe(catalog):
+    layouts = candidate_layouts(catalog.model("deepseek-v3"), 8)
+    assert any(layout.attention_dp and layout.ep == layout.tp == 8 for layout in layouts)
+    assert not any(layout.attention_dp for layout in candidate_layouts(catalog.model("llama-3.1-70b"), 8))
+
+
+def test_mixture_of_experts_estimates(catalog):
+    result = estimate(request(catalog, model="deepseek-v3", system="h200-sxm", count=8))
+    assert result.fits and result.precision == "fp8"
