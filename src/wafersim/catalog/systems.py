@@ -76,6 +76,9 @@ class EfficiencySpec(_Spec):
     """Achievable fractions of peak, with where they came from (a source or the calibration that set them)."""
 
     compute: Fraction = Field(gt=0, le=1, description="of peak matrix FLOP/s")
+    moe_compute: Fraction | None = Field(
+        default=None, gt=0, le=1, description="of peak FLOP/s in grouped expert GEMMs (None: as compute)"
+    )
     memory_bw: Fraction = Field(gt=0, le=1, description="of peak memory bandwidth")
     network: Fraction = Field(gt=0, le=1, description="of link bandwidth in collectives")
     step_overhead_s: float = Field(ge=0, description="fixed cost per forward pass (launch, sync, sampling)")

@@ -1,7 +1,8 @@
 """Fitting the achievable-efficiency factors on the calibration points, and only on them.
 
 Each family of systems (same vendor software stack and generation) shares one set of factors, fitted by
-coordinate descent (golden-section search per factor) on the squared log error of its calibration points.
+coordinate descent (golden-section search per factor) on the absolute log error of its calibration points, in
+the stages `calibrate` describes.
 A workload parameter that no source publishes (a benchmark's mean input length) is fitted the same way, on
 calibration points only. Systems without a calibration point of their own borrow a family's factors, which
 their catalog entry says. Test points never set a parameter: they only judge the result.
@@ -50,6 +51,9 @@ NETWORK_EFFICIENCY = 0.7
 # reaches 92% of peak (GB200 in Azure, facts.md §2); a serving loop with CUDA graphs spends at most a few
 # milliseconds per iteration on scheduling and sampling.
 BOUNDS = {"compute": (0.15, 0.8), "memory_bw": (0.3, 0.92), "step_overhead_s": (0.0, 0.005)}
+# Grouped expert GEMMs get their own factor where a family has MoE calibration points (lower bound: well under
+# dense efficiency is common for small per-expert matmuls).
+MOE_BOUNDS = (0.03, 0.8)
 DATASET_INPUT_BOUNDS = (64, 1024)
 CALIBRATED_DATASET = "mlperf-llama2-70b-openorca"
 
@@ -90,16 +94,62 @@ def _loss(points: list[Point], catalog: Catalog, systems: dict[str, SystemSpec],
         if point.dataset == CALIBRATED_DATASET:
             point = point.model_copy(update={"input_len": input_len})
         value = predicted_metric(estimate(request_for(point, catalog, systems[point.system])), point.metric)
-        total += 25.0 if value is None else math.log(value / point.measured) ** 2  # unfit: a heavy penalty
+        # Absolute log error: robust to the odd inconsistent measurement (it fits medians, not means).
+        total += 5.0 if value is None else abs(math.log(value / point.measured))  # unfit: a heavy penalty
     return total
 
 
+def _fit_family(
+    family: str,
+    family_points: list[Point],
+    catalog: Catalog,
+    factors: dict[str, dict[str, float]],
+    input_len: int,
+    rounds: int,
+) -> dict[str, float]:
+    """Coordinate descent over one family's factors on its points, the other families held fixed."""
+    fitted = dict(factors[family])
+    members = FAMILIES[family]
+    bounds = dict(BOUNDS)
+    if any(catalog.model(p.model).moe is not None for p in family_points):
+        bounds["moe_compute"] = MOE_BOUNDS
+        fitted.setdefault("moe_compute", fitted["compute"])
+    for _ in range(rounds):
+        for name, (low, high) in bounds.items():
+
+            def trial(value: float, name=name) -> float:
+                trial_factors = {**fitted, name: value}
+                systems = {
+                    s: with_efficiency(catalog.system(s), trial_factors, "calibration trial") for s in members
+                }
+                return _loss(family_points, catalog, systems, input_len)
+
+            fitted[name] = _golden(trial, low, high)
+    return fitted
+
+
 def calibrate(catalog: Catalog, points: list[Point] | None = None, rounds: int = 3) -> Calibration:
+    """Three stages, each on calibration points only:
+    1. families with exact-length points fit their factors on those points;
+    2. with those factors fixed, the benchmark points of those families fit the dataset's mean input length;
+    3. families that have only benchmark points fit their factors on them, the input length fixed.
+    Staging keeps the unknown input length from trading off against the efficiencies.
+    """
     points = [p for p in (points if points is not None else load_points()) if p.group == "calibration"]
     family_of = {system: family for family, members in FAMILIES.items() for system in members}
-    by_family = {family: [p for p in points if family_of.get(p.system) == family] for family in FAMILIES}
     factors = {family: {"compute": 0.5, "memory_bw": 0.8, "step_overhead_s": 0.0} for family in FAMILIES}
     input_len = load_datasets()[CALIBRATED_DATASET].input_len
+
+    def of_family(family: str, exact: bool) -> list[Point]:
+        return [
+            p
+            for p in points
+            if family_of.get(p.system) == family and (p.dataset != CALIBRATED_DATASET) == exact
+        ]
+
+    exact_families = [f for f in FAMILIES if of_family(f, exact=True)]
+    for family in exact_families:
+        factors[family] = _fit_family(family, of_family(family, True), catalog, factors, input_len, rounds)
 
     def systems_for(family_factors: dict[str, dict[str, float]]) -> dict[str, SystemSpec]:
         return {
@@ -107,25 +157,21 @@ def calibrate(catalog: Catalog, points: list[Point] | None = None, rounds: int =
             for system, family in family_of.items()
         }
 
-    for _ in range(rounds):
-        for family, family_points in by_family.items():
-            for name, (low, high) in BOUNDS.items():
-
-                def trial(
-                    value: float, family=family, name=name, family_points=family_points, n_in=input_len
-                ) -> float:
-                    candidate = {**factors, family: {**factors[family], name: value}}
-                    return _loss(family_points, catalog, systems_for(candidate), n_in)
-
-                factors[family][name] = _golden(trial, low, high)
+    benchmark_points = [p for f in exact_families for p in of_family(f, exact=False)]
+    if benchmark_points:
         systems = systems_for(factors)
         input_len = round(
-            _golden(lambda x, s=systems: _loss(points, catalog, s, round(x)), *DATASET_INPUT_BOUNDS)
+            _golden(lambda x: _loss(benchmark_points, catalog, systems, round(x)), *DATASET_INPUT_BOUNDS)
         )
+    for family in FAMILIES:
+        if family not in exact_families and of_family(family, exact=False):
+            factors[family] = _fit_family(
+                family, of_family(family, False), catalog, factors, input_len, rounds
+            )
     loss = _loss(points, catalog, systems_for(factors), input_len)
     rounded = {
-        f: {k: round(v, 4 if k != "step_overhead_s" else 6) for k, v in fs.items()}
-        for f, fs in factors.items()
+        family: {k: round(v, 6 if k == "step_overhead_s" else 4) for k, v in values.items()}
+        for family, values in factors.items()
     }
     return Calibration(factors=rounded, dataset_input_len=input_len, loss=loss, points=len(points))
 
@@ -142,8 +188,9 @@ def efficiency_line(family: str, factors: dict[str, float], borrowed_by: str | N
             f"calibrated by `wafersim calibrate` on the calibration points of {members} "
             f"(perf/data/validation.toml; family {family}); network fixed at {NETWORK_EFFICIENCY} (nccl-tests busbw)"
         )
+    moe = f"moe_compute = {factors['moe_compute']}, " if "moe_compute" in factors else ""
     return (
-        f"efficiency = {{ compute = {factors['compute']}, memory_bw = {factors['memory_bw']}, "
+        f"efficiency = {{ compute = {factors['compute']}, {moe}memory_bw = {factors['memory_bw']}, "
         f'network = {NETWORK_EFFICIENCY}, step_overhead_s = {factors["step_overhead_s"]}, source = "{source}" }}'
     )
 

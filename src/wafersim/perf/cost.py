@@ -100,6 +100,10 @@ class IterationCost:
         self.kv_precision = kv_precision or default_kv_precision(precision)
         eff = system.efficiency
         self.matmul_flops_per_s = system.compute.peak_flops_per_s(precision) * eff.compute
+        # Grouped expert GEMMs (many small per-expert matmuls) reach their own, lower fraction of peak.
+        self.expert_flops_per_s = system.compute.peak_flops_per_s(precision) * (
+            eff.moe_compute or eff.compute
+        )
         attention_format: Precision = "fp8" if self.kv_precision == "fp8" else "bf16"
         self.attention_flops_per_s = system.compute.peak_flops_per_s(attention_format) * eff.compute
         self.vector_flops_per_s = system.compute.bf16_flops_per_s * eff.compute
@@ -213,7 +217,7 @@ class IterationCost:
         flops = 2.0 * group_tokens * moe.top_k * expert / n
         routed_io = group_tokens * moe.top_k * (m.hidden_size + moe.expert_ffn) * 2 * ACTIVATION_BYTES / n
         experts = self._op(
-            flops, distinct * expert * self.weight_bytes / n + routed_io, self.matmul_flops_per_s
+            flops, distinct * expert * self.weight_bytes / n + routed_io, self.expert_flops_per_s
         )
         router = self._matmul(m.router_params(), local_tokens, m.hidden_size, moe.num_experts)
         shared = self._op(0.0, 0.0, self.matmul_flops_per_s)

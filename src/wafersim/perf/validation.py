@@ -129,6 +129,10 @@ def _skip_reason(point: Point, system: SystemSpec) -> str | None:
         return "input/output lengths not published"
     if system.kind == "wafer":
         return "wafer-scale estimates are not built yet"
+    if point.metric == "ttft_s" and point.scenario == "server":
+        # The server scenario's TTFT includes queueing under load: that is the serving simulator's to predict;
+        # the estimate's TTFT is that of a request joining a running batch, without a queue.
+        return "server-scenario TTFT includes queueing under load (a serving-simulation figure)"
     return None
 
 
