@@ -75,8 +75,14 @@ def _power(system: SystemSpec, count: int) -> float:
     return system.power.system_w_per_accelerator * count
 
 
-def evaluate_layout(request: EstimateRequest, layout: Layout, precision: Precision) -> Estimate:
-    """Estimate for one fixed layout (raises nothing: a layout that cannot hold the batch answers fits=False)."""
+def evaluate_layout(
+    request: EstimateRequest, layout: Layout, precision: Precision, detail: bool = True
+) -> Estimate:
+    """Estimate for one fixed layout (raises nothing: a layout that cannot hold the batch answers fits=False).
+
+    Without `detail`, only what ranks layouts is computed (throughput, TPOT, memory): the search prices every
+    candidate that way and the winner once more in full.
+    """
     m, system = request.model, request.system
     cost = IterationCost(m, system, layout, precision, request.kv_precision)
     context = request.input_len + request.output_len
@@ -130,6 +136,16 @@ def evaluate_layout(request: EstimateRequest, layout: Layout, precision: Precisi
     tpot = _tpot_s(cost, request, batch)
     throughput = layout.dp * batch / full
     power = _power(system, layout.accelerators)
+    if not detail:
+        return Estimate(
+            **base,
+            fits=True,
+            batch=batch,
+            tpot_s=tpot,
+            output_tokens_per_s=throughput,
+            memory_bytes_per_accelerator=use.total_bytes,
+            memory=memory,
+        )
     decode_only = decode_work(batch, request.input_len + request.output_len / 2, m.sliding_window)
     prefill_one = prefill_work(request.input_len, 0, m.sliding_window)
     breakdown = {
@@ -205,7 +221,7 @@ def estimate_analytical(request: EstimateRequest) -> Estimate:
     best: Estimate | None = None
     first_failure: Estimate | None = None
     for layout in layouts:
-        result = evaluate_layout(request, layout, precision)
+        result = evaluate_layout(request, layout, precision, detail=len(layouts) == 1)
         if not result.fits:
             if first_failure is None or (result.memory_bytes_per_accelerator or 0) < (
                 first_failure.memory_bytes_per_accelerator or 0
@@ -215,6 +231,10 @@ def estimate_analytical(request: EstimateRequest) -> Estimate:
         if best is None or _better(result, best, throughput_mode):
             best = result
     if best is not None:
+        if not best.breakdown:
+            best = evaluate_layout(
+                request, Layout(best.tp, best.pp, best.ep, best.dp, best.attention_dp), precision
+            )
         return best
     assert first_failure is not None
     needed = accelerators_needed(request, precision)

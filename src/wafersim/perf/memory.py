@@ -43,7 +43,8 @@ def _layer_params_per_accelerator(cost: IterationCost, layer: int) -> float:
     return params
 
 
-def stage_weight_bytes(cost: IterationCost) -> list[float]:
+@lru_cache(maxsize=256)
+def stage_weight_bytes(cost: IterationCost) -> tuple[float, ...]:
     """Weights held by one accelerator of each pipeline stage (embedding on the first, LM head on the last)."""
     m, split = cost.model, cost.dense_split
     stages = cost.stage_layers()
@@ -55,7 +56,7 @@ def stage_weight_bytes(cost: IterationCost) -> list[float]:
         if index == len(stages) - 1:
             params += (m.lm_head_params() + m.hidden_size) / split
         per_stage.append(params * cost.weight_bytes)
-    return per_stage
+    return tuple(per_stage)
 
 
 @lru_cache(maxsize=256)
