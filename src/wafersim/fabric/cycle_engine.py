@@ -1,0 +1,334 @@
+"""The cycle engine: the reference. Every router and every PE core advances cycle by cycle.
+
+Per cycle, using the state at the start of the cycle:
+- each router forwards the head wavelet of each non-empty input queue (one per input port and color) to every
+  port of its route's tx set (multicast) if each of those output ports is still free this cycle (one wavelet per
+  link per cycle per direction) and each target queue has room (bounded queues: back-pressure); a wavelet moves
+  one hop per cycle; competing queues are served in rotating order;
+- each core advances its fabric operations: a send pushes one wavelet to its router's RAMP queue (one per cycle per
+  core: the ramp is a link too), a receive takes one from its color's queue, a relay takes one, combines it with
+  its own element and pushes the result in the same cycle; local computations count down their cycles.
+A step ends when every operation is done and the fabric is empty. If nothing moves for `deadlock_window_cycles`
+while work is pending, the engine stops with an error naming a blocked PE and color.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from wafersim.errors import WafersimError
+from wafersim.fabric.patterns import combine, offset_at
+from wafersim.fabric.program import Memory, Program, Step
+from wafersim.fabric.routing import pe_of
+from wafersim.fabric.stats import RunStats
+
+PORT_IDS = {"N": 0, "E": 1, "S": 2, "W": 3, "RAMP": 4}
+PORT_NAMES = {v: k for k, v in PORT_IDS.items()}
+RAMP = 4
+# Neighbour in the direction of an output port, and the input port the wavelet arrives on there.
+STEP_YX = {0: (-1, 0), 1: (0, 1), 2: (1, 0), 3: (0, -1)}
+ARRIVES_ON = {0: 2, 1: 3, 2: 0, 3: 1}
+
+DEFAULT_DEADLOCK_WINDOW_CYCLES = 256
+
+
+class _Op:
+    __slots__ = ("kind", "n", "done", "array", "off", "cin", "cout", "op", "own", "own_off")
+
+    def __init__(self, line_op, memory: Memory, y: int, x: int):
+        self.kind = line_op.kind
+        self.n = line_op.n
+        self.done = 0
+        self.array = memory[line_op.sym][y, x]
+        self.off = offset_at(line_op.off, y, x)
+        self.cin = line_op.color_in
+        self.cout = line_op.color_out
+        self.op = line_op.op
+        self.own = memory[line_op.own][y, x] if line_op.own else None
+        self.own_off = offset_at(line_op.own_off, y, x)
+
+
+def _pe(y: int, x: int) -> str:
+    return f"PE (x={x}, y={y})"
+
+
+def _build_routes(program: Program, step: Step) -> dict:
+    routes: dict[tuple[int, int, int], tuple[frozenset, frozenset]] = {}
+    for pattern in step.patterns:
+        lines = program.rows if pattern.axis == "x" else program.cols
+        for color, line_routes in pattern.routes():
+            for pos, (rx, tx) in line_routes.items():
+                config = (frozenset(PORT_IDS[p] for p in rx), frozenset(PORT_IDS[p] for p in tx))
+                for line in range(lines):
+                    y, x = pe_of(pattern.axis, line, pos)
+                    known = routes.setdefault((y, x, color), config)
+                    if known != config:
+                        raise WafersimError(
+                            f"step '{step.name}': conflicting routes at {_pe(y, x)} on color {color}: "
+                            f"pattern '{pattern.name}' needs a different rx/tx set than an earlier one"
+                        )
+    return routes
+
+
+class _StepSim:
+    def __init__(self, program: Program, memory: Memory, step: Step, window: int, trace: bool):
+        self.program, self.memory, self.step = program, memory, step
+        self.depth = program.arch.router.input_queue_depth_wavelets
+        self.window = window
+        self.routes = _build_routes(program, step)
+        self.router_q: dict[tuple, deque] = {}
+        self.pe_q: dict[tuple, deque] = {}
+        self.active: dict[tuple, None] = {}  # non-empty router queues, insertion-ordered for determinism
+        self.ops: dict[tuple[int, int], list[_Op]] = {}
+        self.done_ops: dict[tuple[int, int], list[_Op]] = {}
+        for pattern in step.patterns:
+            lines = program.rows if pattern.axis == "x" else program.cols
+            for line_op in pattern.line_ops():
+                for line in range(lines):
+                    y, x = pe_of(pattern.axis, line, line_op.pos)
+                    self.ops.setdefault((y, x), []).append(_Op(line_op, memory, y, x))
+        self.remaining_ops = sum(len(ops) for ops in self.ops.values())
+        self.queued_at_cores = 0  # wavelets delivered to cores' color queues and not yet taken
+        self.sent = np.zeros((program.rows, program.cols), dtype=np.int64)
+        self.received = np.zeros_like(self.sent)
+        self.compute_busy = np.zeros_like(self.sent)
+        self.computes: list[tuple[int, int, int, object]] = []  # (finish_cycle, y, x, compute)
+        for compute in step.computes:
+            grid = compute.cycles_grid(program.rows, program.cols)
+            self.compute_busy += grid
+            for y in range(program.rows):
+                for x in range(program.cols):
+                    self.computes.append((int(grid[y, x]) - 1, y, x, compute))
+        self.computes.sort(key=lambda item: item[0])
+        self.wavelet_hops = 0
+        self.trace = trace
+        self.first_active: dict[tuple[int, int], int] = {}
+        self.last_active: dict[tuple[int, int], int] = {}
+
+    # -- router phase -------------------------------------------------------------------------------------
+    def _route_moves(self, cycle: int) -> list:
+        moves = []
+        used: set[tuple[int, int, int]] = set()
+        keys = list(self.active)
+        start = cycle % len(keys) if keys else 0
+        rows, cols = self.program.rows, self.program.cols
+        for key in keys[start:] + keys[:start]:
+            y, x, port, color = key
+            config = self.routes.get((y, x, color))
+            if config is None or port not in config[0]:
+                expected = sorted(PORT_NAMES[p] for p in config[0]) if config else "nothing (no route)"
+                raise WafersimError(
+                    f"step '{self.step.name}': a wavelet on color {color} reached {_pe(y, x)} from port "
+                    f"{PORT_NAMES[port]}, but that PE's route for color {color} receives from {expected}"
+                )
+            targets = []
+            for out in config[1]:
+                if (y, x, out) in used:
+                    break
+                if out == RAMP:
+                    queue_map, target = self.pe_q, (y, x, color)
+                else:
+                    dy, dx = STEP_YX[out]
+                    ny, nx = y + dy, x + dx
+                    if not (0 <= ny < rows and 0 <= nx < cols):
+                        raise WafersimError(
+                            f"step '{self.step.name}': route at {_pe(y, x)} on color {color} sends "
+                            f"{PORT_NAMES[out]} off the edge of the {rows}x{cols} program"
+                        )
+                    queue_map, target = self.router_q, (ny, nx, ARRIVES_ON[out], color)
+                queue = queue_map.get(target)
+                if queue is not None and len(queue) >= self.depth:
+                    break
+                targets.append((out, queue_map, target))
+            else:
+                for out, _, _ in targets:
+                    used.add((y, x, out))
+                moves.append((key, targets))
+        return moves
+
+    def _apply_moves(self, moves) -> None:
+        for key, targets in moves:
+            queue = self.router_q[key]
+            wavelet = queue.popleft()
+            if not queue:
+                del self.active[key]
+            for out, queue_map, target in targets:
+                queue_map.setdefault(target, deque()).append(wavelet)
+                if out == RAMP:
+                    self.queued_at_cores += 1
+                else:
+                    self.wavelet_hops += 1
+                    self.active[target] = None
+
+    # -- core phase ---------------------------------------------------------------------------------------
+    def _push(self, y: int, x: int, color: int, wavelet) -> None:
+        key = (y, x, RAMP, color)
+        self.router_q.setdefault(key, deque()).append(wavelet)
+        self.active[key] = None
+
+    def _ramp_has_room(self, y: int, x: int, color: int) -> bool:
+        queue = self.router_q.get((y, x, RAMP, color))
+        return queue is None or len(queue) < self.depth
+
+    def _core_phase(self, cycle: int) -> bool:
+        progress = False
+        dtype = self.program.dtype
+        finished = []
+        for (y, x), ops in self.ops.items():
+            ramp_free = True
+            count = len(ops)
+            for i in range(count):
+                op = ops[(i + cycle) % count]
+                if op.done >= op.n:
+                    continue
+                index = op.done
+                if op.kind == "send":
+                    if not (ramp_free and self._ramp_has_room(y, x, op.cout)):
+                        continue
+                    self._push(y, x, op.cout, op.array[op.off + index])
+                    ramp_free = False
+                    self.sent[y, x] += 1
+                else:
+                    queue = self.pe_q.get((y, x, op.cin))
+                    if not queue:
+                        continue
+                    if op.kind == "relay":
+                        if not (ramp_free and self._ramp_has_room(y, x, op.cout)):
+                            continue
+                        value = combine(dtype, op.op, op.array[op.off + index], queue.popleft())
+                        self._push(y, x, op.cout, value)
+                        ramp_free = False
+                        self.sent[y, x] += 1
+                    else:
+                        incoming = queue.popleft()
+                        if op.op is None:
+                            op.array[op.off + index] = incoming
+                        else:
+                            base = (
+                                op.own[op.own_off + index] if op.own is not None else op.array[op.off + index]
+                            )
+                            op.array[op.off + index] = combine(dtype, op.op, base, incoming)
+                    self.received[y, x] += 1
+                    self.queued_at_cores -= 1
+                op.done += 1
+                if op.done == op.n:
+                    self.remaining_ops -= 1
+                progress = True
+                if self.trace:
+                    self.first_active.setdefault((y, x), cycle)
+                    self.last_active[(y, x)] = cycle
+            if all(op.done >= op.n for op in ops):
+                finished.append((y, x))
+        for pe in finished:
+            self.done_ops.setdefault(pe, []).extend(self.ops.pop(pe))
+        return progress
+
+    def _deadlock(self, cycle: int) -> WafersimError:
+        for (y, x), ops in self.ops.items():
+            for op in ops:
+                if op.done < op.n:
+                    color = op.cin if op.kind in ("recv", "relay") else op.cout
+                    verb = {"recv": "receive", "relay": "relay", "send": "send"}[op.kind]
+                    stuck = ""
+                    if self.active:
+                        sy, sx, port, scolor = next(iter(self.active))
+                        stuck = (
+                            f"; wavelets are stuck at {_pe(sy, sx)} (from port {PORT_NAMES[port]}, "
+                            f"color {scolor})"
+                        )
+                    return WafersimError(
+                        f"deadlock in step '{self.step.name}' at cycle {cycle}: no progress for {self.window} "
+                        f"cycles; {_pe(y, x)} still waits to {verb} {op.n - op.done} of {op.n} wavelets on "
+                        f"color {color}{stuck}"
+                    )
+        if self.active:
+            sy, sx, port, scolor = next(iter(self.active))
+            return WafersimError(
+                f"deadlock in step '{self.step.name}' at cycle {cycle}: wavelets on color {scolor} are stuck at "
+                f"{_pe(sy, sx)} (from port {PORT_NAMES[port]}) and no PE receives them"
+            )
+        (sy, sx, scolor), _ = next((key, q) for key, q in self.pe_q.items() if q)
+        return WafersimError(
+            f"deadlock in step '{self.step.name}' at cycle {cycle}: {_pe(sy, sx)} was delivered wavelets on color "
+            f"{scolor} that no operation of the step receives"
+        )
+
+    def run(self) -> int:
+        cycle = 0
+        stalled = 0
+        next_compute = 0
+        computes = self.computes
+        # Computes with zero cycles take effect at once.
+        while next_compute < len(computes) and computes[next_compute][0] < 0:
+            self._finish_compute(computes[next_compute])
+            next_compute += 1
+        while True:
+            fabric_busy = bool(self.active) or self.queued_at_cores > 0 or self.remaining_ops > 0
+            if not fabric_busy and next_compute >= len(computes):
+                return cycle
+            if not fabric_busy:
+                # Only local computation is left: jump to the cycle it ends (nothing else can happen meanwhile).
+                cycle = max(cycle, computes[next_compute][0])
+            moves = self._route_moves(cycle)
+            progress = self._core_phase(cycle)
+            self._apply_moves(moves)
+            while next_compute < len(computes) and computes[next_compute][0] <= cycle:
+                self._finish_compute(computes[next_compute])
+                next_compute += 1
+            compute_running = next_compute < len(computes)
+            if moves or progress or compute_running:
+                stalled = 0
+            else:
+                stalled += 1
+                if stalled >= self.window:
+                    raise self._deadlock(cycle)
+            cycle += 1
+
+    def _finish_compute(self, item) -> None:
+        _, y, x, compute = item
+        compute.fn(self.memory, slice(y, y + 1), slice(x, x + 1))
+
+
+def run_cycle(
+    program: Program,
+    memory: Memory,
+    function: str,
+    trace: bool = False,
+    deadlock_window_cycles: int = DEFAULT_DEADLOCK_WINDOW_CYCLES,
+) -> RunStats:
+    stats = RunStats(program.rows, program.cols)
+    for step in program.functions[function]:
+        sim = _StepSim(program, memory, step, deadlock_window_cycles, trace)
+        cycles = sim.run()
+        stats.busy_cycles += sim.compute_busy + np.maximum(sim.sent, sim.received)
+        stats.wavelet_hops += sim.wavelet_hops
+        if trace:
+            for (y, x), first in sim.first_active.items():
+                stats.trace_events.append(
+                    {
+                        "name": f"{step.name} (fabric)",
+                        "ph": "X",
+                        "ts": stats.cycles + first,
+                        "dur": sim.last_active[(y, x)] - first + 1,
+                        "pid": 0,
+                        "tid": y * program.cols + x,
+                        "args": {"x": x, "y": y},
+                    }
+                )
+            for finish, y, x, compute in sim.computes:
+                if finish >= 0:
+                    stats.trace_events.append(
+                        {
+                            "name": compute.name,
+                            "ph": "X",
+                            "ts": stats.cycles,
+                            "dur": finish + 1,
+                            "pid": 0,
+                            "tid": y * program.cols + x,
+                            "args": {"x": x, "y": y},
+                        }
+                    )
+        stats.add_step(step.name, cycles)
+    return stats
