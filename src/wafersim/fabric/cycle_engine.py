@@ -35,9 +35,10 @@ DEFAULT_DEADLOCK_WINDOW_CYCLES = 256
 
 
 class _Op:
-    __slots__ = ("kind", "n", "done", "array", "off", "cin", "cout", "op", "own", "own_off")
+    __slots__ = ("kind", "n", "done", "array", "off", "cin", "cout", "op", "own", "own_off", "dtype")
 
-    def __init__(self, line_op, memory: Memory, y: int, x: int):
+    def __init__(self, line_op, program: Program, memory: Memory, y: int, x: int):
+        self.dtype = program.symbols[line_op.sym].dtype
         self.kind = line_op.kind
         self.n = line_op.n
         self.done = 0
@@ -88,7 +89,7 @@ class _StepSim:
             for line_op in pattern.line_ops():
                 for line in range(lines):
                     y, x = pe_of(pattern.axis, line, line_op.pos)
-                    self.ops.setdefault((y, x), []).append(_Op(line_op, memory, y, x))
+                    self.ops.setdefault((y, x), []).append(_Op(line_op, program, memory, y, x))
         self.remaining_ops = sum(len(ops) for ops in self.ops.values())
         self.queued_at_cores = 0  # wavelets delivered to cores' color queues and not yet taken
         self.sent = np.zeros((program.rows, program.cols), dtype=np.int64)
@@ -111,10 +112,9 @@ class _StepSim:
     def _route_moves(self, cycle: int) -> list:
         moves = []
         used: set[tuple[int, int, int]] = set()
-        keys = list(self.active)
-        start = cycle % len(keys) if keys else 0
         rows, cols = self.program.rows, self.program.cols
-        for key in keys[start:] + keys[:start]:
+        # self.active is kept in least-recently-served order, so contending queues take turns.
+        for key in list(self.active):
             y, x, port, color = key
             config = self.routes.get((y, x, color))
             if config is None or port not in config[0]:
@@ -152,8 +152,9 @@ class _StepSim:
         for key, targets in moves:
             queue = self.router_q[key]
             wavelet = queue.popleft()
-            if not queue:
-                del self.active[key]
+            del self.active[key]
+            if queue:
+                self.active[key] = None  # served: to the back of the line
             for out, queue_map, target in targets:
                 queue_map.setdefault(target, deque()).append(wavelet)
                 if out == RAMP:
@@ -174,13 +175,11 @@ class _StepSim:
 
     def _core_phase(self, cycle: int) -> bool:
         progress = False
-        dtype = self.program.dtype
         finished = []
         for (y, x), ops in self.ops.items():
             ramp_free = True
-            count = len(ops)
-            for i in range(count):
-                op = ops[(i + cycle) % count]
+            served = None
+            for op in list(ops):
                 if op.done >= op.n:
                     continue
                 index = op.done
@@ -189,6 +188,7 @@ class _StepSim:
                         continue
                     self._push(y, x, op.cout, op.array[op.off + index])
                     ramp_free = False
+                    served = op
                     self.sent[y, x] += 1
                 else:
                     queue = self.pe_q.get((y, x, op.cin))
@@ -197,9 +197,10 @@ class _StepSim:
                     if op.kind == "relay":
                         if not (ramp_free and self._ramp_has_room(y, x, op.cout)):
                             continue
-                        value = combine(dtype, op.op, op.array[op.off + index], queue.popleft())
+                        value = combine(op.dtype, op.op, op.array[op.off + index], queue.popleft())
                         self._push(y, x, op.cout, value)
                         ramp_free = False
+                        served = op
                         self.sent[y, x] += 1
                     else:
                         incoming = queue.popleft()
@@ -209,7 +210,7 @@ class _StepSim:
                             base = (
                                 op.own[op.own_off + index] if op.own is not None else op.array[op.off + index]
                             )
-                            op.array[op.off + index] = combine(dtype, op.op, base, incoming)
+                            op.array[op.off + index] = combine(op.dtype, op.op, base, incoming)
                     self.received[y, x] += 1
                     self.queued_at_cores -= 1
                 op.done += 1
@@ -219,6 +220,10 @@ class _StepSim:
                 if self.trace:
                     self.first_active.setdefault((y, x), cycle)
                     self.last_active[(y, x)] = cycle
+            if served is not None:
+                # The core's ramp is shared by its sending operations: the one served goes to the back.
+                ops.remove(served)
+                ops.append(served)
             if all(op.done >= op.n for op in ops):
                 finished.append((y, x))
         for pe in finished:

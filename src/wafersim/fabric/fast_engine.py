@@ -88,7 +88,7 @@ def run_fast(program: Program, memory: Memory, function: str, trace: bool = Fals
     for step in program.functions[function]:
         cycles, _ = step_cycles(program, step)
         for pattern in step.patterns:
-            pattern.apply(memory, program.dtype)
+            pattern.apply(memory, program)
         whole = (slice(0, program.rows), slice(0, program.cols))
         for compute in step.computes:
             compute.fn(memory, *whole)

@@ -200,7 +200,7 @@ class Multicast(Pattern):
         links = _links(self.axis, self.root, self.length - 1) + _links(self.axis, self.root, 0)
         return [Flow(self.n, (reach,), links, (self.root,), tuple(self._others()))]
 
-    def apply(self, memory, dtype: DType) -> None:
+    def apply(self, memory, program) -> None:
         if self.length == 1:
             return
         values = gather(memory[self.src], self.axis, [self.root], self.src_off, self.n)
@@ -231,8 +231,6 @@ class Shift(Pattern):
             raise WafersimError(f"pattern '{self.name}': two positions send to the same destination")
         if any(q == p for p, q in enumerate(self.dest)):
             raise WafersimError(f"pattern '{self.name}': a position sends to itself")
-        if self.src == self.dst:
-            raise WafersimError(f"pattern '{self.name}': src and dst must differ (double-buffer the shift)")
         streams = [stream_route(self.axis, p, q) for p, q in self._pairs()]
         object.__setattr__(self, "_stream_routes", streams)
         object.__setattr__(self, "_colors", assign_colors(streams, self.palette, f"pattern '{self.name}'"))
@@ -275,7 +273,7 @@ class Shift(Pattern):
     def flows(self) -> list[Flow]:
         return [Flow(self.n, (abs(q - p),), _links(self.axis, p, q), (p,), (q,)) for p, q in self._pairs()]
 
-    def apply(self, memory, dtype: DType) -> None:
+    def apply(self, memory, program) -> None:
         pairs = self._pairs()
         if not pairs:
             return
@@ -284,7 +282,10 @@ class Shift(Pattern):
         values = gather(memory[self.src], self.axis, sources, self.src_off, self.n)
         if self.op is not None:
             values = combine(
-                dtype, self.op, gather(memory[self.dst], self.axis, targets, self.dst_off, self.n), values
+                program.symbols[self.dst].dtype,
+                self.op,
+                gather(memory[self.dst], self.axis, targets, self.dst_off, self.n),
+                values,
             )
         scatter(memory[self.dst], self.axis, targets, self.dst_off, self.n, values)
 
@@ -388,8 +389,9 @@ class ChainReduce(Pattern):
             flows.append(Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:])))
         return flows
 
-    def apply(self, memory, dtype: DType) -> None:
+    def apply(self, memory, program) -> None:
         src = memory[self.src]
+        dtype = program.symbols[self.dst].dtype
         for chain in self.chains:
             acc = gather(src, self.axis, [chain[0]], self.src_off, self.n)
             for pos in chain[1:]:
