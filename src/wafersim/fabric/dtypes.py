@@ -18,14 +18,15 @@ from wafersim.errors import WafersimError
 
 def round_bf16(values: np.ndarray) -> np.ndarray:
     """Round float32 values to bf16 (nearest, ties to even), returned as float32 with the low 16 bits zero."""
-    as_f32 = np.ascontiguousarray(values, dtype=np.float32)
+    shape = np.shape(values)
+    as_f32 = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
     bits = as_f32.view(np.uint32).astype(np.uint64)
     rounding_bias = 0x7FFF + ((bits >> 16) & 1)
     rounded = ((bits + rounding_bias) & 0xFFFF0000).astype(np.uint32)
     # NaN must stay NaN: adding the bias could carry a NaN payload into the infinity pattern.
     nan = np.isnan(as_f32)
     rounded[nan] = (bits[nan].astype(np.uint32) | 0x00400000) & 0xFFFF0000
-    return rounded.view(np.float32)
+    return rounded.view(np.float32).reshape(shape)
 
 
 @dataclass(frozen=True)
