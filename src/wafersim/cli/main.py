@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "estimate": "wafersim.cli.estimate:estimate",
     "compare": "wafersim.cli.compare:compare",
     "validate": "wafersim.cli.validate:validate",
+    "fabric": "wafersim.cli.fabric:fabric",
 }
 
 

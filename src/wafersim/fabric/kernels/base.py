@@ -138,10 +138,14 @@ def ceil_div(a: int, b: int) -> int:
 
 
 def tile(matrix: np.ndarray, rows: int, cols: int, rb: int, cb: int) -> np.ndarray:
-    """Zero-pad `matrix` to (rows*rb, cols*cb) and cut it into blocks: shape (rows, cols, rb, cb)."""
-    padded = np.zeros((rows * rb, cols * cb), dtype=np.float64)
-    padded[: matrix.shape[0], : matrix.shape[1]] = matrix
-    return padded.reshape(rows, rb, cols, cb).swapaxes(1, 2)
+    """Zero-pad `matrix` to (rows*rb, cols*cb) and cut it into blocks: a (rows, cols, rb, cb) view when no
+    padding is needed (whole-wafer inputs are large; copies are avoided where they can be)."""
+    matrix = np.asarray(matrix)
+    if matrix.shape != (rows * rb, cols * cb):
+        padded = np.zeros((rows * rb, cols * cb), dtype=matrix.dtype)
+        padded[: matrix.shape[0], : matrix.shape[1]] = matrix
+        matrix = padded
+    return matrix.reshape(rows, rb, cols, cb).swapaxes(1, 2)
 
 
 def untile(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
