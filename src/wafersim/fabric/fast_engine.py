@@ -15,6 +15,7 @@ from collections import Counter
 
 import numpy as np
 
+from wafersim.errors import WafersimError
 from wafersim.fabric.program import Memory, Program, Step
 from wafersim.fabric.stats import RunStats
 
@@ -86,6 +87,10 @@ def step_wavelet_hops(program: Program, step: Step) -> int:
 def run_fast(program: Program, memory: Memory, function: str, trace: bool = False) -> RunStats:
     stats = RunStats(program.rows, program.cols)
     for step in program.functions[function]:
+        for pattern in step.patterns:
+            problem = getattr(pattern, "static_deadlock", lambda _program: None)(program)
+            if problem:
+                raise WafersimError(f"deadlock in step '{step.name}' (found before running): {problem}")
         cycles, _ = step_cycles(program, step)
         for pattern in step.patterns:
             pattern.apply(memory, program)

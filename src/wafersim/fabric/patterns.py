@@ -259,6 +259,16 @@ class Shift(Pattern):
         self._check_common(
             program, [q for q in self.dest if q >= 0], [(self.src, self.src_off), (self.dst, self.dst_off)]
         )
+        if self.src == self.dst:
+            # In place only on disjoint windows (ring collectives send one chunk while receiving another).
+            shape = (program.rows, program.cols)
+            gap = np.abs(np.broadcast_to(self.src_off, shape) - np.broadcast_to(self.dst_off, shape))
+            if gap.min() < self.n:
+                y, x = np.unravel_index(int(np.argmin(gap)), shape)
+                raise WafersimError(
+                    f"pattern '{self.name}': PE (x={x}, y={y}) would send and receive overlapping windows of "
+                    f"'{self.src}'; double-buffer the shift"
+                )
 
     def routes(self):
         return list(zip(self._colors, self._stream_routes, strict=True))
@@ -397,3 +407,77 @@ class ChainReduce(Pattern):
             for pos in chain[1:]:
                 acc = combine(dtype, self.op, gather(src, self.axis, [pos], self.src_off, self.n), acc)
             scatter(memory[self.dst], self.axis, [chain[-1]], self.dst_off, self.n, acc)
+
+
+@dataclass(frozen=True, eq=False)
+class Stream(Pattern):
+    """Every line: one point-to-point stream of n wavelets from `src_pos` to `dst_pos` on `color`.
+
+    The receiver takes `recv_n` wavelets (default n). A mismatch is a program bug: the cycle engine finds it as a
+    deadlock at run time; the fast engine, which has no run-time wavelets to watch, reports it before running.
+    """
+
+    name: str
+    axis: str
+    src_pos: int
+    dst_pos: int
+    src: str
+    dst: str
+    n: int
+    color: int
+    recv_n: int | None = None
+
+    @property
+    def colors(self) -> tuple[int, ...]:
+        return (self.color,)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.src,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.dst,)
+
+    @property
+    def _received(self) -> int:
+        return self.n if self.recv_n is None else self.recv_n
+
+    def check(self, program) -> None:
+        self._check_common(program, [self.src_pos, self.dst_pos], [(self.src, 0), (self.dst, 0)])
+        if self._received > program.symbols[self.dst].elems_per_pe:
+            raise WafersimError(
+                f"pattern '{self.name}': receives {self._received} elements into '{self.dst}' "
+                f"of {program.symbols[self.dst].elems_per_pe}"
+            )
+
+    def static_deadlock(self, program) -> str | None:
+        if self._received == self.n:
+            return None
+        y, x = (0, self.dst_pos) if self.axis == "x" else (self.dst_pos, 0)
+        if self._received > self.n:
+            return (
+                f"PE (x={x}, y={y}) waits to receive {self._received} wavelets on color {self.color} but only "
+                f"{self.n} are sent to it"
+            )
+        return (
+            f"{self.n - self._received} wavelets on color {self.color} reach PE (x={x}, y={y}) and no "
+            "operation receives them"
+        )
+
+    def routes(self):
+        return [(self.color, stream_route(self.axis, self.src_pos, self.dst_pos))]
+
+    def line_ops(self) -> list[LineOp]:
+        return [
+            LineOp("send", self.src_pos, self.n, self.src, 0, color_out=self.color),
+            LineOp("recv", self.dst_pos, self._received, self.dst, 0, color_in=self.color),
+        ]
+
+    def flows(self) -> list[Flow]:
+        links = _links(self.axis, self.src_pos, self.dst_pos)
+        return [Flow(self.n, (abs(self.dst_pos - self.src_pos),), links, (self.src_pos,), (self.dst_pos,))]
+
+    def apply(self, memory, program) -> None:
+        values = gather(memory[self.src], self.axis, [self.src_pos], 0, self.n)
+        scatter(memory[self.dst], self.axis, [self.dst_pos], 0, self.n, values)
