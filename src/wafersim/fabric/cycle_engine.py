@@ -23,6 +23,7 @@ from wafersim.fabric.patterns import combine, offset_at
 from wafersim.fabric.program import Memory, Program, Step
 from wafersim.fabric.routing import pe_of
 from wafersim.fabric.stats import RunStats
+from wafersim.fabric.switching import switched_colors
 
 PORT_IDS = {"N": 0, "E": 1, "S": 2, "W": 3, "RAMP": 4}
 PORT_NAMES = {v: k for k, v in PORT_IDS.items()}
@@ -32,12 +33,28 @@ STEP_YX = {0: (-1, 0), 1: (0, 1), 2: (1, 0), 3: (0, -1)}
 ARRIVES_ON = {0: 2, 1: 3, 2: 0, 3: 1}
 
 DEFAULT_DEADLOCK_WINDOW_CYCLES = 256
+CONTROL = object()  # a control wavelet: switches routers on its way and is dropped at the receiving ramp
 
 
 class _Op:
-    __slots__ = ("kind", "n", "done", "array", "off", "cin", "cout", "op", "own", "own_off", "dtype")
+    __slots__ = (
+        "kind",
+        "n",
+        "done",
+        "array",
+        "off",
+        "cin",
+        "cout",
+        "op",
+        "own",
+        "own_off",
+        "dtype",
+        "control",
+    )
 
-    def __init__(self, line_op, program: Program, memory: Memory, y: int, x: int):
+    def __init__(self, line_op, program: Program, memory: Memory, y: int, x: int, control: bool):
+        # control: send a control wavelet (route switch, see switching.py) before the first data wavelet.
+        self.control = control
         self.dtype = program.symbols[line_op.sym].dtype
         self.kind = line_op.kind
         self.n = line_op.n
@@ -74,7 +91,15 @@ def _build_routes(program: Program, step: Step) -> dict:
 
 
 class _StepSim:
-    def __init__(self, program: Program, memory: Memory, step: Step, window: int, trace: bool):
+    def __init__(
+        self,
+        program: Program,
+        memory: Memory,
+        step: Step,
+        window: int,
+        trace: bool,
+        switched: dict[int, frozenset[int]],
+    ):
         self.program, self.memory, self.step = program, memory, step
         self.depth = program.arch.router.input_queue_depth_wavelets
         self.window = window
@@ -84,12 +109,14 @@ class _StepSim:
         self.active: dict[tuple, None] = {}  # non-empty router queues, insertion-ordered for determinism
         self.ops: dict[tuple[int, int], list[_Op]] = {}
         self.done_ops: dict[tuple[int, int], list[_Op]] = {}
-        for pattern in step.patterns:
+        for number, pattern in enumerate(step.patterns):
             lines = program.rows if pattern.axis == "x" else program.cols
+            colors = switched.get(number, frozenset())
             for line_op in pattern.line_ops():
+                control = line_op.color_out is not None and line_op.color_out in colors
                 for line in range(lines):
                     y, x = pe_of(pattern.axis, line, line_op.pos)
-                    self.ops.setdefault((y, x), []).append(_Op(line_op, program, memory, y, x))
+                    self.ops.setdefault((y, x), []).append(_Op(line_op, program, memory, y, x, control))
         self.remaining_ops = sum(len(ops) for ops in self.ops.values())
         self.queued_at_cores = 0  # wavelets delivered to cores' color queues and not yet taken
         self.sent = np.zeros((program.rows, program.cols), dtype=np.int64)
@@ -156,10 +183,13 @@ class _StepSim:
             if queue:
                 self.active[key] = None  # served: to the back of the line
             for out, queue_map, target in targets:
-                queue_map.setdefault(target, deque()).append(wavelet)
                 if out == RAMP:
+                    if wavelet is CONTROL:
+                        continue  # it has switched this router; the core never sees it
+                    queue_map.setdefault(target, deque()).append(wavelet)
                     self.queued_at_cores += 1
                 else:
+                    queue_map.setdefault(target, deque()).append(wavelet)
                     self.wavelet_hops += 1
                     self.active[target] = None
 
@@ -181,6 +211,14 @@ class _StepSim:
             served = None
             for op in list(ops):
                 if op.done >= op.n:
+                    continue
+                if op.control:
+                    if ramp_free and self._ramp_has_room(y, x, op.cout):
+                        self._push(y, x, op.cout, CONTROL)
+                        ramp_free = False
+                        served = op
+                        op.control = False
+                        progress = True
                     continue
                 index = op.done
                 if op.kind == "send":
@@ -304,8 +342,9 @@ def run_cycle(
     deadlock_window_cycles: int = DEFAULT_DEADLOCK_WINDOW_CYCLES,
 ) -> RunStats:
     stats = RunStats(program.rows, program.cols)
-    for step in program.functions[function]:
-        sim = _StepSim(program, memory, step, deadlock_window_cycles, trace)
+    switches = switched_colors(program, function)
+    for step, switched in zip(program.functions[function], switches, strict=True):
+        sim = _StepSim(program, memory, step, deadlock_window_cycles, trace, switched)
         cycles = sim.run()
         stats.busy_cycles += sim.compute_busy + np.maximum(sim.sent, sim.received)
         stats.wavelet_hops += sim.wavelet_hops

@@ -6,7 +6,8 @@ forward one wavelet per cycle) takes  sum_i (h_i * hop + 2 * ramp)  cycles of la
 streaming. When streams share a resource - a directed link, or a PE's ramp in either direction (a PE receives at
 most one wavelet per cycle from its router) - the streaming term becomes the resource's total load, because the
 routers interleave the competing streams. Compute runs concurrently; a step lasts as long as its longest part.
-Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis.
+Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis. A stream
+whose route must be switched first carries one control wavelet (switching.py), counted like data.
 """
 
 from __future__ import annotations
@@ -18,38 +19,48 @@ import numpy as np
 from wafersim.errors import WafersimError
 from wafersim.fabric.program import Memory, Program, Step
 from wafersim.fabric.stats import RunStats
+from wafersim.fabric.switching import switched_colors
 
 
-def _axis_loads(step: Step) -> dict[str, dict[str, Counter]]:
+def _wavelets(flow, switched: frozenset[int]) -> int:
+    """Wavelets a flow puts on the fabric: its data, plus a leading control wavelet when its route switches."""
+    return flow.n + (flow.first_color in switched)
+
+
+def _axis_loads(step: Step, switched: dict[int, frozenset[int]]) -> dict[str, dict[str, Counter]]:
     loads = {axis: {"link": Counter(), "out": Counter(), "in": Counter()} for axis in ("x", "y")}
-    for pattern in step.patterns:
+    for number, pattern in enumerate(step.patterns):
         axis_loads = loads[pattern.axis]
         for flow in pattern.flows():
+            wavelets = _wavelets(flow, switched.get(number, frozenset()))
             for link in flow.links:
-                axis_loads["link"][link] += flow.n
+                axis_loads["link"][link] += wavelets
             for pos in flow.ramp_out:
-                axis_loads["out"][pos] += flow.n
+                axis_loads["out"][pos] += wavelets
             for pos in flow.ramp_in:
-                axis_loads["in"][pos] += flow.n
+                axis_loads["in"][pos] += wavelets
     return loads
 
 
-def step_cycles(program: Program, step: Step) -> tuple[int, list[int]]:
-    """Cycles of one step and the per-flow times (for inspection)."""
+def step_cycles(
+    program: Program, step: Step, switched: dict[int, frozenset[int]] | None = None
+) -> tuple[int, list[int]]:
+    """Cycles of one step and the per-flow times (for inspection). `switched`: see switching.py."""
+    switched = switched or {}
     hop = program.arch.router.hop_latency_cycles
     ramp = program.arch.router.ramp_latency_cycles
     compute = max((int(c.cycles_grid(program.rows, program.cols).max()) for c in step.computes), default=0)
-    loads = _axis_loads(step)
+    loads = _axis_loads(step, switched)
     worst_other = {
         axis: {kind: max(loads[other][kind].values(), default=0) for kind in ("out", "in")}
         for axis, other in (("x", "y"), ("y", "x"))
     }
     flow_times = []
-    for pattern in step.patterns:
+    for number, pattern in enumerate(step.patterns):
         axis_loads, other = loads[pattern.axis], worst_other[pattern.axis]
         for flow in pattern.flows():
             streaming = max(
-                flow.n,
+                _wavelets(flow, switched.get(number, frozenset())),
                 max((axis_loads["link"][link] for link in flow.links), default=0),
                 max(axis_loads["out"][p] + other["out"] for p in flow.ramp_out),
                 max(axis_loads["in"][p] + other["in"] for p in flow.ramp_in),
@@ -76,22 +87,24 @@ def step_busy(program: Program, step: Step) -> np.ndarray:
     return busy + np.maximum(sent, received)
 
 
-def step_wavelet_hops(program: Program, step: Step) -> int:
+def step_wavelet_hops(program: Program, step: Step, switched: dict[int, frozenset[int]]) -> int:
     total = 0
-    for pattern in step.patterns:
+    for number, pattern in enumerate(step.patterns):
         lines = program.rows if pattern.axis == "x" else program.cols
-        total += sum(flow.n * len(flow.links) for flow in pattern.flows()) * lines
+        colors = switched.get(number, frozenset())
+        total += sum(_wavelets(flow, colors) * len(flow.links) for flow in pattern.flows()) * lines
     return total
 
 
 def run_fast(program: Program, memory: Memory, function: str, trace: bool = False) -> RunStats:
     stats = RunStats(program.rows, program.cols)
-    for step in program.functions[function]:
+    switches = switched_colors(program, function)
+    for step, switched in zip(program.functions[function], switches, strict=True):
         for pattern in step.patterns:
             problem = getattr(pattern, "static_deadlock", lambda _program: None)(program)
             if problem:
                 raise WafersimError(f"deadlock in step '{step.name}' (found before running): {problem}")
-        cycles, _ = step_cycles(program, step)
+        cycles, _ = step_cycles(program, step, switched)
         for pattern in step.patterns:
             pattern.apply(memory, program)
         whole = (slice(0, program.rows), slice(0, program.cols))
@@ -106,7 +119,7 @@ def run_fast(program: Program, memory: Memory, function: str, trace: bool = Fals
                             _event(step.name, stats.cycles, int(busy[y, x]), y, x, program)
                         )
         stats.busy_cycles += busy
-        stats.wavelet_hops += step_wavelet_hops(program, step)
+        stats.wavelet_hops += step_wavelet_hops(program, step, switched)
         stats.add_step(step.name, cycles)
     return stats
 

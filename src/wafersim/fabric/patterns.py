@@ -52,6 +52,7 @@ class Flow:
     links: tuple[tuple[int, str], ...]  # (position the link leaves, port) on the line
     ramp_out: tuple[int, ...]
     ramp_in: tuple[int, ...]
+    first_color: int = -1  # color of the first stage (a route switch on it delays the whole stream)
 
 
 def combine(dtype: DType, op: str, own: np.ndarray, incoming: np.ndarray) -> np.ndarray:
@@ -198,7 +199,7 @@ class Multicast(Pattern):
             return []
         reach = max(self.length - 1 - self.root, self.root)
         links = _links(self.axis, self.root, self.length - 1) + _links(self.axis, self.root, 0)
-        return [Flow(self.n, (reach,), links, (self.root,), tuple(self._others()))]
+        return [Flow(self.n, (reach,), links, (self.root,), tuple(self._others()), self.color)]
 
     def apply(self, memory, program) -> None:
         if self.length == 1:
@@ -281,7 +282,10 @@ class Shift(Pattern):
         return ops
 
     def flows(self) -> list[Flow]:
-        return [Flow(self.n, (abs(q - p),), _links(self.axis, p, q), (p,), (q,)) for p, q in self._pairs()]
+        return [
+            Flow(self.n, (abs(q - p),), _links(self.axis, p, q), (p,), (q,), color)
+            for (p, q), color in zip(self._pairs(), self._colors, strict=True)
+        ]
 
     def apply(self, memory, program) -> None:
         pairs = self._pairs()
@@ -391,12 +395,12 @@ class ChainReduce(Pattern):
 
     def flows(self) -> list[Flow]:
         flows = []
-        for chain in self.chains:
+        for chain, colors in self._stage_colors():
             hops = tuple(abs(b - a) for a, b in zip(chain, chain[1:], strict=False))
             links = tuple(
                 link for a, b in zip(chain, chain[1:], strict=False) for link in _links(self.axis, a, b)
             )
-            flows.append(Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:])))
+            flows.append(Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:]), colors[0]))
         return flows
 
     def apply(self, memory, program) -> None:
@@ -476,7 +480,8 @@ class Stream(Pattern):
 
     def flows(self) -> list[Flow]:
         links = _links(self.axis, self.src_pos, self.dst_pos)
-        return [Flow(self.n, (abs(self.dst_pos - self.src_pos),), links, (self.src_pos,), (self.dst_pos,))]
+        hops = (abs(self.dst_pos - self.src_pos),)
+        return [Flow(self.n, hops, links, (self.src_pos,), (self.dst_pos,), self.color)]
 
     def apply(self, memory, program) -> None:
         values = gather(memory[self.src], self.axis, [self.src_pos], 0, self.n)

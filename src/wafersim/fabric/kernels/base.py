@@ -18,6 +18,7 @@ from wafersim.fabric.fast_engine import step_cycles
 from wafersim.fabric.program import Program
 from wafersim.fabric.runtime import Runtime
 from wafersim.fabric.stats import RunStats
+from wafersim.fabric.switching import switched_colors
 
 Arrays = dict[str, np.ndarray]
 
@@ -130,7 +131,11 @@ def run_built(
 def program_cycles(program: Program, function: str) -> int:
     """Cycles of a function from the fast engine's timing alone (no data is moved)."""
     program.validate()
-    return sum(step_cycles(program, step)[0] for step in program.functions[function])
+    switches = switched_colors(program, function)
+    steps = program.functions[function]
+    return sum(
+        step_cycles(program, step, switched)[0] for step, switched in zip(steps, switches, strict=True)
+    )
 
 
 def ceil_div(a: int, b: int) -> int:
