@@ -44,3 +44,20 @@ def test_engines_agree_in_bf16_on_wse2(wse2):
         assert cycle.cycles == fast.cycles
         assert all(np.array_equal(cycle.outputs[k], fast.outputs[k]) for k in cycle.outputs)
         assert fast.max_rel_err < 3e-2
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "cols", "shape"),
+    [
+        ("meshgemv", 16, 16, {"m": 512, "n": 512}),
+        ("gemv", 16, 16, {"m": 512, "n": 512}),
+        ("meshgemm", 8, 8, {"m": 64, "k": 64, "n": 64}),
+        ("gemm-summa", 8, 8, {"m": 64, "k": 64, "n": 64}),
+        ("allreduce-ktree", 12, 12, {"n": 48}),
+    ],
+)
+def test_engines_agree_on_larger_grids(wse2, name, rows, cols, shape):
+    cycle = run_kernel(name, wse2, rows, cols, "fp16", "cycle", seed=2, **shape)
+    fast = run_kernel(name, wse2, rows, cols, "fp16", "fast", seed=2, **shape)
+    assert abs(fast.cycles - cycle.cycles) <= 0.05 * cycle.cycles
+    assert all(np.array_equal(cycle.outputs[k], fast.outputs[k]) for k in cycle.outputs)

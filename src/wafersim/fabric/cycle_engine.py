@@ -50,6 +50,9 @@ class _Op:
         "own_off",
         "dtype",
         "control",
+        "in_queue",
+        "out_queue",
+        "out_key",
     )
 
     def __init__(self, line_op, program: Program, memory: Memory, y: int, x: int, control: bool):
@@ -106,6 +109,7 @@ class _StepSim:
         self.routes = _build_routes(program, step)
         self.router_q: dict[tuple, deque] = {}
         self.pe_q: dict[tuple, deque] = {}
+        self.plans: dict[tuple, list] = {}  # router queue -> where its head goes (routes are fixed in a step)
         self.active: dict[tuple, None] = {}  # non-empty router queues, insertion-ordered for determinism
         self.ops: dict[tuple[int, int], list[_Op]] = {}
         self.done_ops: dict[tuple[int, int], list[_Op]] = {}
@@ -116,12 +120,19 @@ class _StepSim:
                 control = line_op.color_out is not None and line_op.color_out in colors
                 for line in range(lines):
                     y, x = pe_of(pattern.axis, line, line_op.pos)
-                    self.ops.setdefault((y, x), []).append(_Op(line_op, program, memory, y, x, control))
+                    op = _Op(line_op, program, memory, y, x, control)
+                    # Each operation keeps its queues at hand: the core reads its color's queue and writes
+                    # its router's RAMP input queue for the outgoing color.
+                    op.in_queue = (
+                        self.pe_q.setdefault((y, x, op.cin), deque()) if op.cin is not None else None
+                    )
+                    op.out_key = (y, x, RAMP, op.cout) if op.cout is not None else None
+                    op.out_queue = self.router_q.setdefault(op.out_key, deque()) if op.out_key else None
+                    self.ops.setdefault((y, x), []).append(op)
         self.remaining_ops = sum(len(ops) for ops in self.ops.values())
+        self.pe_left = {pe: len(ops) for pe, ops in self.ops.items()}
         self.queued_at_cores = 0  # wavelets delivered to cores' color queues and not yet taken
-        self.sent = np.zeros((program.rows, program.cols), dtype=np.int64)
-        self.received = np.zeros_like(self.sent)
-        self.compute_busy = np.zeros_like(self.sent)
+        self.compute_busy = np.zeros((program.rows, program.cols), dtype=np.int64)
         self.computes: list[tuple[int, int, int, object]] = []  # (finish_cycle, y, x, compute)
         for compute in step.computes:
             grid = compute.cycles_grid(program.rows, program.cols)
@@ -136,110 +147,114 @@ class _StepSim:
         self.last_active: dict[tuple[int, int], int] = {}
 
     # -- router phase -------------------------------------------------------------------------------------
+    def _plan(self, key: tuple) -> list:
+        """Targets of the head of router queue `key`: (output-port id, is_ramp, target queue, target key)."""
+        y, x, port, color = key
+        rows, cols = self.program.rows, self.program.cols
+        config = self.routes.get((y, x, color))
+        if config is None or port not in config[0]:
+            expected = sorted(PORT_NAMES[p] for p in config[0]) if config else "nothing (no route)"
+            raise WafersimError(
+                f"step '{self.step.name}': a wavelet on color {color} reached {_pe(y, x)} from port "
+                f"{PORT_NAMES[port]}, but that PE's route for color {color} receives from {expected}"
+            )
+        plan = []
+        for out in sorted(config[1]):
+            if out == RAMP:
+                target = (y, x, color)
+                plan.append(((y, x, out), True, self.pe_q.setdefault(target, deque()), target))
+                continue
+            dy, dx = STEP_YX[out]
+            ny, nx = y + dy, x + dx
+            if not (0 <= ny < rows and 0 <= nx < cols):
+                raise WafersimError(
+                    f"step '{self.step.name}': route at {_pe(y, x)} on color {color} sends "
+                    f"{PORT_NAMES[out]} off the edge of the {rows}x{cols} program"
+                )
+            target = (ny, nx, ARRIVES_ON[out], color)
+            plan.append(((y, x, out), False, self.router_q.setdefault(target, deque()), target))
+        self.plans[key] = plan
+        return plan
+
+    # -- router phase -------------------------------------------------------------------------------------
     def _route_moves(self, cycle: int) -> list:
         moves = []
         used: set[tuple[int, int, int]] = set()
-        rows, cols = self.program.rows, self.program.cols
+        depth = self.depth
+        plans = self.plans
         # self.active is kept in least-recently-served order, so contending queues take turns.
         for key in list(self.active):
-            y, x, port, color = key
-            config = self.routes.get((y, x, color))
-            if config is None or port not in config[0]:
-                expected = sorted(PORT_NAMES[p] for p in config[0]) if config else "nothing (no route)"
-                raise WafersimError(
-                    f"step '{self.step.name}': a wavelet on color {color} reached {_pe(y, x)} from port "
-                    f"{PORT_NAMES[port]}, but that PE's route for color {color} receives from {expected}"
-                )
-            targets = []
-            for out in config[1]:
-                if (y, x, out) in used:
+            plan = plans.get(key) or self._plan(key)
+            for port_key, _, queue, _ in plan:
+                if port_key in used or len(queue) >= depth:
                     break
-                if out == RAMP:
-                    queue_map, target = self.pe_q, (y, x, color)
-                else:
-                    dy, dx = STEP_YX[out]
-                    ny, nx = y + dy, x + dx
-                    if not (0 <= ny < rows and 0 <= nx < cols):
-                        raise WafersimError(
-                            f"step '{self.step.name}': route at {_pe(y, x)} on color {color} sends "
-                            f"{PORT_NAMES[out]} off the edge of the {rows}x{cols} program"
-                        )
-                    queue_map, target = self.router_q, (ny, nx, ARRIVES_ON[out], color)
-                queue = queue_map.get(target)
-                if queue is not None and len(queue) >= self.depth:
-                    break
-                targets.append((out, queue_map, target))
             else:
-                for out, _, _ in targets:
-                    used.add((y, x, out))
-                moves.append((key, targets))
+                for port_key, _, _, _ in plan:
+                    used.add(port_key)
+                moves.append((key, plan))
         return moves
 
     def _apply_moves(self, moves) -> None:
-        for key, targets in moves:
+        active = self.active
+        for key, plan in moves:
             queue = self.router_q[key]
             wavelet = queue.popleft()
-            del self.active[key]
+            del active[key]
             if queue:
-                self.active[key] = None  # served: to the back of the line
-            for out, queue_map, target in targets:
-                if out == RAMP:
+                active[key] = None  # served: to the back of the line
+            for _, is_ramp, target_queue, target in plan:
+                if is_ramp:
                     if wavelet is CONTROL:
                         continue  # it has switched this router; the core never sees it
-                    queue_map.setdefault(target, deque()).append(wavelet)
+                    target_queue.append(wavelet)
                     self.queued_at_cores += 1
                 else:
-                    queue_map.setdefault(target, deque()).append(wavelet)
+                    target_queue.append(wavelet)
                     self.wavelet_hops += 1
-                    self.active[target] = None
+                    active[target] = None
 
     # -- core phase ---------------------------------------------------------------------------------------
-    def _push(self, y: int, x: int, color: int, wavelet) -> None:
-        key = (y, x, RAMP, color)
-        self.router_q.setdefault(key, deque()).append(wavelet)
-        self.active[key] = None
-
-    def _ramp_has_room(self, y: int, x: int, color: int) -> bool:
-        queue = self.router_q.get((y, x, RAMP, color))
-        return queue is None or len(queue) < self.depth
+    def _push(self, op: _Op, wavelet) -> None:
+        op.out_queue.append(wavelet)
+        self.active[op.out_key] = None
 
     def _core_phase(self, cycle: int) -> bool:
         progress = False
+        depth = self.depth
         finished = []
-        for (y, x), ops in self.ops.items():
+        pe_left = self.pe_left
+        for pe, ops in self.ops.items():
             ramp_free = True
-            served = None
-            for op in list(ops):
-                if op.done >= op.n:
+            served = -1
+            for position, op in enumerate(ops):
+                index = op.done
+                if index >= op.n:
                     continue
                 if op.control:
-                    if ramp_free and self._ramp_has_room(y, x, op.cout):
-                        self._push(y, x, op.cout, CONTROL)
+                    if ramp_free and len(op.out_queue) < depth:
+                        self._push(op, CONTROL)
                         ramp_free = False
-                        served = op
+                        served = position
                         op.control = False
                         progress = True
                     continue
-                index = op.done
-                if op.kind == "send":
-                    if not (ramp_free and self._ramp_has_room(y, x, op.cout)):
+                kind = op.kind
+                if kind == "send":
+                    if not ramp_free or len(op.out_queue) >= depth:
                         continue
-                    self._push(y, x, op.cout, op.array[op.off + index])
+                    self._push(op, op.array[op.off + index])
                     ramp_free = False
-                    served = op
-                    self.sent[y, x] += 1
+                    served = position
                 else:
-                    queue = self.pe_q.get((y, x, op.cin))
+                    queue = op.in_queue
                     if not queue:
                         continue
-                    if op.kind == "relay":
-                        if not (ramp_free and self._ramp_has_room(y, x, op.cout)):
+                    if kind == "relay":
+                        if not ramp_free or len(op.out_queue) >= depth:
                             continue
-                        value = combine(op.dtype, op.op, op.array[op.off + index], queue.popleft())
-                        self._push(y, x, op.cout, value)
+                        self._push(op, combine(op.dtype, op.op, op.array[op.off + index], queue.popleft()))
                         ramp_free = False
-                        served = op
-                        self.sent[y, x] += 1
+                        served = position
                     else:
                         incoming = queue.popleft()
                         if op.op is None:
@@ -249,24 +264,35 @@ class _StepSim:
                                 op.own[op.own_off + index] if op.own is not None else op.array[op.off + index]
                             )
                             op.array[op.off + index] = combine(op.dtype, op.op, base, incoming)
-                    self.received[y, x] += 1
                     self.queued_at_cores -= 1
-                op.done += 1
-                if op.done == op.n:
+                op.done = index + 1
+                if index + 1 == op.n:
                     self.remaining_ops -= 1
+                    pe_left[pe] -= 1
+                    if pe_left[pe] == 0:
+                        finished.append(pe)
                 progress = True
                 if self.trace:
-                    self.first_active.setdefault((y, x), cycle)
-                    self.last_active[(y, x)] = cycle
-            if served is not None:
+                    self.first_active.setdefault(pe, cycle)
+                    self.last_active[pe] = cycle
+            if served >= 0:
                 # The core's ramp is shared by its sending operations: the one served goes to the back.
-                ops.remove(served)
-                ops.append(served)
-            if all(op.done >= op.n for op in ops):
-                finished.append((y, x))
+                ops.append(ops.pop(served))
         for pe in finished:
             self.done_ops.setdefault(pe, []).extend(self.ops.pop(pe))
         return progress
+
+    def fabric_busy(self) -> np.ndarray:
+        """Per PE, the larger of the wavelets its core sent and received (relays do both), once the step is done."""
+        sent = np.zeros_like(self.compute_busy)
+        received = np.zeros_like(self.compute_busy)
+        for (y, x), ops in self.done_ops.items():
+            for op in ops:
+                if op.kind in ("send", "relay"):
+                    sent[y, x] += op.done
+                if op.kind in ("recv", "relay"):
+                    received[y, x] += op.done
+        return np.maximum(sent, received)
 
     def _deadlock(self, cycle: int) -> WafersimError:
         for (y, x), ops in self.ops.items():
@@ -346,7 +372,7 @@ def run_cycle(
     for step, switched in zip(program.functions[function], switches, strict=True):
         sim = _StepSim(program, memory, step, deadlock_window_cycles, trace, switched)
         cycles = sim.run()
-        stats.busy_cycles += sim.compute_busy + np.maximum(sim.sent, sim.received)
+        stats.busy_cycles += sim.compute_busy + sim.fabric_busy()
         stats.wavelet_hops += sim.wavelet_hops
         if trace:
             for (y, x), first in sim.first_active.items():
