@@ -137,8 +137,9 @@ class _StepSim:
         for compute in step.computes:
             grid = compute.cycles_grid(program.rows, program.cols)
             self.compute_busy += grid
-            for y in range(program.rows):
-                for x in range(program.cols):
+            ys, xs = compute.slices(program.rows, program.cols)
+            for y in range(ys.start, ys.stop):
+                for x in range(xs.start, xs.stop):
                     self.computes.append((int(grid[y, x]) - 1, y, x, compute))
         self.computes.sort(key=lambda item: item[0])
         self.wavelet_hops = 0

@@ -107,9 +107,8 @@ def run_fast(program: Program, memory: Memory, function: str, trace: bool = Fals
         cycles, _ = step_cycles(program, step, switched)
         for pattern in step.patterns:
             pattern.apply(memory, program)
-        whole = (slice(0, program.rows), slice(0, program.cols))
         for compute in step.computes:
-            compute.fn(memory, *whole)
+            compute.fn(memory, *compute.slices(program.rows, program.cols))
         busy = step_busy(program, step)
         if trace:
             for y in range(program.rows):

@@ -54,16 +54,35 @@ class Memory:
 
 @dataclass(frozen=True)
 class Compute:
-    """A local vector operation on every PE: `fn` does the arithmetic, `cycles` (scalar or (rows, cols)) its cost."""
+    """A local vector operation: `fn` does the arithmetic, `cycles` (scalar or (rows, cols)) its cost.
+
+    `region` = (x0, y0, w, h) restricts it to a rectangular code region, as the SDK's code regions do; by default
+    it runs on every PE of the program. Either way the code is SPMD: one fn, parameterised by coordinates.
+    """
 
     name: str
     fn: ComputeFn
     cycles: int | np.ndarray
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    region: tuple[int, int, int, int] | None = None
+
+    def slices(self, rows: int, cols: int) -> tuple[slice, slice]:
+        """(ys, xs) of the PEs this computation runs on."""
+        if self.region is None:
+            return slice(0, rows), slice(0, cols)
+        x0, y0, w, h = self.region
+        return slice(y0, y0 + h), slice(x0, x0 + w)
 
     def cycles_grid(self, rows: int, cols: int) -> np.ndarray:
-        return np.broadcast_to(np.asarray(self.cycles, dtype=np.int64), (rows, cols))
+        """Cycles per PE of the program (zero outside the region)."""
+        grid = np.broadcast_to(np.asarray(self.cycles, dtype=np.int64), (rows, cols))
+        if self.region is None:
+            return grid
+        inside = np.zeros((rows, cols), dtype=np.int64)
+        ys, xs = self.slices(rows, cols)
+        inside[ys, xs] = grid[ys, xs]
+        return inside
 
 
 @dataclass(frozen=True)
@@ -160,6 +179,14 @@ class Program:
                         )
                     reads.update(item.reads)
                     writes.update(item.writes)
+                for compute in step.computes:
+                    if compute.region is not None:
+                        x0, y0, w, h = compute.region
+                        if w < 1 or h < 1 or x0 < 0 or y0 < 0 or x0 + w > self.cols or y0 + h > self.rows:
+                            raise WafersimError(
+                                f"{where}: '{compute.name}' code region x0={x0} y0={y0} w={w} h={h} is outside "
+                                f"the {self.rows}x{self.cols} program (rows x cols)"
+                            )
                 for pattern in step.patterns:
                     pattern.check(self)
                 check_step_routes(self, step, where)
