@@ -34,6 +34,7 @@ def test_engines_agree(wse3, name, rows, cols):
     for key, value in cycle.outputs.items():
         assert np.array_equal(value, fast.outputs[key]), key
     assert np.array_equal(cycle.busy_cycles, fast.busy_cycles)
+    assert np.array_equal(cycle.stats.link_wavelets, fast.stats.link_wavelets)
     assert cycle.max_rel_err == fast.max_rel_err < (5e-3 if dtype == "fp16" else 1e-5)
 
 

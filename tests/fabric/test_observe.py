@@ -36,3 +36,12 @@ def test_trace_refuses_big_grids(wse2):
 def test_link_utilisation_is_a_fraction(wse2):
     result = run_kernel("allreduce-ring", wse2, 4, 4)
     assert 0 < result.stats.link_utilisation < 1
+    assert 0 < result.stats.link_utilisation_per_pe().max() <= 1
+
+
+def test_link_counts_follow_the_routes(wse2):
+    """A row broadcast from column 0 sends every wavelet east over each link of every row, and nothing else."""
+    result = run_kernel("broadcast", wse2, 1, 5, n=10)
+    east = result.stats.link_wavelets[0, :, 1]
+    assert east.tolist() == [10, 10, 10, 10, 0]
+    assert result.stats.link_wavelets.sum() == 40

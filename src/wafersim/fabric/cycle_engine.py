@@ -14,7 +14,7 @@ while work is pending, the engine stops with an error naming a blocked PE and co
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
@@ -142,7 +142,7 @@ class _StepSim:
                 for x in range(xs.start, xs.stop):
                     self.computes.append((int(grid[y, x]) - 1, y, x, compute))
         self.computes.sort(key=lambda item: item[0])
-        self.wavelet_hops = 0
+        self.link_counts: Counter = Counter()  # (y, x, output port id) -> wavelets sent on that link
         self.trace = trace
         self.first_active: dict[tuple[int, int], int] = {}
         self.last_active: dict[tuple[int, int], int] = {}
@@ -203,7 +203,7 @@ class _StepSim:
             del active[key]
             if queue:
                 active[key] = None  # served: to the back of the line
-            for _, is_ramp, target_queue, target in plan:
+            for port_key, is_ramp, target_queue, target in plan:
                 if is_ramp:
                     if wavelet is CONTROL:
                         continue  # it has switched this router; the core never sees it
@@ -211,7 +211,7 @@ class _StepSim:
                     self.queued_at_cores += 1
                 else:
                     target_queue.append(wavelet)
-                    self.wavelet_hops += 1
+                    self.link_counts[port_key] += 1
                     active[target] = None
 
     # -- core phase ---------------------------------------------------------------------------------------
@@ -374,7 +374,8 @@ def run_cycle(
         sim = _StepSim(program, memory, step, deadlock_window_cycles, trace, switched)
         cycles = sim.run()
         stats.busy_cycles += sim.compute_busy + sim.fabric_busy()
-        stats.wavelet_hops += sim.wavelet_hops
+        for (y, x, port), count in sim.link_counts.items():
+            stats.link_wavelets[y, x, port] += count  # port ids 0..3 are N, E, S, W as in LINK_DIRECTIONS
         if trace:
             for (y, x), first in sim.first_active.items():
                 stats.trace_events.append(

@@ -18,7 +18,7 @@ import numpy as np
 
 from wafersim.errors import WafersimError
 from wafersim.fabric.program import Memory, Program, Step
-from wafersim.fabric.stats import RunStats
+from wafersim.fabric.stats import LINK_DIRECTIONS, RunStats
 from wafersim.fabric.switching import switched_colors
 
 
@@ -87,13 +87,17 @@ def step_busy(program: Program, step: Step) -> np.ndarray:
     return busy + np.maximum(sent, received)
 
 
-def step_wavelet_hops(program: Program, step: Step, switched: dict[int, frozenset[int]]) -> int:
-    total = 0
+def step_link_wavelets(program: Program, step: Step, switched: dict[int, frozenset[int]]) -> np.ndarray:
+    """Wavelets leaving each PE's router per direction (rows, cols, 4): one line's loads, on every line."""
+    loads = np.zeros((program.rows, program.cols, len(LINK_DIRECTIONS)), dtype=np.int64)
     for number, pattern in enumerate(step.patterns):
-        lines = program.rows if pattern.axis == "x" else program.cols
         colors = switched.get(number, frozenset())
-        total += sum(_wavelets(flow, colors) * len(flow.links) for flow in pattern.flows()) * lines
-    return total
+        for flow in pattern.flows():
+            wavelets = _wavelets(flow, colors)
+            for pos, port in flow.links:
+                target = (slice(None), pos) if pattern.axis == "x" else (pos, slice(None))
+                loads[(*target, LINK_DIRECTIONS.index(port))] += wavelets
+    return loads
 
 
 def run_fast(program: Program, memory: Memory, function: str, trace: bool = False) -> RunStats:
@@ -118,7 +122,7 @@ def run_fast(program: Program, memory: Memory, function: str, trace: bool = Fals
                             _event(step.name, stats.cycles, int(busy[y, x]), y, x, program)
                         )
         stats.busy_cycles += busy
-        stats.wavelet_hops += step_wavelet_hops(program, step, switched)
+        stats.link_wavelets += step_link_wavelets(program, step, switched)
         stats.add_step(step.name, cycles)
     return stats
 

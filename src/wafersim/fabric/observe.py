@@ -30,7 +30,8 @@ def sram_use_bytes(result: KernelResult) -> np.ndarray:
 
 
 def write_heatmaps(result: KernelResult, path: str | Path, sram_bytes_per_pe: int | None = None) -> Path:
-    """Two panels: fraction of cycles each PE was busy, and its SRAM use (of the per-PE capacity)."""
+    """Three panels per PE: fraction of cycles busy, SRAM use (of the per-PE capacity), and utilisation of its
+    busiest outgoing link."""
     try:
         import matplotlib
 
@@ -39,7 +40,7 @@ def write_heatmaps(result: KernelResult, path: str | Path, sram_bytes_per_pe: in
     except ImportError:  # pragma: no cover - matplotlib is in the plot/test extras
         raise WafersimError("writing a heatmap needs matplotlib: pip install 'wafersim[plot]'") from None
     path = Path(path)
-    figure, (busy_ax, sram_ax) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    figure, (busy_ax, sram_ax, link_ax) = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
     image = busy_ax.imshow(busy_fraction(result), vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
     busy_ax.set_title(f"{result.kernel} busy fraction ({result.cycles} cycles)")
     figure.colorbar(image, ax=busy_ax)
@@ -49,7 +50,12 @@ def write_heatmaps(result: KernelResult, path: str | Path, sram_bytes_per_pe: in
     )
     sram_ax.set_title(f"SRAM use ({result.sram_peak_bytes_per_pe} B of {capacity} B)")
     figure.colorbar(image, ax=sram_ax)
-    for axis in (busy_ax, sram_ax):
+    image = link_ax.imshow(
+        result.stats.link_utilisation_per_pe(), vmin=0, vmax=1, cmap="cividis", interpolation="nearest"
+    )
+    link_ax.set_title("busiest outgoing link utilisation")
+    figure.colorbar(image, ax=link_ax)
+    for axis in (busy_ax, sram_ax, link_ax):
         axis.set_xlabel("x (column)")
         axis.set_ylabel("y (row)")
     figure.savefig(path, dpi=100)

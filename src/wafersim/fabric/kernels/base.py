@@ -72,6 +72,7 @@ class KernelResult:
             "sram_peak_bytes_per_pe": self.sram_peak_bytes_per_pe,
             "busy_fraction_mean": float(self.busy_cycles.mean() / self.cycles) if self.cycles else 0.0,
             "link_utilisation": self.stats.link_utilisation,
+            "max_link_utilisation": float(self.stats.link_utilisation_per_pe().max()),
             "host_io_cycles": self.host_io_cycles,
             "sim_wall_s": self.sim_wall_s,
         }
