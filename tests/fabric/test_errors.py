@@ -124,3 +124,16 @@ def test_shift_in_place_needs_disjoint_windows(wse2):
     with pytest.raises(WafersimError, match="overlapping windows"):
         Runtime(program)
     assert np.all(program.new_memory()["a"] == 0)
+
+
+def test_host_memory_is_checked_before_allocating(wse2, monkeypatch):
+    from wafersim.fabric.kernels import base
+    from wafersim.fabric.kernels.registry import run_kernel
+
+    monkeypatch.setattr("wafersim.fabric.runtime.host_memory_bytes", lambda: 1 << 20)
+    with pytest.raises(WafersimError, match="GiB of host memory for the PEs' SRAM images"):
+        run_kernel("meshgemv", wse2, 8, 8, m=1024, n=1024)
+    monkeypatch.setattr("wafersim.fabric.runtime.host_memory_bytes", lambda: 128 << 20)
+    monkeypatch.setattr(base, "host_memory_bytes", lambda: 128 << 20)
+    with pytest.raises(WafersimError, match="inputs need about 0.2 GiB"):
+        run_kernel("gemv", wse2, 64, 64, m=4096, n=4096)

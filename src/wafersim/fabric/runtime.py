@@ -9,6 +9,8 @@ longer of that fabric time (elements per row + hops to the far PE + ramp latenci
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from wafersim.errors import WafersimError
@@ -20,6 +22,27 @@ from wafersim.fabric.stats import RunStats
 ENGINES = ("cycle", "fast")
 # The cycle engine simulates every router; beyond this many PEs it is too slow to be useful.
 CYCLE_ENGINE_MAX_PES = 64 * 64
+
+
+# The simulation keeps every PE's SRAM image in host memory (plus inputs and a reference); refuse up front,
+# with a message, what would otherwise end in an allocation failure or the OOM killer.
+HOST_MEMORY_FRACTION = 0.5
+
+
+def host_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_host_memory(program: Program) -> None:
+    per_pe = sum(s.elems_per_pe * np.dtype(s.dtype.storage).itemsize for s in program.symbols.values())
+    needed = per_pe * program.rows * program.cols
+    budget = HOST_MEMORY_FRACTION * host_memory_bytes()
+    if needed > budget:
+        raise WafersimError(
+            f"simulating '{program.name}' on {program.rows}x{program.cols} PEs needs {needed / 2**30:.1f} GiB of host "
+            f"memory for the PEs' SRAM images alone; this machine allows {budget / 2**30:.1f} GiB: use a smaller "
+            "shape or grid (kernel_cycles gives the cycle count without moving data)"
+        )
 
 
 class Runtime:
@@ -38,6 +61,7 @@ class Runtime:
                 f"{program.cols} needs --engine fast"
             )
         program.validate()
+        _check_host_memory(program)
         self.program = program
         self.engine = engine
         self.trace = trace

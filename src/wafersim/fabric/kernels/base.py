@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from wafersim.errors import WafersimError
 from wafersim.fabric.fast_engine import step_cycles
 from wafersim.fabric.program import Program
-from wafersim.fabric.runtime import Runtime
+from wafersim.fabric.runtime import HOST_MEMORY_FRACTION, Runtime, host_memory_bytes
 from wafersim.fabric.stats import RunStats
 from wafersim.fabric.switching import switched_colors
 
@@ -32,6 +33,8 @@ class Built:
     unload: Callable[[Runtime], Arrays]
     reference: Callable[[Arrays], Arrays]
     shape: dict[str, int] = field(default_factory=dict)
+    # Peak host memory the inputs take while being drawn, tiled and rounded (checked before drawing them).
+    host_input_bytes: int = 0
 
 
 @dataclass
@@ -98,14 +101,27 @@ def run_built(
     trace: bool = False,
 ) -> KernelResult:
     start = time.perf_counter()
-    if inputs is None:
-        inputs = built.make_inputs(np.random.default_rng(seed))
     runtime = Runtime(built.program, engine, trace=trace)
-    built.load(runtime, inputs)
-    runtime.launch(built.function)
-    outputs = built.unload(runtime)
-    wall = time.perf_counter() - start
-    reference = built.reference(inputs)
+    budget = HOST_MEMORY_FRACTION * host_memory_bytes()
+    if built.host_input_bytes > budget:
+        raise WafersimError(
+            f"{kernel} {built.shape}: its inputs need about {built.host_input_bytes / 2**30:.1f} GiB of host memory "
+            f"to prepare; this machine allows {budget / 2**30:.1f} GiB: use a smaller shape (kernel_cycles gives "
+            "the cycle count without moving data)"
+        )
+    try:
+        if inputs is None:
+            inputs = built.make_inputs(np.random.default_rng(seed))
+        built.load(runtime, inputs)
+        runtime.launch(built.function)
+        outputs = built.unload(runtime)
+        wall = time.perf_counter() - start
+        reference = built.reference(inputs)
+    except MemoryError:
+        raise WafersimError(
+            f"{kernel} {built.shape} on {built.program.rows}x{built.program.cols} PEs: not enough host memory to "
+            "hold the inputs; use a smaller shape (kernel_cycles gives the cycle count without moving data)"
+        ) from None
     program = built.program
     return KernelResult(
         kernel=kernel,

@@ -128,7 +128,16 @@ def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k:
     def unload(runtime: Runtime) -> Arrays:
         return {"C": _read_c(runtime, p, mb, nb, m, n, list(range(p)))}
 
-    return Built(program, "gemm", _inputs(m, k, n), load, unload, _reference, {"m": m, "k": k, "n": n})
+    return Built(
+        program,
+        "gemm",
+        _inputs(m, k, n),
+        load,
+        unload,
+        _reference,
+        {"m": m, "k": k, "n": n},
+        (m * k + k * n) * 8 * 3,  # float64 draws, tiled copies, skewed copies
+    )
 
 
 def build_cannon(
@@ -184,4 +193,13 @@ def build_cannon(
     def unload(runtime: Runtime) -> Arrays:
         return {"C": _read_c(runtime, p, mb, nb, m, n, order)}
 
-    return Built(program, "gemm", _inputs(m, k, n), load, unload, _reference, {"m": m, "k": k, "n": n})
+    return Built(
+        program,
+        "gemm",
+        _inputs(m, k, n),
+        load,
+        unload,
+        _reference,
+        {"m": m, "k": k, "n": n},
+        (m * k + k * n) * 8 * 3,  # float64 draws, tiled copies, skewed copies
+    )

@@ -65,6 +65,11 @@ def _inputs(m: int, n: int):
     return make
 
 
+def _host_bytes(m: int, n: int) -> int:
+    # float32 draw, its zero-padded copy, and the transposed fp16/fp32 rounding of it
+    return m * n * (4 + 4 + 4)
+
+
 def _load_a(runtime: Runtime, matrix: np.ndarray, rows: int, cols: int, mb: int, nb: int) -> None:
     blocks = tile(matrix, rows, cols, mb, nb)  # (rows, cols, mb, nb)
     column_major = runtime.program.dtype.round(blocks.swapaxes(2, 3))  # one pass: transpose and round
@@ -107,7 +112,9 @@ def build_gemv(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, n: 
     def unload(runtime: Runtime) -> Arrays:
         return {"y": runtime.memcpy_d2h(result, root, 0, 1, rows).reshape(-1)[:m]}
 
-    return Built(program, "gemv", _inputs(m, n), load, unload, _reference, {"m": m, "n": n})
+    return Built(
+        program, "gemv", _inputs(m, n), load, unload, _reference, {"m": m, "n": n}, _host_bytes(m, n)
+    )
 
 
 def build_meshgemv(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, n: int) -> Built:
@@ -125,4 +132,6 @@ def build_meshgemv(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int,
         # Read y from column 0: the K-tree root is elsewhere, so this checks the multicast back as well.
         return {"y": runtime.memcpy_d2h(result, 0, 0, 1, rows).reshape(-1)[:m]}
 
-    return Built(program, "meshgemv", _inputs(m, n), load, unload, _reference, {"m": m, "n": n})
+    return Built(
+        program, "meshgemv", _inputs(m, n), load, unload, _reference, {"m": m, "n": n}, _host_bytes(m, n)
+    )
