@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "compare": "wafersim.cli.compare:compare",
     "validate": "wafersim.cli.validate:validate",
     "calibrate": "wafersim.cli.validate:calibrate",
+    "fabric": "wafersim.cli.fabric:fabric",
 }
 
 

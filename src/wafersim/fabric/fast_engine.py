@@ -1,0 +1,140 @@
+"""The fast engine: executes a program step by step with array operations and analytic timing.
+
+Timing of a step, from the machine model only (hop and ramp latencies, one wavelet per link per cycle):
+a stream of n wavelets through stages of h_1..h_k hops (k > 1 for a relay chain, whose middle PEs combine and
+forward one wavelet per cycle) takes  sum_i (h_i * hop + 2 * ramp)  cycles of latency plus n cycles of
+streaming. When streams share a resource - a directed link, or a PE's ramp in either direction (a PE receives at
+most one wavelet per cycle from its router) - the streaming term becomes the resource's total load, because the
+routers interleave the competing streams. Compute runs concurrently; a step lasts as long as its longest part.
+Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis. A stream
+whose route must be switched first carries one control wavelet (switching.py), counted like data.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from wafersim.errors import WafersimError
+from wafersim.fabric.program import Memory, Program, Step
+from wafersim.fabric.stats import LINK_DIRECTIONS, RunStats
+from wafersim.fabric.switching import switched_colors
+
+
+def _wavelets(flow, switched: frozenset[int]) -> int:
+    """Wavelets a flow puts on the fabric: its data, plus a leading control wavelet when its route switches."""
+    return flow.n + (flow.first_color in switched)
+
+
+def _axis_loads(step: Step, switched: dict[int, frozenset[int]]) -> dict[str, dict[str, Counter]]:
+    loads = {axis: {"link": Counter(), "out": Counter(), "in": Counter()} for axis in ("x", "y")}
+    for number, pattern in enumerate(step.patterns):
+        axis_loads = loads[pattern.axis]
+        for flow in pattern.flows():
+            wavelets = _wavelets(flow, switched.get(number, frozenset()))
+            for link in flow.links:
+                axis_loads["link"][link] += wavelets
+            for pos in flow.ramp_out:
+                axis_loads["out"][pos] += wavelets
+            for pos in flow.ramp_in:
+                axis_loads["in"][pos] += wavelets
+    return loads
+
+
+def step_cycles(
+    program: Program, step: Step, switched: dict[int, frozenset[int]] | None = None
+) -> tuple[int, list[int]]:
+    """Cycles of one step and the per-flow times (for inspection). `switched`: see switching.py."""
+    switched = switched or {}
+    hop = program.arch.router.hop_latency_cycles
+    ramp = program.arch.router.ramp_latency_cycles
+    compute = max((int(c.cycles_grid(program.rows, program.cols).max()) for c in step.computes), default=0)
+    loads = _axis_loads(step, switched)
+    worst_other = {
+        axis: {kind: max(loads[other][kind].values(), default=0) for kind in ("out", "in")}
+        for axis, other in (("x", "y"), ("y", "x"))
+    }
+    flow_times = []
+    for number, pattern in enumerate(step.patterns):
+        axis_loads, other = loads[pattern.axis], worst_other[pattern.axis]
+        for flow in pattern.flows():
+            streaming = max(
+                _wavelets(flow, switched.get(number, frozenset())),
+                max((axis_loads["link"][link] for link in flow.links), default=0),
+                max(axis_loads["out"][p] + other["out"] for p in flow.ramp_out),
+                max(axis_loads["in"][p] + other["in"] for p in flow.ramp_in),
+            )
+            latency = sum(h * hop + 2 * ramp for h in flow.hops)
+            flow_times.append(latency + streaming)
+    return max([compute, *flow_times]), flow_times
+
+
+def step_busy(program: Program, step: Step) -> np.ndarray:
+    rows, cols = program.rows, program.cols
+    busy = np.zeros((rows, cols), dtype=np.int64)
+    for compute in step.computes:
+        busy += compute.cycles_grid(rows, cols)
+    sent = np.zeros((rows, cols), dtype=np.int64)
+    received = np.zeros((rows, cols), dtype=np.int64)
+    for pattern in step.patterns:
+        for op in pattern.line_ops():
+            target = (slice(None), op.pos) if pattern.axis == "x" else (op.pos, slice(None))
+            if op.kind in ("send", "relay"):
+                sent[target] += op.n
+            if op.kind in ("recv", "relay"):
+                received[target] += op.n
+    return busy + np.maximum(sent, received)
+
+
+def step_link_wavelets(program: Program, step: Step, switched: dict[int, frozenset[int]]) -> np.ndarray:
+    """Wavelets leaving each PE's router per direction (rows, cols, 4): one line's loads, on every line."""
+    loads = np.zeros((program.rows, program.cols, len(LINK_DIRECTIONS)), dtype=np.int64)
+    for number, pattern in enumerate(step.patterns):
+        colors = switched.get(number, frozenset())
+        for flow in pattern.flows():
+            wavelets = _wavelets(flow, colors)
+            for pos, port in flow.links:
+                target = (slice(None), pos) if pattern.axis == "x" else (pos, slice(None))
+                loads[(*target, LINK_DIRECTIONS.index(port))] += wavelets
+    return loads
+
+
+def run_fast(program: Program, memory: Memory, function: str, trace: bool = False) -> RunStats:
+    stats = RunStats(program.rows, program.cols)
+    switches = switched_colors(program, function)
+    for step, switched in zip(program.functions[function], switches, strict=True):
+        for pattern in step.patterns:
+            problem = getattr(pattern, "static_deadlock", lambda _program: None)(program)
+            if problem:
+                raise WafersimError(f"deadlock in step '{step.name}' (found before running): {problem}")
+        cycles, _ = step_cycles(program, step, switched)
+        for pattern in step.patterns:
+            pattern.apply(memory, program)
+        for compute in step.computes:
+            compute.fn(memory, *compute.slices(program.rows, program.cols))
+        busy = step_busy(program, step)
+        if trace:
+            for y in range(program.rows):
+                for x in range(program.cols):
+                    if busy[y, x]:
+                        stats.trace_events.append(
+                            _event(step.name, stats.cycles, int(busy[y, x]), y, x, program)
+                        )
+        stats.busy_cycles += busy
+        stats.link_wavelets += step_link_wavelets(program, step, switched)
+        stats.add_step(step.name, cycles)
+    return stats
+
+
+def _event(name: str, start: int, duration: int, y: int, x: int, program: Program) -> dict:
+    # Chrome trace format: ts/dur in microseconds; one "thread" per PE.
+    return {
+        "name": name,
+        "ph": "X",
+        "ts": start,
+        "dur": duration,
+        "pid": 0,
+        "tid": y * program.cols + x,
+        "args": {"x": x, "y": y},
+    }

@@ -1,0 +1,205 @@
+"""Matrix products C = A B (A: M x K, B: K x N) on a square P x P grid, one block of each matrix per PE.
+
+Blocks are ceil(M/P) x ceil(K/P), ceil(K/P) x ceil(N/P) and ceil(M/P) x ceil(N/P), zero-padded; the local block
+product is one column FMA of length mb per (k, n) pair.
+
+- `gemm-summa` (van de Geijn & Watts, "SUMMA", 1997; the SDK's gemm-collectives_2d): in step s the PEs of
+  column s multicast their A blocks along the rows and those of row s their B blocks down the columns, then every
+  PE accumulates. Each step pays a multicast across the whole line.
+- `gemm-cannon` (Cannon, 1969): A and B start skewed (placed so by the host), then P rounds of local product and
+  a cyclic shift of A one PE west and B one PE north; the wrap-around stream crosses the whole line.
+- `meshgemm` (WaferLLM, He et al., OSDI 2025): Cannon's algorithm on logical rings laid out interleaved (even
+  positions ascending, odd descending), so every logical neighbour is at most 2 hops away and the shift's
+  critical path is constant instead of growing with P.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wafersim.catalog.fabric_arch import FabricArch
+from wafersim.errors import WafersimError
+from wafersim.fabric.costs import gemm_cycles
+from wafersim.fabric.dtypes import DType
+from wafersim.fabric.kernels.base import Arrays, Built, ceil_div, tile
+from wafersim.fabric.patterns import Multicast, Shift
+from wafersim.fabric.program import Compute, Program, Step, pe_coords
+from wafersim.fabric.routing import interleaved_ring
+from wafersim.fabric.runtime import Runtime
+
+
+def block_product(
+    program: Program,
+    mb: int,
+    kb: int,
+    nb: int,
+    a: str,
+    b: str,
+    c: str,
+    name: str,
+    a_alt: str | None = None,
+    b_alt: str | None = None,
+    owner: int | None = None,
+) -> Compute:
+    """C += A B on every PE. With a_alt/b_alt, PEs not in column/row `owner` read those buffers instead (SUMMA)."""
+    dtype = program.dtype
+
+    def fn(memory, ys: slice, xs: slice) -> None:
+        a_blocks, b_blocks = memory[a][ys, xs], memory[b][ys, xs]
+        if owner is not None:
+            yy, xx = pe_coords(ys, xs)
+            a_blocks = np.where(xx == owner, a_blocks, memory[a_alt][ys, xs])
+            b_blocks = np.where(yy == owner, b_blocks, memory[b_alt][ys, xs])
+        h, w = a_blocks.shape[:2]
+        a_cols = a_blocks.reshape(h, w, kb, mb)  # column-major A: column kk is contiguous
+        b_rows = b_blocks.reshape(h, w, kb, nb)  # row-major B: B[kk, j]
+        acc = memory[c][ys, xs].reshape(h, w, nb, mb)  # column-major C
+        for kk in range(kb):
+            acc = dtype.fma(acc, a_cols[:, :, None, kk, :], b_rows[:, :, kk, :, None])
+        memory[c][ys, xs] = acc.reshape(h, w, nb * mb)
+
+    reads = (a, b) + tuple(s for s in (a_alt, b_alt) if s)
+    return Compute(name, fn, gemm_cycles(program.arch, dtype, mb, kb, nb), reads=reads, writes=(c,))
+
+
+def _setup(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k: int, n: int, name: str):
+    if rows != cols:
+        raise WafersimError(f"{name} needs a square grid (P x P); got {rows}x{cols}")
+    program = Program(arch, rows, cols, dtype, name=name)
+    mb, kb, nb = ceil_div(m, rows), ceil_div(k, rows), ceil_div(n, rows)
+    return program, rows, mb, kb, nb
+
+
+def _a_layout(blocks: np.ndarray) -> np.ndarray:  # (P, P, mb, kb) -> column-major per PE
+    p = blocks.shape[0]
+    return blocks.swapaxes(2, 3).reshape(p, p, -1)
+
+
+def _b_layout(blocks: np.ndarray) -> np.ndarray:  # (P, P, kb, nb) -> row-major per PE
+    p = blocks.shape[0]
+    return blocks.reshape(p, p, -1)
+
+
+def _inputs(m: int, k: int, n: int):
+    return lambda rng: {"A": rng.standard_normal((m, k)), "B": rng.standard_normal((k, n))}
+
+
+def _reference(inputs: Arrays) -> Arrays:
+    return {"C": np.asarray(inputs["A"], dtype=np.float64) @ np.asarray(inputs["B"], dtype=np.float64)}
+
+
+def _read_c(runtime: Runtime, p: int, mb: int, nb: int, m: int, n: int, order: list[int]) -> np.ndarray:
+    """C from the PEs; logical block (i, j) lives at physical (y=order[i], x=order[j])."""
+    raw = runtime.memcpy_d2h("C", 0, 0, p, p).reshape(p, p, nb, mb).swapaxes(2, 3)  # physical (y, x, mb, nb)
+    logical = raw[np.ix_(order, order)]
+    return logical.swapaxes(1, 2).reshape(p * mb, p * nb)[:m, :n]
+
+
+def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k: int, n: int) -> Built:
+    program, p, mb, kb, nb = _setup(arch, rows, cols, dtype, m, k, n, "gemm-summa")
+    for sym, size in (("A", mb * kb), ("B", kb * nb), ("Abuf", mb * kb), ("Bbuf", kb * nb), ("C", mb * nb)):
+        program.symbol(sym, size)
+    steps = []
+    for s in range(p):
+        if p > 1:
+            steps.append(
+                Step(
+                    f"bcast{s}",
+                    patterns=(
+                        Multicast(f"A_row_bcast{s}", "x", s, "A", "Abuf", mb * kb, 0, p),
+                        Multicast(f"B_col_bcast{s}", "y", s, "B", "Bbuf", kb * nb, 1, p),
+                    ),
+                )
+            )
+        steps.append(
+            Step(
+                f"product{s}",
+                computes=(
+                    block_product(program, mb, kb, nb, "A", "B", "C", f"block_product{s}", "Abuf", "Bbuf", s),
+                ),
+            )
+        )
+    program.function("gemm", steps)
+
+    def load(runtime: Runtime, inputs: Arrays) -> None:
+        runtime.memcpy_h2d("A", _a_layout(tile(inputs["A"], p, p, mb, kb)), 0, 0, p, p)
+        runtime.memcpy_h2d("B", _b_layout(tile(inputs["B"], p, p, kb, nb)), 0, 0, p, p)
+
+    def unload(runtime: Runtime) -> Arrays:
+        return {"C": _read_c(runtime, p, mb, nb, m, n, list(range(p)))}
+
+    return Built(
+        program,
+        "gemm",
+        _inputs(m, k, n),
+        load,
+        unload,
+        _reference,
+        {"m": m, "k": k, "n": n},
+        (m * k + k * n) * 8 * 3,  # float64 draws, tiled copies, skewed copies
+    )
+
+
+def build_cannon(
+    arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k: int, n: int, interleaved: bool = False
+) -> Built:
+    name = "meshgemm" if interleaved else "gemm-cannon"
+    program, p, mb, kb, nb = _setup(arch, rows, cols, dtype, m, k, n, name)
+    for sym, size in (("A0", mb * kb), ("A1", mb * kb), ("B0", kb * nb), ("B1", kb * nb), ("C", mb * nb)):
+        program.symbol(sym, size)
+    # order[i] = physical position of logical index i; a shift sends logical i to logical i-1.
+    order = interleaved_ring(p) if interleaved else list(range(p))
+    dest = [0] * p
+    for i, pos in enumerate(order):
+        dest[pos] = order[(i - 1) % p]
+    steps = []
+    for s in range(p):
+        cur, nxt = s % 2, (s + 1) % 2
+        steps.append(
+            Step(
+                f"product{s}",
+                computes=(
+                    block_product(program, mb, kb, nb, f"A{cur}", f"B{cur}", "C", f"block_product{s}"),
+                ),
+            )
+        )
+        if s < p - 1:
+            steps.append(
+                Step(
+                    f"shift{s}",
+                    patterns=(
+                        Shift(f"A_shift{s}", "x", tuple(dest), f"A{cur}", f"A{nxt}", mb * kb, (0, 1, 2, 3)),
+                        Shift(f"B_shift{s}", "y", tuple(dest), f"B{cur}", f"B{nxt}", kb * nb, (4, 5, 6, 7)),
+                    ),
+                )
+            )
+    program.function("gemm", steps)
+
+    def load(runtime: Runtime, inputs: Arrays) -> None:
+        a_blocks = tile(inputs["A"], p, p, mb, kb)
+        b_blocks = tile(inputs["B"], p, p, kb, nb)
+        # Host-side skew: logical PE (i, j) starts with A[i, i+j] and B[i+j, j] (Cannon's initial alignment).
+        logical = np.arange(p)
+        skew = (logical[:, None] + logical[None, :]) % p
+        a_logical = a_blocks[logical[:, None], skew]
+        b_logical = b_blocks[skew, logical[None, :]]
+        a_phys = np.empty_like(a_logical)
+        b_phys = np.empty_like(b_logical)
+        a_phys[np.ix_(order, order)] = a_logical
+        b_phys[np.ix_(order, order)] = b_logical
+        runtime.memcpy_h2d("A0", _a_layout(a_phys), 0, 0, p, p)
+        runtime.memcpy_h2d("B0", _b_layout(b_phys), 0, 0, p, p)
+
+    def unload(runtime: Runtime) -> Arrays:
+        return {"C": _read_c(runtime, p, mb, nb, m, n, order)}
+
+    return Built(
+        program,
+        "gemm",
+        _inputs(m, k, n),
+        load,
+        unload,
+        _reference,
+        {"m": m, "k": k, "n": n},
+        (m * k + k * n) * 8 * 3,  # float64 draws, tiled copies, skewed copies
+    )

@@ -1,0 +1,488 @@
+"""Communication patterns along rows (axis 'x') or columns (axis 'y'), identical on every line (SPMD).
+
+Each pattern is one description with three readings, which is what keeps the two engines on one program:
+- `routes()` and `line_ops()`: the per-PE router configurations and core operations (send, receive, relay) that the
+  cycle engine executes wavelet by wavelet;
+- `flows()`: the streams with their hop counts and the links and ramps they load, from which the fast engine
+  derives timing analytically;
+- `apply()`: the data movement and arithmetic, vectorized over all lines, that the fast engine performs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from wafersim.errors import WafersimError
+from wafersim.fabric.dtypes import DType
+from wafersim.fabric.routing import LineRoutes, assign_colors, multicast_route, step_port, stream_route
+
+Offset = int | np.ndarray  # element offset, the same on every PE or one per PE (rows, cols)
+
+
+@dataclass(frozen=True)
+class LineOp:
+    """A core operation at position `pos` of every line. kind: 'send' | 'recv' | 'relay'.
+
+    send: stream sym[off:off+n] out on color_out. recv: take n wavelets from color_in into sym[off:], combined as
+    op(own[own_off+i], incoming) when `own` is set, else stored (op None) or op(sym, incoming).
+    relay: take a wavelet from color_in, combine op(sym[off+i], incoming), send the result on color_out.
+    """
+
+    kind: str
+    pos: int
+    n: int
+    sym: str
+    off: Offset = 0
+    color_in: int | None = None
+    color_out: int | None = None
+    op: str | None = None
+    own: str | None = None
+    own_off: Offset = 0
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One stream for analytic timing: `n` wavelets through pipelined stages of `hops` each."""
+
+    n: int
+    hops: tuple[int, ...]
+    links: tuple[tuple[int, str], ...]  # (position the link leaves, port) on the line
+    ramp_out: tuple[int, ...]
+    ramp_in: tuple[int, ...]
+    first_color: int = -1  # color of the first stage (a route switch on it delays the whole stream)
+
+
+def combine(dtype: DType, op: str, own: np.ndarray, incoming: np.ndarray) -> np.ndarray:
+    if op == "add":
+        return dtype.add(own, incoming)
+    if op == "max":
+        return dtype.max(own, incoming)
+    raise WafersimError(f"unknown combine op '{op}' (add, max)")
+
+
+def offset_at(off: Offset, y: int, x: int) -> int:
+    return int(off) if np.ndim(off) == 0 else int(off[y, x])
+
+
+def _lines_view(array: np.ndarray, axis: str) -> np.ndarray:
+    """(lines, positions, ...) view of a (rows, cols, ...) array."""
+    return array if axis == "x" else array.swapaxes(0, 1)
+
+
+def gather(array: np.ndarray, axis: str, positions: Sequence[int], off: Offset, n: int) -> np.ndarray:
+    sub = _lines_view(array, axis)[:, list(positions), :]
+    if np.ndim(off) == 0:
+        return sub[:, :, int(off) : int(off) + n]
+    index = _lines_view(np.asarray(off), axis)[:, list(positions), None] + np.arange(n)
+    return np.take_along_axis(sub, index, axis=2)
+
+
+def scatter(array: np.ndarray, axis: str, positions: Sequence[int], off: Offset, n: int, values) -> None:
+    view = _lines_view(array, axis)
+    positions = list(positions)
+    if np.ndim(off) == 0:
+        view[:, positions, int(off) : int(off) + n] = values
+        return
+    sub = view[:, positions, :]
+    index = _lines_view(np.asarray(off), axis)[:, positions, None] + np.arange(n)
+    np.put_along_axis(sub, index, np.broadcast_to(values, index.shape).astype(sub.dtype), axis=2)
+    view[:, positions, :] = sub
+
+
+def _links(axis: str, a: int, b: int) -> tuple[tuple[int, str], ...]:
+    step = 1 if b > a else -1
+    port = step_port(axis, step)
+    return tuple((pos, port) for pos in range(a, b, step))
+
+
+class Pattern:
+    """Common checks. Subclasses set name, axis, n, colors, reads, writes."""
+
+    name: str
+    axis: str
+    n: int
+    colors: tuple[int, ...]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+
+    def line_length(self, program) -> int:
+        return program.cols if self.axis == "x" else program.rows
+
+    def _check_common(
+        self, program, positions: Sequence[int], accesses: Sequence[tuple[str, Offset]]
+    ) -> None:
+        if self.axis not in ("x", "y"):
+            raise WafersimError(f"pattern '{self.name}': axis must be 'x' or 'y', got {self.axis!r}")
+        if self.n < 1:
+            raise WafersimError(f"pattern '{self.name}': n must be >= 1, got {self.n}")
+        length = self.line_length(program)
+        bad = [p for p in positions if not 0 <= p < length]
+        if bad:
+            raise WafersimError(
+                f"pattern '{self.name}': position {bad[0]} is outside the line of {length} PEs along axis {self.axis}"
+            )
+        for sym, off in accesses:
+            size = program.symbols[sym].elems_per_pe if sym in program.symbols else None
+            if size is None:
+                raise WafersimError(f"pattern '{self.name}': undeclared symbol '{sym}'")
+            top = int(np.max(off)) + self.n
+            if int(np.min(off)) < 0 or top > size:
+                raise WafersimError(
+                    f"pattern '{self.name}': access {sym}[{int(np.min(off))}..{top}) is outside the symbol's "
+                    f"{size} elements per PE"
+                )
+
+    def footprint(self, color: int) -> list[int]:
+        return sorted({pos for c, routes in self.routes() if c == color for pos in routes})
+
+    def routes(self) -> list[tuple[int, LineRoutes]]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False)
+class Multicast(Pattern):
+    """Every line: the PE at `root` sends src[src_off:+n] to dst[dst_off:+n] of every other PE on the line."""
+
+    name: str
+    axis: str
+    root: int
+    src: str
+    dst: str
+    n: int
+    color: int
+    length: int
+    src_off: int = 0
+    dst_off: int = 0
+
+    @property
+    def colors(self) -> tuple[int, ...]:
+        return (self.color,)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.src,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.dst,)
+
+    def _others(self) -> list[int]:
+        return [p for p in range(self.length) if p != self.root]
+
+    def check(self, program) -> None:
+        if self.length != self.line_length(program):
+            raise WafersimError(
+                f"pattern '{self.name}': built for lines of {self.length} PEs, program has "
+                f"{self.line_length(program)}"
+            )
+        self._check_common(program, [self.root], [(self.src, self.src_off), (self.dst, self.dst_off)])
+
+    def routes(self):
+        if self.length == 1:
+            return []
+        return [(self.color, multicast_route(self.axis, self.root, 0, self.length - 1))]
+
+    def line_ops(self) -> list[LineOp]:
+        if self.length == 1:
+            return []
+        ops = [LineOp("send", self.root, self.n, self.src, self.src_off, color_out=self.color)]
+        ops += [
+            LineOp("recv", p, self.n, self.dst, self.dst_off, color_in=self.color) for p in self._others()
+        ]
+        return ops
+
+    def flows(self) -> list[Flow]:
+        if self.length == 1:
+            return []
+        reach = max(self.length - 1 - self.root, self.root)
+        links = _links(self.axis, self.root, self.length - 1) + _links(self.axis, self.root, 0)
+        return [Flow(self.n, (reach,), links, (self.root,), tuple(self._others()), self.color)]
+
+    def apply(self, memory, program) -> None:
+        if self.length == 1:
+            return
+        values = gather(memory[self.src], self.axis, [self.root], self.src_off, self.n)
+        scatter(memory[self.dst], self.axis, self._others(), self.dst_off, self.n, values)
+
+
+@dataclass(frozen=True, eq=False)
+class Shift(Pattern):
+    """Every line: position p sends src[src_off:+n] to position dest[p] (-1: none), stored or combined (op).
+
+    Colors come from `palette`, assigned greedily so that no PE needs two configurations of one color.
+    """
+
+    name: str
+    axis: str
+    dest: tuple[int, ...]
+    src: str
+    dst: str
+    n: int
+    palette: tuple[int, ...]
+    src_off: Offset = 0
+    dst_off: Offset = 0
+    op: str | None = None
+
+    def __post_init__(self) -> None:
+        targets = [q for q in self.dest if q >= 0]
+        if len(set(targets)) != len(targets):
+            raise WafersimError(f"pattern '{self.name}': two positions send to the same destination")
+        if any(q == p for p, q in enumerate(self.dest)):
+            raise WafersimError(f"pattern '{self.name}': a position sends to itself")
+        streams = [stream_route(self.axis, p, q) for p, q in self._pairs()]
+        object.__setattr__(self, "_stream_routes", streams)
+        object.__setattr__(self, "_colors", assign_colors(streams, self.palette, f"pattern '{self.name}'"))
+
+    def _pairs(self) -> list[tuple[int, int]]:
+        return [(p, q) for p, q in enumerate(self.dest) if q >= 0]
+
+    @property
+    def colors(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self._colors)))
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.src,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.dst,)
+
+    def check(self, program) -> None:
+        if len(self.dest) != self.line_length(program):
+            raise WafersimError(
+                f"pattern '{self.name}': dest has {len(self.dest)} entries, line has "
+                f"{self.line_length(program)} PEs"
+            )
+        self._check_common(
+            program, [q for q in self.dest if q >= 0], [(self.src, self.src_off), (self.dst, self.dst_off)]
+        )
+        if self.src == self.dst:
+            # In place only on disjoint windows (ring collectives send one chunk while receiving another).
+            shape = (program.rows, program.cols)
+            gap = np.abs(np.broadcast_to(self.src_off, shape) - np.broadcast_to(self.dst_off, shape))
+            if gap.min() < self.n:
+                y, x = np.unravel_index(int(np.argmin(gap)), shape)
+                raise WafersimError(
+                    f"pattern '{self.name}': PE (x={x}, y={y}) would send and receive overlapping windows of "
+                    f"'{self.src}'; double-buffer the shift"
+                )
+
+    def routes(self):
+        return list(zip(self._colors, self._stream_routes, strict=True))
+
+    def line_ops(self) -> list[LineOp]:
+        ops = []
+        for (p, q), color in zip(self._pairs(), self._colors, strict=True):
+            ops.append(LineOp("send", p, self.n, self.src, self.src_off, color_out=color))
+            ops.append(LineOp("recv", q, self.n, self.dst, self.dst_off, color_in=color, op=self.op))
+        return ops
+
+    def flows(self) -> list[Flow]:
+        return [
+            Flow(self.n, (abs(q - p),), _links(self.axis, p, q), (p,), (q,), color)
+            for (p, q), color in zip(self._pairs(), self._colors, strict=True)
+        ]
+
+    def apply(self, memory, program) -> None:
+        pairs = self._pairs()
+        if not pairs:
+            return
+        sources = [p for p, _ in pairs]
+        targets = [q for _, q in pairs]
+        values = gather(memory[self.src], self.axis, sources, self.src_off, self.n)
+        if self.op is not None:
+            values = combine(
+                program.symbols[self.dst].dtype,
+                self.op,
+                gather(memory[self.dst], self.axis, targets, self.dst_off, self.n),
+                values,
+            )
+        scatter(memory[self.dst], self.axis, targets, self.dst_off, self.n, values)
+
+
+@dataclass(frozen=True, eq=False)
+class ChainReduce(Pattern):
+    """Every line, every chain [p0, .., pk]: pipelined reduction toward pk (the vendor's pipelined reduce).
+
+    p0 streams its src; each middle PE combines its own src with the incoming wavelet and forwards the result
+    wavelet by wavelet; pk stores op(own src, incoming) into dst. Chains may skip PEs (K-tree level 2).
+    """
+
+    name: str
+    axis: str
+    chains: tuple[tuple[int, ...], ...]
+    src: str
+    dst: str
+    n: int
+    palette: tuple[int, ...]
+    op: str = "add"
+    src_off: int = 0
+    dst_off: int = 0
+
+    def __post_init__(self) -> None:
+        streams = []
+        for chain in self.chains:
+            if len(chain) < 2:
+                raise WafersimError(
+                    f"pattern '{self.name}': a chain needs at least two PEs, got {list(chain)}"
+                )
+            streams += [stream_route(self.axis, a, b) for a, b in zip(chain, chain[1:], strict=False)]
+        object.__setattr__(self, "_stream_routes", streams)
+        object.__setattr__(self, "_colors", assign_colors(streams, self.palette, f"pattern '{self.name}'"))
+
+    @property
+    def colors(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self._colors)))
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.src,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.dst,)
+
+    def check(self, program) -> None:
+        self._check_common(
+            program,
+            [p for chain in self.chains for p in chain],
+            [(self.src, self.src_off), (self.dst, self.dst_off)],
+        )
+
+    def routes(self):
+        return list(zip(self._colors, self._stream_routes, strict=True))
+
+    def _stage_colors(self):
+        colors = iter(self._colors)
+        for chain in self.chains:
+            yield chain, [next(colors) for _ in chain[1:]]
+
+    def line_ops(self) -> list[LineOp]:
+        ops = []
+        for chain, colors in self._stage_colors():
+            ops.append(LineOp("send", chain[0], self.n, self.src, self.src_off, color_out=colors[0]))
+            for i, pos in enumerate(chain[1:-1], start=1):
+                ops.append(
+                    LineOp(
+                        "relay",
+                        pos,
+                        self.n,
+                        self.src,
+                        self.src_off,
+                        color_in=colors[i - 1],
+                        color_out=colors[i],
+                        op=self.op,
+                    )
+                )
+            ops.append(
+                LineOp(
+                    "recv",
+                    chain[-1],
+                    self.n,
+                    self.dst,
+                    self.dst_off,
+                    color_in=colors[-1],
+                    op=self.op,
+                    own=self.src,
+                    own_off=self.src_off,
+                )
+            )
+        return ops
+
+    def flows(self) -> list[Flow]:
+        flows = []
+        for chain, colors in self._stage_colors():
+            hops = tuple(abs(b - a) for a, b in zip(chain, chain[1:], strict=False))
+            links = tuple(
+                link for a, b in zip(chain, chain[1:], strict=False) for link in _links(self.axis, a, b)
+            )
+            flows.append(Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:]), colors[0]))
+        return flows
+
+    def apply(self, memory, program) -> None:
+        src = memory[self.src]
+        dtype = program.symbols[self.dst].dtype
+        for chain in self.chains:
+            acc = gather(src, self.axis, [chain[0]], self.src_off, self.n)
+            for pos in chain[1:]:
+                acc = combine(dtype, self.op, gather(src, self.axis, [pos], self.src_off, self.n), acc)
+            scatter(memory[self.dst], self.axis, [chain[-1]], self.dst_off, self.n, acc)
+
+
+@dataclass(frozen=True, eq=False)
+class Stream(Pattern):
+    """Every line: one point-to-point stream of n wavelets from `src_pos` to `dst_pos` on `color`.
+
+    The receiver takes `recv_n` wavelets (default n). A mismatch is a program bug: the cycle engine finds it as a
+    deadlock at run time; the fast engine, which has no run-time wavelets to watch, reports it before running.
+    """
+
+    name: str
+    axis: str
+    src_pos: int
+    dst_pos: int
+    src: str
+    dst: str
+    n: int
+    color: int
+    recv_n: int | None = None
+
+    @property
+    def colors(self) -> tuple[int, ...]:
+        return (self.color,)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.src,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.dst,)
+
+    @property
+    def _received(self) -> int:
+        return self.n if self.recv_n is None else self.recv_n
+
+    def check(self, program) -> None:
+        self._check_common(program, [self.src_pos, self.dst_pos], [(self.src, 0), (self.dst, 0)])
+        if self._received > program.symbols[self.dst].elems_per_pe:
+            raise WafersimError(
+                f"pattern '{self.name}': receives {self._received} elements into '{self.dst}' "
+                f"of {program.symbols[self.dst].elems_per_pe}"
+            )
+
+    def static_deadlock(self, program) -> str | None:
+        if self._received == self.n:
+            return None
+        y, x = (0, self.dst_pos) if self.axis == "x" else (self.dst_pos, 0)
+        if self._received > self.n:
+            return (
+                f"PE (x={x}, y={y}) waits to receive {self._received} wavelets on color {self.color} but only "
+                f"{self.n} are sent to it"
+            )
+        return (
+            f"{self.n - self._received} wavelets on color {self.color} reach PE (x={x}, y={y}) and no "
+            "operation receives them"
+        )
+
+    def routes(self):
+        return [(self.color, stream_route(self.axis, self.src_pos, self.dst_pos))]
+
+    def line_ops(self) -> list[LineOp]:
+        return [
+            LineOp("send", self.src_pos, self.n, self.src, 0, color_out=self.color),
+            LineOp("recv", self.dst_pos, self._received, self.dst, 0, color_in=self.color),
+        ]
+
+    def flows(self) -> list[Flow]:
+        links = _links(self.axis, self.src_pos, self.dst_pos)
+        hops = (abs(self.dst_pos - self.src_pos),)
+        return [Flow(self.n, hops, links, (self.src_pos,), (self.dst_pos,), self.color)]
+
+    def apply(self, memory, program) -> None:
+        values = gather(memory[self.src], self.axis, [self.src_pos], 0, self.n)
+        scatter(memory[self.dst], self.axis, [self.dst_pos], 0, self.n, values)

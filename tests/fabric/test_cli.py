@@ -1,0 +1,122 @@
+import json
+
+import pytest
+
+from wafersim.cli.main import main
+
+KEYS = {
+    "kernel",
+    "arch",
+    "grid",
+    "engine",
+    "cycles",
+    "time_s",
+    "max_rel_err",
+    "sram_peak_bytes_per_pe",
+    "sim_wall_s",
+}
+
+
+def _json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_list(capsys):
+    assert main(["fabric", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "gemv",
+        "meshgemv",
+        "gemm-summa",
+        "gemm-cannon",
+        "meshgemm",
+        "allreduce-ring",
+        "allreduce-ktree",
+        "broadcast",
+    ):
+        assert name in out
+
+
+@pytest.mark.parametrize("engine", ["cycle", "fast"])
+def test_run_json(capsys, engine):
+    data = _json(
+        capsys,
+        [
+            "fabric",
+            "run",
+            "meshgemm",
+            "--arch",
+            "wse-2",
+            "--grid",
+            "3x3",
+            "--m",
+            "12",
+            "--k",
+            "9",
+            "--n",
+            "6",
+            "--dtype",
+            "fp32",
+            "--engine",
+            engine,
+            "--seed",
+            "5",
+            "--json",
+        ],
+    )
+    assert set(data) >= KEYS
+    assert data["grid"] == "3x3" and data["engine"] == engine and data["seed"] == 5
+    assert data["time_s"] == pytest.approx(data["cycles"] / 1.1e9)
+    assert data["max_rel_err"] < 1e-5
+
+
+def test_run_full_grid(capsys):
+    data = _json(
+        capsys,
+        ["fabric", "run", "allreduce-ktree", "--arch", "wse-2", "--grid", "full", "--n", "2", "--json"],
+    )
+    assert data["grid"] == "994x750"
+
+
+def test_run_table_and_outputs(capsys, tmp_path):
+    heat, trace = tmp_path / "h.png", tmp_path / "t.json"
+    assert (
+        main(
+            [
+                "fabric",
+                "run",
+                "gemv",
+                "--grid",
+                "2x2",
+                "--heatmap",
+                str(heat),
+                "--trace",
+                str(trace),
+                "--clock-hz",
+                "850e6",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "cycles" in out and "8.5e+08" in out
+    assert heat.exists() and trace.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fabric", "run", "gemv", "--grid", "2y2"], "--grid '2y2'"),
+        (["fabric", "run", "warp", "--grid", "2x2"], "unknown kernel 'warp'"),
+        (["fabric", "run", "gemm-summa", "--grid", "2x3"], "square grid"),
+        (["fabric", "run", "broadcast", "--grid", "full", "--engine", "cycle"], "--engine fast"),
+        (["fabric", "run", "broadcast", "--grid", "2x2", "--k", "3"], "does not take --k"),
+        (["fabric", "run", "gemv", "--arch", "wse-7"], "unknown fabric architecture"),
+        (["fabric", "run", "gemv", "--grid", "2x2", "--m", "4000", "--n", "4000"], "SRAM"),
+    ],
+)
+def test_bad_input_is_an_error_not_a_traceback(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
