@@ -106,3 +106,33 @@ def test_layout_candidates_cover_attention_dp_for_moe(catalog):
 def test_mixture_of_experts_estimates(catalog):
     result = estimate(request(catalog, model="deepseek-v3", system="h200-sxm", count=8))
     assert result.fits and result.precision == "fp8"
+
+
+def test_cost_per_token_from_capex_and_energy(catalog):
+    from wafersim.perf.economics import SECONDS_PER_YEAR, CostAssumptions
+
+    base = request(catalog, system="b200", precision="fp4")
+    result = estimate(base)
+    price = catalog.system("b200").price.usd_per_accelerator
+    assert result.capex_usd == price * 8
+    expected = (
+        price * 8 / (5 * SECONDS_PER_YEAR) + result.power_w * 1.2 / 3.6e6 * 0.08
+    ) / result.output_tokens_per_s
+    assert result.usd_per_million_tokens == pytest.approx(expected * 1e6)
+    from dataclasses import replace
+
+    cheaper_power = estimate(replace(base, cost=CostAssumptions(usd_per_kwh=0.0)))
+    assert cheaper_power.usd_per_million_tokens < result.usd_per_million_tokens
+    longer_life = estimate(replace(base, cost=CostAssumptions(life_years=10)))
+    assert longer_life.usd_per_million_tokens < result.usd_per_million_tokens
+
+
+def test_cost_unknown_without_price(catalog):
+    assert estimate(request(catalog, system="h200-sxm", precision="fp8")).usd_per_million_tokens is None
+
+
+def test_bad_cost_assumptions(catalog):
+    from wafersim.perf.economics import CostAssumptions
+
+    with pytest.raises(WafersimError, match="pue"):
+        CostAssumptions(pue=0.5)

@@ -63,3 +63,37 @@ def make_console():
     from rich.console import Console
 
     return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def cost_options(function):
+    """--life-years, --usd-per-kwh and --pue, the assumptions behind usd_per_million_tokens."""
+    from wafersim.perf.economics import CostAssumptions
+
+    defaults = CostAssumptions()
+    for option in reversed(
+        [
+            click.option(
+                "--life-years",
+                type=float,
+                default=defaults.life_years,
+                show_default=True,
+                help="Years the capex is amortised over.",
+            ),
+            click.option(
+                "--usd-per-kwh",
+                type=float,
+                default=defaults.usd_per_kwh,
+                show_default=True,
+                help="Electricity price.",
+            ),
+            click.option(
+                "--pue",
+                type=float,
+                default=defaults.pue,
+                show_default=True,
+                help="Power usage effectiveness of the site.",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function

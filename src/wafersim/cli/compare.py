@@ -97,16 +97,17 @@ def compare(model, deployments, precision, input_len, output_len, catalog_dirs, 
         "batch",
         "power",
         "J/token",
+        "$/Mtok",
     ):
         table.add_column(column, justify="left" if column in {"system", "layout (1 user)"} else "right")
     for row in rows:
         if "skipped" in row:
-            table.add_row(row["system"], str(row["count"]), f"[dim]{row['skipped']}[/dim]", *[""] * 7)
+            table.add_row(row["system"], str(row["count"]), f"[dim]{row['skipped']}[/dim]", *[""] * 8)
             continue
         s, b = row["single_user"], row["max_throughput"]
         if not s["fits"]:
             table.add_row(
-                row["system"], str(row["count"]), f"[red]does not fit[/red]: {s['reason']}", *[""] * 7
+                row["system"], str(row["count"]), f"[red]does not fit[/red]: {s['reason']}", *[""] * 8
             )
             continue
         table.add_row(
@@ -120,5 +121,6 @@ def compare(model, deployments, precision, input_len, output_len, catalog_dirs, 
             str(b["batch"]),
             fmt(b["power_w"], "W"),
             fmt(b["joules_per_token"], "J"),
+            f"{b['usd_per_million_tokens']:.3g}" if b["usd_per_million_tokens"] else "—",
         )
     make_console().print(table)

@@ -6,10 +6,19 @@ import click
 from rich.table import Table
 
 from wafersim.catalog import PRECISIONS
-from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
+from wafersim.cli.common import (
+    catalog_option,
+    cost_options,
+    echo_json,
+    fmt,
+    get_catalog,
+    json_option,
+    make_console,
+)
 from wafersim.errors import WafersimError
 from wafersim.perf import Estimate, EstimateRequest
 from wafersim.perf import estimate as run_estimate
+from wafersim.perf.economics import CostAssumptions
 
 
 def parse_batch(value: str) -> int | None:
@@ -49,6 +58,10 @@ def print_estimate(result: Estimate) -> None:
         ("memory per accelerator", fmt(result.memory_bytes_per_accelerator, "B")),
         ("power", fmt(result.power_w, "W")),
         ("energy per token", fmt(result.joules_per_token, "J")),
+        (
+            "$ per million tokens",
+            f"{result.usd_per_million_tokens:.3g}" if result.usd_per_million_tokens else "—",
+        ),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -94,6 +107,7 @@ def print_estimate(result: Estimate) -> None:
 )
 @click.option("--input-len", required=True, type=int, help="Prompt tokens per request.")
 @click.option("--output-len", required=True, type=int, help="Generated tokens per request.")
+@cost_options
 @catalog_option
 @json_option
 def estimate(
@@ -110,6 +124,9 @@ def estimate(
     max_tpot_s,
     input_len,
     output_len,
+    life_years,
+    usd_per_kwh,
+    pue,
     catalog_dirs,
     as_json,
 ):
@@ -129,6 +146,7 @@ def estimate(
         kv_precision=kv_precision,
         batch=parse_batch(batch),
         max_tpot_s=max_tpot_s,
+        cost=CostAssumptions(life_years=life_years, usd_per_kwh=usd_per_kwh, pue=pue),
     )
     result = run_estimate(request)
     if as_json:

@@ -6,11 +6,12 @@ ESTIMATORS maps a system kind to the function that answers for it; a new kind of
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
+from wafersim.perf.economics import CostAssumptions, usd_per_million_tokens
 
 # TensorRT-LLM's default engine max_batch_size (trtllm-build --max_batch_size, 2048): the largest batch the
 # maximum-throughput mode will pick even where memory would allow more (per replica).
@@ -33,6 +34,7 @@ class EstimateRequest:
     batch: int | None = None  # None: the largest that fits (maximum throughput)
     max_batch: int = DEFAULT_MAX_BATCH
     max_tpot_s: float | None = None  # with batch=None: the largest batch whose TPOT stays within this
+    cost: CostAssumptions = field(default_factory=CostAssumptions)  # for usd_per_million_tokens
 
     def __post_init__(self) -> None:
         for name in ("count", "input_len", "output_len", "max_batch"):
@@ -82,6 +84,8 @@ class Estimate:
     accelerators_needed: int | None = None
     power_w: float | None = None
     joules_per_token: float | None = None
+    capex_usd: float | None = None
+    usd_per_million_tokens: float | None = None
     breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # system-kind specific figures (e.g. wafer use)
 
@@ -117,4 +121,16 @@ ESTIMATORS: dict[str, Estimator] = {
 
 
 def estimate(request: EstimateRequest) -> Estimate:
-    return ESTIMATORS[request.system.kind](request)
+    result = ESTIMATORS[request.system.kind](request)
+    return with_costs(result, request)
+
+
+def with_costs(result: Estimate, request: EstimateRequest) -> Estimate:
+    """Capex of the deployment (all `count` accelerators bought, busy or idle) and dollars per million output
+    tokens, for any system kind."""
+    price = request.system.price
+    if not result.fits or price is None or result.power_w is None or not result.output_tokens_per_s:
+        return result
+    capex = price.usd_per_accelerator * request.count
+    usd = usd_per_million_tokens(capex, result.power_w, result.output_tokens_per_s, request.cost)
+    return replace(result, capex_usd=capex, usd_per_million_tokens=usd)
