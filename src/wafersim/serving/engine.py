@@ -1,0 +1,328 @@
+"""One engine's scheduler: what runs in each iteration, and the KV blocks it holds.
+
+Policies:
+- "vllm": continuous batching with paged KV blocks (vLLM's default before chunked prefill). A step prefills
+  every waiting request that fits (token budget, sequence slots, free blocks above a watermark) and pauses
+  decodes; otherwise every running sequence decodes one token. When the blocks run out the newest sequence
+  is preempted and recomputed later (vLLM's recompute preemption).
+- "sarathi": chunked prefill with a token budget (Sarathi-Serve). Each step decodes every running sequence and
+  fills the rest of the budget with prompt chunks, oldest first.
+- "static": a batch is taken from the queue, prefilled, and decoded until its longest output is done;
+  finished sequences keep their slot (padding), new requests wait for the next batch.
+
+Decode-only stretches are advanced in one jump up to the next event that changes the batch (a completion,
+KV exhaustion, or an arrival that would be admitted), with their iterations priced together.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from wafersim.errors import WafersimError
+from wafersim.serving.pricing import IterationPricer
+from wafersim.serving.state import COMPLETED, Requests, Series
+
+Policy = Literal["vllm", "sarathi", "static"]
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    policy: Policy = "vllm"
+    block_tokens: int = 16  # vLLM's default KV block size
+    max_batch: int = 2048  # sequences in flight (TensorRT-LLM's default max_batch_size, as the estimate uses)
+    prefill_tokens: int = 8192  # tokens one prefill step may carry; a longer prompt still runs alone
+    chunk_tokens: int = 2048  # Sarathi/vLLM chunked-prefill budget per step (decodes included)
+    watermark: float = 0.01  # share of blocks kept free at admission (vLLM's watermark), against thrashing
+    max_jump_iterations: int = 4096  # bounds one priced decode stretch (memory), not the simulation
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("vllm", "sarathi", "static"):
+            raise WafersimError(f"--scheduler {self.policy!r}: expected vllm, sarathi or static")
+        for name in ("block_tokens", "max_batch", "prefill_tokens", "chunk_tokens", "max_jump_iterations"):
+            if getattr(self, name) < 1:
+                raise WafersimError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if not 0 <= self.watermark < 1:
+            raise WafersimError(f"watermark must be in [0, 1), got {self.watermark}")
+
+
+@dataclass
+class Segment:
+    kind: str  # prefill | decode | mixed | static
+    start_s: float
+    ends_s: np.ndarray  # absolute end time of each iteration
+    ids: np.ndarray  # the sequences it advances
+    chunks: list | None = None  # sarathi: (request, tokens) prefilled this step
+
+    @property
+    def end_s(self) -> float:
+        return float(self.ends_s[-1])
+
+
+class Engine:
+    def __init__(
+        self,
+        index: int,
+        requests: Requests,
+        pricer: IterationPricer,
+        capacity_tokens: int,
+        config: SchedulerConfig,
+        series: Series,
+        segments: list | None = None,
+    ) -> None:
+        self.index, self.r, self.pricer, self.config, self.series = index, requests, pricer, config, series
+        self.block = config.block_tokens
+        self.capacity_blocks = capacity_tokens // self.block
+        self.watermark_blocks = int(config.watermark * self.capacity_blocks)
+        self.waiting: deque[int] = deque()
+        self.running = np.empty(0, dtype=np.int64)  # decoding, in admission order (newest last)
+        self.prefilling: list[list[int]] = []  # sarathi: [request, tokens done, tokens to prefill]
+        self.reserved_blocks = 0  # blocks held by prefilling requests
+        self.blocks_used = 0
+        self.segment: Segment | None = None
+        self.event = None  # the loop's handle on this engine's pending segment end
+        self.segments = segments  # chrome-trace records, when asked for
+
+    # --- queue ----------------------------------------------------------------------------------------
+
+    def admissible_blocks(self) -> int:
+        """Blocks one request may hold at most: the whole cache less the admission watermark."""
+        return self.capacity_blocks - self.watermark_blocks
+
+    def outstanding(self) -> int:
+        return len(self.waiting) + len(self.running) + len(self.prefilling)
+
+    def kv_fraction(self) -> float:
+        return self.blocks_used / self.capacity_blocks
+
+    def enqueue(self, rid: int, now_s: float, front: bool = False) -> None:
+        (self.waiting.appendleft if front else self.waiting.append)(rid)
+        self.r.enqueued_at_s[rid] = now_s
+        self.series.queue(now_s, self.index, len(self.waiting))
+
+    def _blocks(self, tokens):
+        return -(-tokens // self.block)
+
+    def _admit(self, now_s: float, token_budget: int, full_length: bool) -> list[int]:
+        """Pop requests from the queue, oldest first, while budget, slots and blocks allow."""
+        r, ids, tokens = self.r, [], 0
+        slots = self.config.max_batch - len(self.running) - len(self.prefilling)
+        while self.waiting and len(ids) < slots:
+            rid = self.waiting[0]
+            length = int(r.prompt[rid] + r.generated[rid])  # a preempted request recomputes its output too
+            if ids and tokens + length > token_budget:
+                break
+            need = self._blocks(int(r.prompt[rid] + r.output[rid]) if full_length else length + 1)
+            if self.blocks_used + need > self.admissible_blocks():
+                break
+            self.waiting.popleft()
+            r.queued_s[rid] += now_s - r.enqueued_at_s[rid]
+            self.blocks_used += need
+            ids.append(rid)
+            tokens += length
+        if ids:
+            self.series.queue(now_s, self.index, len(self.waiting))
+        return ids
+
+    def would_admit_head(self) -> bool:
+        """Whether a decode stretch should stop at the next step for the request just queued."""
+        if self.config.policy == "static" or len(self.waiting) != 1 or self.prefilling:
+            return False
+        rid = self.waiting[0]
+        if len(self.running) >= self.config.max_batch:
+            return False
+        need = self._blocks(int(self.r.prompt[rid] + self.r.generated[rid]) + 1)
+        return self.blocks_used + need <= self.admissible_blocks()
+
+    # --- planning -------------------------------------------------------------------------------------
+
+    def plan(self, now_s: float) -> Segment | None:
+        policy = self.config.policy
+        if policy == "static":
+            segment = self._plan_static(now_s)
+        elif policy == "sarathi":
+            segment = self._plan_sarathi(now_s)
+        else:
+            ids = self._admit(now_s, max(self.config.prefill_tokens, 1), full_length=False)
+            if ids:
+                segment = self._prefill_segment(now_s, np.asarray(ids, dtype=np.int64))
+            else:
+                segment = self._decode_segment(now_s)
+        self.segment = segment
+        if segment is not None:
+            self.series.kv(now_s, self.index, self.blocks_used * self.block, len(self.running))
+        return segment
+
+    def _prefill_segment(self, now_s: float, ids: np.ndarray) -> Segment:
+        lengths = self.r.prompt[ids] + self.r.generated[ids]
+        duration = self.pricer.prefill_batch_s(lengths)
+        return Segment("prefill", now_s, np.array([now_s + duration]), ids)
+
+    def _extra_blocks(self, lengths: np.ndarray, steps: int) -> int:
+        return int((self._blocks(lengths + steps) - self._blocks(lengths)).sum())
+
+    def _preempt_newest(self, now_s: float) -> None:
+        r = self.r
+        rid = int(self.running[-1])
+        self.running = self.running[:-1]
+        self.blocks_used -= int(self._blocks(r.prompt[rid] + r.generated[rid]))
+        r.preemptions[rid] += 1
+        self.enqueue(rid, now_s, front=True)
+
+    def _decode_steps(self, now_s: float, limit: int) -> int:
+        """How many decode steps fit before KV exhaustion (preempting until at least one does)."""
+        r = self.r
+        while True:
+            lengths = r.prompt[self.running] + r.generated[self.running]
+            free = self.capacity_blocks - self.blocks_used
+            if self._extra_blocks(lengths, limit) <= free:
+                return limit
+            if self._extra_blocks(lengths, 1) <= free:
+                low, high = 1, limit  # extra blocks grow with steps: bisect for the last that fits
+                while low < high:
+                    mid = (low + high + 1) // 2
+                    if self._extra_blocks(lengths, mid) <= free:
+                        low = mid
+                    else:
+                        high = mid - 1
+                return low
+            self._preempt_newest(now_s)  # one running sequence always fits alone (checked at arrival)
+
+    def _decode_segment(self, now_s: float) -> Segment | None:
+        if not len(self.running):
+            return None
+        r = self.r
+        remaining = int(np.min(r.output[self.running] - r.generated[self.running]))
+        steps = self._decode_steps(now_s, min(remaining, self.config.max_jump_iterations))
+        ids = self.running
+        context = float(np.mean(r.prompt[ids] + r.generated[ids])) - 1.0
+        durations = self.pricer.decode_run_s(len(ids), context, steps)
+        return Segment("decode", now_s, now_s + np.cumsum(durations), ids)
+
+    def _plan_sarathi(self, now_s: float) -> Segment | None:
+        r, budget = self.r, self.config.chunk_tokens - len(self.running)
+        for rid in self._admit(now_s, 1 << 62, full_length=False):
+            length = int(r.prompt[rid] + r.generated[rid])
+            # blocks_used already counts the reservation; reserved_blocks says how much of it is prompts.
+            self.reserved_blocks += self._blocks(length + 1)
+            self.prefilling.append([rid, 0, length])
+        chunks = []
+        for entry in self.prefilling:
+            if budget <= 0:
+                break
+            take = min(entry[2] - entry[1], budget)
+            chunks.append((entry[0], take, entry[1]))
+            budget -= take
+        if not chunks:
+            return self._decode_segment(now_s)
+        if len(self.running):
+            self._decode_steps(now_s, 1)
+        ids = self.running
+        context = float(np.mean(r.prompt[ids] + r.generated[ids])) - 1.0 if len(ids) else 0.0
+        tokens = np.array([c[1] for c in chunks], dtype=float)
+        past = np.array([c[2] for c in chunks], dtype=float)
+        duration = self.pricer.iteration_s(tokens, past, len(ids), context)
+        return Segment("mixed", now_s, np.array([now_s + duration]), ids, chunks)
+
+    def _plan_static(self, now_s: float) -> Segment | None:
+        ids = np.asarray(self._admit(now_s, 1 << 62, full_length=True), dtype=np.int64)
+        if not len(ids):
+            return None
+        r = self.r
+        lengths = r.prompt[ids] + r.generated[ids]
+        prefill = self.pricer.prefill_batch_s(lengths)
+        steps = int(np.max(r.output[ids] - r.generated[ids])) - 1
+        durations = [np.array([prefill])]
+        if steps > 0:
+            durations.append(self.pricer.decode_run_s(len(ids), float(np.mean(lengths)), steps))
+        return Segment("static", now_s, now_s + np.cumsum(np.concatenate(durations)), ids)
+
+    # --- cutting and completing -----------------------------------------------------------------------
+
+    def cut(self, now_s: float) -> bool:
+        """Stop the current decode stretch at the first step boundary at or after now; True if shortened."""
+        segment = self.segment
+        if segment is None or segment.kind != "decode" or len(segment.ends_s) == 1:
+            return False
+        keep = int(np.searchsorted(segment.ends_s, now_s, side="left")) + 1
+        if keep >= len(segment.ends_s):
+            return False
+        segment.ends_s = segment.ends_s[:keep]
+        return True
+
+    def _finish(self, ids: np.ndarray, when_s) -> None:
+        self.r.finish_s[ids] = when_s
+        self.r.status[ids] = COMPLETED
+
+    def complete(self, now_s: float) -> None:
+        """Apply the current segment's effects at its end."""
+        segment, r = self.segment, self.r
+        assert segment is not None
+        self.segment = None
+        if self.segments is not None:
+            self.segments.append(
+                (self.index, segment.kind, segment.start_s, now_s, len(segment.ids), len(segment.ends_s))
+            )
+        if segment.kind == "prefill":
+            ids = segment.ids
+            r.generated[ids] += 1
+            first = np.isnan(r.first_token_s[ids])
+            r.first_token_s[ids[first]] = now_s
+            done = r.generated[ids] >= r.output[ids]
+            self._finish(ids[done], now_s)
+            self.blocks_used -= int(self._blocks(r.prompt[ids[done]] + r.generated[ids[done]]).sum())
+            self.running = np.concatenate([self.running, ids[~done]])
+        elif segment.kind == "decode":
+            self._complete_decode(segment.ids, len(segment.ends_s), now_s)
+        elif segment.kind == "mixed":
+            self._complete_mixed(segment, now_s)
+        else:  # static: each sequence's last token came at its own step; the batch frees its blocks at once
+            ids = segment.ids
+            steps = r.output[ids] - r.generated[ids]
+            r.first_token_s[ids] = np.where(
+                np.isnan(r.first_token_s[ids]), segment.ends_s[0], r.first_token_s[ids]
+            )
+            self._finish(ids, segment.ends_s[steps - 1])
+            r.generated[ids] = r.output[ids]
+            self.blocks_used = 0
+
+    def _complete_decode(self, ids: np.ndarray, steps: int, now_s: float) -> None:
+        r = self.r
+        if not len(ids):
+            return
+        before = int(self._blocks(r.prompt[ids] + r.generated[ids]).sum())
+        r.generated[ids] += steps
+        done = r.generated[ids] >= r.output[ids]
+        keep = ids[~done]
+        after = int(self._blocks(r.prompt[keep] + r.generated[keep]).sum())
+        self.blocks_used += after - before
+        if done.any():
+            self._finish(ids[done], now_s)
+            self.running = keep
+
+    def _complete_mixed(self, segment: Segment, now_s: float) -> None:
+        r = self.r
+        self._complete_decode(segment.ids, 1, now_s)
+        finished_prompts = []
+        for rid, take, _past in segment.chunks or []:
+            entry = next(e for e in self.prefilling if e[0] == rid)
+            entry[1] += take
+            if entry[1] >= entry[2]:
+                finished_prompts.append(entry)
+        for entry in finished_prompts:
+            self.prefilling.remove(entry)
+            rid = entry[0]
+            need = self._blocks(entry[2] + 1)
+            self.reserved_blocks -= need
+            r.generated[rid] += 1
+            if np.isnan(r.first_token_s[rid]):
+                r.first_token_s[rid] = now_s
+            if r.generated[rid] >= r.output[rid]:
+                self.blocks_used -= need
+                self._finish(np.array([rid]), now_s)
+            else:
+                self.blocks_used += int(self._blocks(r.prompt[rid] + r.generated[rid])) - need
+                self.running = np.concatenate([self.running, [rid]])
