@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "estimate": "wafersim.cli.estimate:estimate",
     "compare": "wafersim.cli.compare:compare",
     "validate": "wafersim.cli.validate:validate",
+    "serve": "wafersim.cli.serve:serve",
+    "capacity": "wafersim.cli.serve:capacity",
 }
 
 

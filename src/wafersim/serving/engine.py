@@ -79,6 +79,10 @@ class Engine:
         self.watermark_blocks = int(config.watermark * self.capacity_blocks)
         self.waiting: deque[int] = deque()
         self.running = np.empty(0, dtype=np.int64)  # decoding, in admission order (newest last)
+        # Aligned with `running`: tokens held (prompt + generated) and tokens still to generate. Kept here so
+        # that a decode stretch needs no gather from the request table.
+        self.run_len = np.empty(0, dtype=np.int64)
+        self.run_left = np.empty(0, dtype=np.int64)
         self.prefilling: list[list[int]] = []  # sarathi: [request, tokens done, tokens to prefill]
         self.reserved_blocks = 0  # blocks held by prefilling requests
         self.blocks_used = 0
@@ -164,21 +168,33 @@ class Engine:
     def _extra_blocks(self, lengths: np.ndarray, steps: int) -> int:
         return int((self._blocks(lengths + steps) - self._blocks(lengths)).sum())
 
-    def _preempt_newest(self, now_s: float) -> None:
+    def _join(self, ids: np.ndarray) -> None:
         r = self.r
+        self.running = np.concatenate([self.running, ids])
+        self.run_len = np.concatenate([self.run_len, r.prompt[ids] + r.generated[ids]])
+        self.run_left = np.concatenate([self.run_left, r.output[ids] - r.generated[ids]])
+
+    def _keep(self, mask: np.ndarray) -> None:
+        self.running, self.run_len, self.run_left = (
+            self.running[mask],
+            self.run_len[mask],
+            self.run_left[mask],
+        )
+
+    def _preempt_newest(self, now_s: float) -> None:
         rid = int(self.running[-1])
-        self.running = self.running[:-1]
-        self.blocks_used -= int(self._blocks(r.prompt[rid] + r.generated[rid]))
-        r.preemptions[rid] += 1
+        self.blocks_used -= int(self._blocks(self.run_len[-1]))
+        self.running, self.run_len, self.run_left = self.running[:-1], self.run_len[:-1], self.run_left[:-1]
+        self.r.preemptions[rid] += 1
         self.enqueue(rid, now_s, front=True)
 
     def _decode_steps(self, now_s: float, limit: int) -> int:
         """How many decode steps fit before KV exhaustion (preempting until at least one does)."""
-        r = self.r
         while True:
-            lengths = r.prompt[self.running] + r.generated[self.running]
+            lengths = self.run_len
             free = self.capacity_blocks - self.blocks_used
-            if self._extra_blocks(lengths, limit) <= free:
+            # A sequence needs at most ceil(steps / block) new blocks: when that fits, skip the exact count.
+            if len(lengths) * self._blocks(limit) <= free or self._extra_blocks(lengths, limit) <= free:
                 return limit
             if self._extra_blocks(lengths, 1) <= free:
                 low, high = 1, limit  # extra blocks grow with steps: bisect for the last that fits
@@ -194,11 +210,10 @@ class Engine:
     def _decode_segment(self, now_s: float) -> Segment | None:
         if not len(self.running):
             return None
-        r = self.r
-        remaining = int(np.min(r.output[self.running] - r.generated[self.running]))
+        remaining = int(self.run_left.min())
         steps = self._decode_steps(now_s, min(remaining, self.config.max_jump_iterations))
         ids = self.running
-        context = float(np.mean(r.prompt[ids] + r.generated[ids])) - 1.0
+        context = float(self.run_len.sum()) / len(ids) - 1.0
         durations = self.pricer.decode_run_s(len(ids), context, steps)
         return Segment("decode", now_s, now_s + np.cumsum(durations), ids)
 
@@ -221,7 +236,7 @@ class Engine:
         if len(self.running):
             self._decode_steps(now_s, 1)
         ids = self.running
-        context = float(np.mean(r.prompt[ids] + r.generated[ids])) - 1.0 if len(ids) else 0.0
+        context = float(self.run_len.sum()) / len(ids) - 1.0 if len(ids) else 0.0
         tokens = np.array([c[1] for c in chunks], dtype=float)
         past = np.array([c[2] for c in chunks], dtype=float)
         duration = self.pricer.iteration_s(tokens, past, len(ids), context)
@@ -266,7 +281,19 @@ class Engine:
             self.segments.append(
                 (self.index, segment.kind, segment.start_s, now_s, len(segment.ids), len(segment.ends_s))
             )
-        if segment.kind == "prefill":
+        if segment.kind == "prefill" and len(segment.ids) == 1:  # the common case at low load, kept scalar
+            rid = int(segment.ids[0])
+            generated = int(r.generated[rid]) + 1
+            r.generated[rid] = generated
+            if r.first_token_s[rid] != r.first_token_s[rid]:  # NaN: no token yet
+                r.first_token_s[rid] = now_s
+            if generated >= r.output[rid]:
+                r.finish_s[rid] = now_s
+                r.status[rid] = COMPLETED
+                self.blocks_used -= self._blocks(int(r.prompt[rid]) + generated)
+            else:
+                self._join(segment.ids)
+        elif segment.kind == "prefill":
             ids = segment.ids
             r.generated[ids] += 1
             first = np.isnan(r.first_token_s[ids])
@@ -274,7 +301,7 @@ class Engine:
             done = r.generated[ids] >= r.output[ids]
             self._finish(ids[done], now_s)
             self.blocks_used -= int(self._blocks(r.prompt[ids[done]] + r.generated[ids[done]]).sum())
-            self.running = np.concatenate([self.running, ids[~done]])
+            self._join(ids[~done])
         elif segment.kind == "decode":
             self._complete_decode(segment.ids, len(segment.ends_s), now_s)
         elif segment.kind == "mixed":
@@ -293,15 +320,18 @@ class Engine:
         r = self.r
         if not len(ids):
             return
-        before = int(self._blocks(r.prompt[ids] + r.generated[ids]).sum())
+        # `ids` is the running set the segment was planned with; nothing joins or leaves during a segment.
+        before = int(self._blocks(self.run_len).sum())
         r.generated[ids] += steps
-        done = r.generated[ids] >= r.output[ids]
-        keep = ids[~done]
-        after = int(self._blocks(r.prompt[keep] + r.generated[keep]).sum())
-        self.blocks_used += after - before
+        self.run_len = self.run_len + steps
+        self.run_left = self.run_left - steps
+        blocks = self._blocks(self.run_len)
+        done = self.run_left <= 0
+        self.blocks_used += int(blocks.sum()) - before
         if done.any():
+            self.blocks_used -= int(blocks[done].sum())
             self._finish(ids[done], now_s)
-            self.running = keep
+            self._keep(~done)
 
     def _complete_mixed(self, segment: Segment, now_s: float) -> None:
         r = self.r
@@ -325,4 +355,4 @@ class Engine:
                 self._finish(np.array([rid]), now_s)
             else:
                 self.blocks_used += int(self._blocks(r.prompt[rid] + r.generated[rid])) - need
-                self.running = np.concatenate([self.running, [rid]])
+                self._join(np.array([rid], dtype=np.int64))

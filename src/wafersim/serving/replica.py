@@ -135,9 +135,13 @@ def _analytical_replica(spec: ReplicaSpec) -> ReplicaModel:
 
 
 def _wafer_replica(spec: ReplicaSpec) -> ReplicaModel:
-    raise WafersimError(
-        f"{spec.system.id} is a wafer-scale system: serving it needs the wafer replica model (iteration times "
-        "from fabric kernels, KV in the SRAM left after weights), which waits for the wafer-mapping layer"
+    raise WafersimError(wafer_not_ready(spec.system))
+
+
+def wafer_not_ready(system: SystemSpec) -> str:
+    return (
+        f"{system.id} is a wafer-scale system: serving it needs the wafer replica model (iteration times from "
+        "fabric kernels, KV in the SRAM left after weights), which waits for the wafer-mapping layer"
     )
 
 
@@ -161,3 +165,49 @@ def build_replica(spec: ReplicaSpec) -> ReplicaModel:
             f"pp={spec.layout.pp}) leaves no memory for the KV cache ({detail}): it cannot hold one request"
         )
     return replica
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """`replicas` × `count` accelerators; each replica holds `layout.dp` engines of tp × pp accelerators."""
+
+    replica: ReplicaModel
+    engines: int
+    layout: Layout
+    precision: Precision
+    accelerators: int
+    power_w: float
+
+
+def plan_deployment(
+    model: ModelSpec,
+    system: SystemSpec,
+    count: int,
+    replicas: int,
+    prompt_tokens: float,
+    output_tokens: float,
+    tp: int | None = None,
+    pp: int | None = None,
+    ep: int | None = None,
+    precision: Precision | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> Deployment:
+    if replicas < 1:
+        raise WafersimError(f"--replicas must be ≥ 1, got {replicas}")
+    if count < 1:
+        raise WafersimError(f"--count must be ≥ 1, got {count}")
+    if system.kind == "wafer":
+        raise WafersimError(wafer_not_ready(system))
+    chosen = choose_layout(model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision)
+    layout = Layout(chosen.tp, chosen.pp, chosen.ep, chosen.dp)
+    precision_used: Precision = chosen.precision  # type: ignore[assignment]
+    replica = build_replica(ReplicaSpec(model, system, layout, precision_used, max_batch))
+    accelerators = replicas * count
+    return Deployment(
+        replica=replica,
+        engines=replicas * layout.dp,
+        layout=layout,
+        precision=precision_used,
+        accelerators=accelerators,
+        power_w=system.power.system_w_per_accelerator * accelerators,
+    )

@@ -58,14 +58,16 @@ def _reject(requests: Requests, replica: ReplicaModel, engine: Engine, context_l
     too_long = np.flatnonzero(total > context_limit)
     for rid in too_long:
         requests.reason[int(rid)] = (
-            f"prompt + output = {int(total[rid])} tokens exceeds the model's {context_limit}-token context"
+            "exceeds-context",
+            f"prompt + output = {int(total[rid])} tokens exceeds the model's {context_limit}-token context",
         )
     blocks = -(-total // engine.block)
     too_big = np.flatnonzero((blocks > engine.admissible_blocks()) & (total <= context_limit))
     for rid in too_big:
         requests.reason[int(rid)] = (
+            "exceeds-kv-capacity",
             f"needs {int(total[rid])} tokens of KV cache but one engine holds "
-            f"{engine.admissible_blocks() * engine.block} (after the admission watermark)"
+            f"{engine.admissible_blocks() * engine.block} (after the admission watermark)",
         )
     rejected = np.concatenate([too_long, too_big])
     requests.status[rejected] = REJECTED
@@ -96,7 +98,7 @@ def simulate(
     order = np.flatnonzero(requests.status != REJECTED)
     if not len(order):
         first = next(iter(requests.reason.values()))
-        raise WafersimError(f"every request is rejected, e.g.: {first}")
+        raise WafersimError(f"every request is rejected, e.g. request 0: {first[1]}")
     loop = EventLoop()
     router_state = {"next": 0}
 

@@ -26,7 +26,7 @@ class Requests:
         self.preemptions = np.zeros(n, dtype=np.int64)
         self.engine = np.full(n, -1, dtype=np.int64)
         self.status = np.full(n, PENDING, dtype=np.int8)
-        self.reason: dict[int, str] = {}  # rejected request id -> why
+        self.reason: dict[int, tuple[str, str]] = {}  # rejected request id -> (reason code, message)
 
 
 class Series:
