@@ -51,11 +51,13 @@ class SchedulerConfig:
 
 @dataclass
 class Segment:
-    kind: str  # prefill | decode | mixed | static
+    kind: str  # prefill (then decodes) | decode | mixed | static
     start_s: float
     ends_s: np.ndarray  # absolute end time of each iteration
-    ids: np.ndarray  # the sequences it advances
+    ids: np.ndarray  # the sequences its decode steps advance
     chunks: list | None = None  # sarathi: (request, tokens) prefilled this step
+    decode_from: int = 0  # iterations before the decode steps (1 after a vLLM prefill)
+    blocks_before: int = 0  # KV blocks `ids` held when the decode steps began
 
     @property
     def end_s(self) -> float:
@@ -154,16 +156,52 @@ class Engine:
             if ids:
                 segment = self._prefill_segment(now_s, np.asarray(ids, dtype=np.int64))
             else:
-                segment = self._decode_segment(now_s)
+                segment = self._decode_segment(now_s, now_s)
         self.segment = segment
         if segment is not None:
             self.series.kv(now_s, self.index, self.blocks_used * self.block, len(self.running))
         return segment
 
     def _prefill_segment(self, now_s: float, ids: np.ndarray) -> Segment:
-        lengths = self.r.prompt[ids] + self.r.generated[ids]
-        duration = self.pricer.prefill_batch_s(lengths)
-        return Segment("prefill", now_s, np.array([now_s + duration]), ids)
+        """A vLLM prefill step, and when nothing else waits, the decode stretch after it, as one segment.
+
+        The prefill's effects (first tokens, joining the batch) are applied now, stamped with its end time:
+        nothing can change them while it runs (an arrival only queues, and cannot cut a step short).
+        """
+        r = self.r
+        lengths = r.prompt[ids] + r.generated[ids]
+        end_s = now_s + self.pricer.prefill_batch_s(lengths)
+        self._apply_prefill(ids, end_s)
+        if not self.waiting:
+            tail = self._decode_segment(end_s, now_s, preempt=False)
+            if tail is not None:
+                tail.kind, tail.decode_from = "prefill", 1
+                tail.ends_s = np.concatenate([[end_s], tail.ends_s])
+                return tail
+        return Segment("prefill", now_s, np.array([end_s]), self.running, decode_from=1)
+
+    def _apply_prefill(self, ids: np.ndarray, end_s: float) -> None:
+        r = self.r
+        if len(ids) == 1:  # the common case at low load, kept scalar
+            rid = int(ids[0])
+            generated = int(r.generated[rid]) + 1
+            r.generated[rid] = generated
+            if r.first_token_s[rid] != r.first_token_s[rid]:  # NaN: no token yet
+                r.first_token_s[rid] = end_s
+            if generated >= r.output[rid]:
+                r.finish_s[rid] = end_s
+                r.status[rid] = COMPLETED
+                self.blocks_used -= -(-(int(r.prompt[rid]) + generated) // self.block)
+            else:
+                self._join(ids)
+            return
+        r.generated[ids] += 1
+        first = np.isnan(r.first_token_s[ids])
+        r.first_token_s[ids[first]] = end_s
+        done = r.generated[ids] >= r.output[ids]
+        self._finish(ids[done], end_s)
+        self.blocks_used -= int(self._blocks(r.prompt[ids[done]] + r.generated[ids[done]]).sum())
+        self._join(ids[~done])
 
     def _extra_blocks(self, lengths: np.ndarray, steps: int) -> int:
         return int((self._blocks(lengths + steps) - self._blocks(lengths)).sum())
@@ -183,13 +221,14 @@ class Engine:
 
     def _preempt_newest(self, now_s: float) -> None:
         rid = int(self.running[-1])
+        self.r.generated[rid] = self.run_len[-1] - self.r.prompt[rid]  # decode steps do not write it back
         self.blocks_used -= int(self._blocks(self.run_len[-1]))
         self.running, self.run_len, self.run_left = self.running[:-1], self.run_len[:-1], self.run_left[:-1]
         self.r.preemptions[rid] += 1
         self.enqueue(rid, now_s, front=True)
 
-    def _decode_steps(self, now_s: float, limit: int) -> int:
-        """How many decode steps fit before KV exhaustion (preempting until at least one does)."""
+    def _decode_steps(self, now_s: float, limit: int, preempt: bool = True) -> int:
+        """How many decode steps fit before KV exhaustion (preempting until at least one does, or 0)."""
         while True:
             lengths = self.run_len
             free = self.capacity_blocks - self.blocks_used
@@ -205,21 +244,39 @@ class Engine:
                     else:
                         high = mid - 1
                 return low
-            self._preempt_newest(now_s)  # one running sequence always fits alone (checked at arrival)
+            if not preempt:
+                return 0
+            self._preempt_newest(now_s)
+            if not len(self.running):
+                return 0  # one running sequence always fits alone (checked at arrival)
 
-    def _decode_segment(self, now_s: float) -> Segment | None:
+    def _decode_segment(self, from_s: float, now_s: float, preempt: bool = True) -> Segment | None:
+        """Decode steps from `from_s` until the batch changes (planned at `now_s`)."""
         if not len(self.running):
             return None
         remaining = int(self.run_left.min())
-        steps = self._decode_steps(now_s, min(remaining, self.config.max_jump_iterations))
+        steps = self._decode_steps(now_s, min(remaining, self.config.max_jump_iterations), preempt)
+        if steps == 0:
+            return None
         ids = self.running
+        blocks_before = int(self._blocks(self.run_len).sum())
         context = float(self.run_len.sum()) / len(ids) - 1.0
         durations = self.pricer.decode_run_s(len(ids), context, steps)
-        return Segment("decode", now_s, now_s + np.cumsum(durations), ids)
+        return Segment("decode", now_s, from_s + np.cumsum(durations), ids, blocks_before=blocks_before)
 
     def _plan_sarathi(self, now_s: float) -> Segment | None:
-        r, budget = self.r, self.config.chunk_tokens - len(self.running)
-        for rid in self._admit(now_s, 1 << 62, full_length=False):
+        r = self.r
+        # Running decodes come first (as in vLLM): make room for their next token, and keep that room out of
+        # reach of new admissions.
+        step_blocks = 0
+        if len(self.running):
+            self._decode_steps(now_s, 1)
+            step_blocks = self._extra_blocks(self.run_len, 1)
+        budget = self.config.chunk_tokens - len(self.running)
+        self.blocks_used += step_blocks
+        admitted = self._admit(now_s, 1 << 62, full_length=False)
+        self.blocks_used -= step_blocks
+        for rid in admitted:
             length = int(r.prompt[rid] + r.generated[rid])
             # blocks_used already counts the reservation; reserved_blocks says how much of it is prompts.
             self.reserved_blocks += self._blocks(length + 1)
@@ -232,15 +289,14 @@ class Engine:
             chunks.append((entry[0], take, entry[1]))
             budget -= take
         if not chunks:
-            return self._decode_segment(now_s)
-        if len(self.running):
-            self._decode_steps(now_s, 1)
+            return self._decode_segment(now_s, now_s)
         ids = self.running
         context = float(self.run_len.sum()) / len(ids) - 1.0 if len(ids) else 0.0
         tokens = np.array([c[1] for c in chunks], dtype=float)
         past = np.array([c[2] for c in chunks], dtype=float)
         duration = self.pricer.iteration_s(tokens, past, len(ids), context)
-        return Segment("mixed", now_s, np.array([now_s + duration]), ids, chunks)
+        blocks_before = int(self._blocks(self.run_len).sum())
+        return Segment("mixed", now_s, np.array([now_s + duration]), ids, chunks, blocks_before=blocks_before)
 
     def _plan_static(self, now_s: float) -> Segment | None:
         ids = np.asarray(self._admit(now_s, 1 << 62, full_length=True), dtype=np.int64)
@@ -260,7 +316,7 @@ class Engine:
     def cut(self, now_s: float) -> bool:
         """Stop the current decode stretch at the first step boundary at or after now; True if shortened."""
         segment = self.segment
-        if segment is None or segment.kind != "decode" or len(segment.ends_s) == 1:
+        if segment is None or segment.kind not in ("decode", "prefill") or len(segment.ends_s) == 1:
             return False
         keep = int(np.searchsorted(segment.ends_s, now_s, side="left")) + 1
         if keep >= len(segment.ends_s):
@@ -271,6 +327,7 @@ class Engine:
     def _finish(self, ids: np.ndarray, when_s) -> None:
         self.r.finish_s[ids] = when_s
         self.r.status[ids] = COMPLETED
+        self.r.generated[ids] = self.r.output[ids]
 
     def complete(self, now_s: float) -> None:
         """Apply the current segment's effects at its end."""
@@ -281,29 +338,10 @@ class Engine:
             self.segments.append(
                 (self.index, segment.kind, segment.start_s, now_s, len(segment.ids), len(segment.ends_s))
             )
-        if segment.kind == "prefill" and len(segment.ids) == 1:  # the common case at low load, kept scalar
-            rid = int(segment.ids[0])
-            generated = int(r.generated[rid]) + 1
-            r.generated[rid] = generated
-            if r.first_token_s[rid] != r.first_token_s[rid]:  # NaN: no token yet
-                r.first_token_s[rid] = now_s
-            if generated >= r.output[rid]:
-                r.finish_s[rid] = now_s
-                r.status[rid] = COMPLETED
-                self.blocks_used -= self._blocks(int(r.prompt[rid]) + generated)
-            else:
-                self._join(segment.ids)
-        elif segment.kind == "prefill":
-            ids = segment.ids
-            r.generated[ids] += 1
-            first = np.isnan(r.first_token_s[ids])
-            r.first_token_s[ids[first]] = now_s
-            done = r.generated[ids] >= r.output[ids]
-            self._finish(ids[done], now_s)
-            self.blocks_used -= int(self._blocks(r.prompt[ids[done]] + r.generated[ids[done]]).sum())
-            self._join(ids[~done])
-        elif segment.kind == "decode":
-            self._complete_decode(segment.ids, len(segment.ends_s), now_s)
+        if segment.kind in ("decode", "prefill"):  # a prefill's own effects were applied when planned
+            steps = len(segment.ends_s) - segment.decode_from
+            if steps:
+                self._complete_decode(segment.ids, steps, now_s, segment.blocks_before)
         elif segment.kind == "mixed":
             self._complete_mixed(segment, now_s)
         else:  # static: each sequence's last token came at its own step; the batch frees its blocks at once
@@ -313,16 +351,14 @@ class Engine:
                 np.isnan(r.first_token_s[ids]), segment.ends_s[0], r.first_token_s[ids]
             )
             self._finish(ids, segment.ends_s[steps - 1])
-            r.generated[ids] = r.output[ids]
             self.blocks_used = 0
 
-    def _complete_decode(self, ids: np.ndarray, steps: int, now_s: float) -> None:
-        r = self.r
+    def _complete_decode(self, ids: np.ndarray, steps: int, now_s: float, blocks_before: int) -> None:
+        """`ids` is the running set the steps were planned with (nothing joins or leaves during a segment).
+        Their `generated` counts are written back only when they leave the batch (finish or preemption)."""
         if not len(ids):
             return
-        # `ids` is the running set the segment was planned with; nothing joins or leaves during a segment.
-        before = int(self._blocks(self.run_len).sum())
-        r.generated[ids] += steps
+        before = blocks_before
         self.run_len = self.run_len + steps
         self.run_left = self.run_left - steps
         blocks = self._blocks(self.run_len)
@@ -335,7 +371,7 @@ class Engine:
 
     def _complete_mixed(self, segment: Segment, now_s: float) -> None:
         r = self.r
-        self._complete_decode(segment.ids, 1, now_s)
+        self._complete_decode(segment.ids, 1, now_s, segment.blocks_before)
         finished_prompts = []
         for rid, take, _past in segment.chunks or []:
             entry = next(e for e in self.prefilling if e[0] == rid)
