@@ -21,7 +21,7 @@ from wafersim.perf.work import StepWork, decode_work, prefill_work
 from wafersim.serving.replica import ReplicaModel
 
 GRID_TOKENS = 16
-PREFILL_GRID_TOKENS = 64
+PREFILL_GRID_TOKENS = 16
 SPREAD_POINTS = 9  # grid over the spread of prompt lengths in a multi-prompt prefill
 MAX_TABULATED_PROMPTS = 64
 
