@@ -90,6 +90,9 @@ def _checked_kv(monkeypatch):
     def complete(self, now_s):
         original(self, now_s)
         assert 0 <= self.blocks_used <= self.capacity_blocks, (self.blocks_used, self.capacity_blocks)
+        # the running count is kept incrementally; it must equal what the sequences hold
+        held = int((-(-self.run_len // self.block)).sum()) + self.reserved_blocks
+        assert self.blocks_used == held, (self.blocks_used, held)
         peaks.append(self.blocks_used / self.capacity_blocks)
 
     monkeypatch.setattr(engine_module.Engine, "complete", complete)

@@ -259,7 +259,7 @@ class Engine:
         if steps == 0:
             return None
         ids = self.running
-        blocks_before = int(self._blocks(self.run_len).sum())
+        blocks_before = self.blocks_used - self.reserved_blocks  # the rest is held by the running sequences
         context = float(self.run_len.sum()) / len(ids) - 1.0
         durations = self.pricer.decode_run_s(len(ids), context, steps)
         return Segment("decode", now_s, from_s + np.cumsum(durations), ids, blocks_before=blocks_before)

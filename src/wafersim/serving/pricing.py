@@ -40,7 +40,6 @@ class IterationPricer:
         self._decode_rows: dict[int, np.ndarray] = {}
         self._prefill = np.zeros(0)
         self._batched_prefill: dict[int, np.ndarray] = {}
-        self._batched_tokens = 0
         self.exact_calls = 0
 
     # --- decode ---------------------------------------------------------------------------------------
@@ -82,8 +81,8 @@ class IterationPricer:
     def _batched_table(self, prompts: int, tokens: int) -> np.ndarray:
         table = self._batched_prefill.get(prompts)
         if table is None or (table.shape[0] - 1) * PREFILL_GRID_TOKENS < tokens:
-            top = max(tokens, 8192, 2 * self._batched_tokens)
-            self._batched_tokens = top
+            # One table per prompt count, covering a full 8192-token step, doubled if a longer one comes.
+            top = max(tokens, 8192, 0 if table is None else 2 * (table.shape[0] - 1) * PREFILL_GRID_TOKENS)
             total = np.arange(int(np.ceil(top / PREFILL_GRID_TOKENS)) + 2, dtype=float) * PREFILL_GRID_TOKENS
             spread = np.linspace(0.0, 1.0, SPREAD_POINTS)
             t, u = np.meshgrid(total, spread, indexing="ij")
