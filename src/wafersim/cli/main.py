@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "validate": "wafersim.cli.validate:validate",
     "calibrate": "wafersim.cli.validate:calibrate",
     "fabric": "wafersim.cli.fabric:fabric",
+    "serve": "wafersim.cli.serve:serve",
+    "capacity": "wafersim.cli.serve:capacity",
 }
 
 

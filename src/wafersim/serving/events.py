@@ -1,0 +1,60 @@
+"""A minimal discrete-event core: a heap of timed events; handlers return the events they cause (as in Vidur).
+
+It knows nothing about LLMs. Ties at the same time run in the order they were scheduled, so a run is a pure
+function of its inputs. A handler may also cancel an event it scheduled earlier by keeping its token.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(order=True)
+class Event:
+    time_s: float
+    order: int = field(default=0, compare=True)
+    kind: str = field(default="", compare=False)
+    payload: Any = field(default=None, compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+Handler = Callable[[Event], Iterable[Event] | None]
+
+
+class EventLoop:
+    def __init__(self) -> None:
+        self._heap: list[Event] = []
+        self._order = 0
+        self.now_s = 0.0
+        self.handled = 0
+
+    def schedule(self, time_s: float, kind: str, payload: Any = None) -> Event:
+        if time_s < self.now_s:
+            raise ValueError(f"event {kind!r} at {time_s} s is before the current time {self.now_s} s")
+        event = Event(time_s, self._order, kind, payload)
+        self._order += 1
+        heapq.heappush(self._heap, event)
+        return event
+
+    def push(self, event: Event) -> Event:
+        return self.schedule(event.time_s, event.kind, event.payload)
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def run(self, handlers: dict[str, Handler]) -> None:
+        """Pop events in time order and hand each to the handler of its kind until none are left."""
+        heap = self._heap
+        while heap:
+            event = heapq.heappop(heap)
+            if event.cancelled:
+                continue
+            self.now_s = event.time_s
+            self.handled += 1
+            caused = handlers[event.kind](event)
+            if caused:
+                for new in caused:
+                    self.push(new)

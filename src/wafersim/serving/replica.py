@@ -1,0 +1,213 @@
+"""What the simulator needs from a system type: the time of one iteration and the KV cache it can hold.
+
+`ReplicaModel` is the one interface; the GPU/TPU/LPU implementation prices iterations with the performance
+layer's `IterationCost`. A new system kind registers a builder in REPLICA_BUILDERS; the simulator is untouched.
+Wafer replicas (several micro-batches in flight across pipeline stages, KV in the SRAM left after weights)
+plug in here once the wafer-mapping layer exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from wafersim.catalog import ModelSpec, Precision, SystemSpec
+from wafersim.errors import WafersimError
+from wafersim.perf.cost import IterationCost
+from wafersim.perf.estimate import DEFAULT_MAX_BATCH, Estimate, EstimateRequest, estimate
+from wafersim.perf.layout import Layout
+from wafersim.perf.memory import TOKEN_BUDGET, activation_bytes, kv_bytes_per_sequence, stage_weight_bytes
+from wafersim.perf.work import StepWork
+
+
+class ReplicaModel(Protocol):
+    """One engine: a model copy on `accelerators` accelerators that runs one iteration at a time."""
+
+    @property
+    def kv_capacity_tokens(self) -> int: ...
+
+    @property
+    def max_context_tokens(self) -> int: ...
+
+    @property
+    def sliding_window(self) -> int | None: ...
+
+    @property
+    def accelerators(self) -> int: ...
+
+    @property
+    def power_w(self) -> float: ...
+
+    def iteration_time_s(self, work: StepWork) -> np.ndarray:
+        """Seconds for each iteration described by `work` (fields may be arrays: many iterations at once)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReplicaSpec:
+    """How to build one engine: which layout, precision and batch limit. No I/O."""
+
+    model: ModelSpec
+    system: SystemSpec
+    layout: Layout  # dp = engines the --count accelerators hold (each tp × pp)
+    precision: Precision
+    max_batch: int = DEFAULT_MAX_BATCH
+
+
+class PerfReplica:
+    """A GPU/TPU/LPU engine priced by the analytical performance layer."""
+
+    def __init__(self, spec: ReplicaSpec) -> None:
+        self.spec = spec
+        layout = Layout(spec.layout.tp, spec.layout.pp, spec.layout.ep, 1)
+        self.cost = IterationCost(spec.model, spec.system, layout, spec.precision)
+        system = spec.system
+        usable = system.memory.capacity_bytes * system.usable_memory_fraction
+        weights = max(stage_weight_bytes(self.cost))
+        # Workspace for the largest iteration the runtime admits (the token budget or the batch's decodes).
+        workspace = activation_bytes(self.cost, spec.max_batch, TOKEN_BUDGET)
+        # Per-token KV of one accelerator of the fullest stage; windowed layers are charged as full ones
+        # (conservative: the paged allocator here does not free blocks that slid out of the window).
+        self.kv_bytes_per_token = kv_bytes_per_sequence(self.cost, 1)
+        free = usable - weights - workspace
+        self._kv_capacity = int(max(free, 0.0) // self.kv_bytes_per_token)
+        self.memory = {"usable_bytes": usable, "weights_bytes": weights, "activation_bytes": workspace}
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        return self._kv_capacity
+
+    @property
+    def max_context_tokens(self) -> int:
+        return self.spec.model.max_context
+
+    @property
+    def sliding_window(self) -> int | None:
+        return self.spec.model.sliding_window
+
+    @property
+    def accelerators(self) -> int:
+        return self.spec.layout.tp * self.spec.layout.pp
+
+    @property
+    def power_w(self) -> float:
+        return self.spec.system.power.system_w_per_accelerator * self.accelerators
+
+    def iteration_time_s(self, work: StepWork) -> np.ndarray:
+        return np.asarray(self.cost.time_s(work), dtype=float)
+
+
+def choose_layout(
+    model: ModelSpec,
+    system: SystemSpec,
+    count: int,
+    prompt_tokens: float,
+    output_tokens: float,
+    tp: int | None = None,
+    pp: int | None = None,
+    ep: int | None = None,
+    precision: Precision | None = None,
+) -> Estimate:
+    """The estimate's maximum-throughput layout for the workload's mean lengths (raises if nothing fits)."""
+    input_len = max(1, int(round(prompt_tokens)))
+    output_len = max(1, int(round(output_tokens)))
+    # Mean lengths of a trace are within the context; clip only for the layout choice, never for requests.
+    output_len = (
+        max(1, min(output_len, model.max_context - input_len)) if input_len < model.max_context else 1
+    )
+    input_len = min(input_len, model.max_context - output_len)
+    result = estimate(
+        EstimateRequest(model, system, count, input_len, output_len, tp=tp, pp=pp, ep=ep, precision=precision)
+    )
+    if not result.fits:
+        raise WafersimError(
+            f"{model.id} on {count} × {system.id} cannot hold one request of the workload's mean length "
+            f"({input_len} + {output_len} tokens): {result.reason}"
+        )
+    return result
+
+
+def _analytical_replica(spec: ReplicaSpec) -> ReplicaModel:
+    return PerfReplica(spec)
+
+
+def _wafer_replica(spec: ReplicaSpec) -> ReplicaModel:
+    raise WafersimError(wafer_not_ready(spec.system))
+
+
+def wafer_not_ready(system: SystemSpec) -> str:
+    return (
+        f"{system.id} is a wafer-scale system: serving it needs the wafer replica model (iteration times from "
+        "fabric kernels, KV in the SRAM left after weights), which waits for the wafer-mapping layer"
+    )
+
+
+# The one place a system kind is registered.
+REPLICA_BUILDERS: dict[str, Callable[[ReplicaSpec], ReplicaModel]] = {
+    "gpu": _analytical_replica,
+    "tpu": _analytical_replica,
+    "lpu": _analytical_replica,
+    "wafer": _wafer_replica,
+}
+
+
+def build_replica(spec: ReplicaSpec) -> ReplicaModel:
+    replica = REPLICA_BUILDERS[spec.system.kind](spec)
+    if replica.kv_capacity_tokens < 1:
+        memory = getattr(replica, "memory", {})
+        gib = 2**30
+        detail = ", ".join(f"{k.removesuffix('_bytes')} {v / gib:.1f} GiB" for k, v in memory.items())
+        raise WafersimError(
+            f"{spec.model.id} on {spec.layout.tp * spec.layout.pp} × {spec.system.id} (tp={spec.layout.tp} "
+            f"pp={spec.layout.pp}) leaves no memory for the KV cache ({detail}): it cannot hold one request"
+        )
+    return replica
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """`replicas` × `count` accelerators; each replica holds `layout.dp` engines of tp × pp accelerators."""
+
+    replica: ReplicaModel
+    engines: int
+    layout: Layout
+    precision: Precision
+    accelerators: int
+    power_w: float
+
+
+def plan_deployment(
+    model: ModelSpec,
+    system: SystemSpec,
+    count: int,
+    replicas: int,
+    prompt_tokens: float,
+    output_tokens: float,
+    tp: int | None = None,
+    pp: int | None = None,
+    ep: int | None = None,
+    precision: Precision | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> Deployment:
+    if replicas < 1:
+        raise WafersimError(f"--replicas must be ≥ 1, got {replicas}")
+    if count < 1:
+        raise WafersimError(f"--count must be ≥ 1, got {count}")
+    if system.kind == "wafer":
+        raise WafersimError(wafer_not_ready(system))
+    chosen = choose_layout(model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision)
+    layout = Layout(chosen.tp, chosen.pp, chosen.ep, chosen.dp)
+    precision_used: Precision = chosen.precision  # type: ignore[assignment]
+    replica = build_replica(ReplicaSpec(model, system, layout, precision_used, max_batch))
+    accelerators = replicas * count
+    return Deployment(
+        replica=replica,
+        engines=replicas * layout.dp,
+        layout=layout,
+        precision=precision_used,
+        accelerators=accelerators,
+        power_w=system.power.system_w_per_accelerator * accelerators,
+    )

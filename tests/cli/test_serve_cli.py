@@ -1,0 +1,121 @@
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from wafersim.cli.main import main
+
+BASE = ["--model", "llama-3.1-8b", "--system", "h100-sxm", "--count", "1"]
+REQUIRED = ["requests", "completed", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_p50_s", "tpot_p90_s",
+            "tpot_p99_s", "e2e_p50_s", "output_tokens_per_s", "sim_wall_s"]  # fmt: skip
+
+
+def run(capsys, args):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_serve_replays_a_shipped_trace_as_json(capsys, tmp_path: Path):
+    out_csv, chrome = tmp_path / "requests.csv", tmp_path / "trace.json"
+    code, out, err = run(
+        capsys,
+        ["serve", *BASE, "--trace", "azure-code", "--requests", "300", "--rate-scale", "2", "--json",
+         "--requests-out", str(out_csv), "--chrome-trace", str(chrome), "--trace-window", "0:30"],
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    for key in REQUIRED:
+        assert summary[key] is not None, key
+    assert summary["requests"] == summary["completed"] == 300 and "rejected" not in summary
+    assert summary["seed"] == 0
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 300 and {row["status"] for row in rows} == {"completed"}
+    events = json.loads(chrome.read_text())["traceEvents"]
+    assert events and all(event["ts"] <= 30e6 for event in events)
+
+
+def test_same_seed_same_results(capsys):
+    args = ["serve", *BASE, "--rate", "5", "--duration", "30", "--seed", "4", "--json"]
+    first = json.loads(run(capsys, args)[1])
+    second = json.loads(run(capsys, args)[1])
+    third = json.loads(run(capsys, [*args[:-3], "--seed", "5", "--json"])[1])
+    for summary in (first, second, third):
+        summary.pop("sim_wall_s")
+    assert first == second
+    assert first != third
+
+
+def test_malformed_trace_line_names_file_and_line(capsys, tmp_path: Path):
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6,10,2\n2023-11-16 18:15:47.1,-5,2\n"
+    )
+    code, out, err = run(capsys, ["serve", *BASE, "--trace", str(path)])
+    assert code == 2
+    assert err.startswith(f"error: {path}:3: ContextTokens must be ≥ 1") and "Traceback" not in err
+
+
+def test_requests_longer_than_the_context_are_reported_rejected(capsys, tmp_path: Path):
+    path = tmp_path / "w.jsonl"
+    path.write_text(
+        '{"arrival_s": 0, "prompt_tokens": 500, "output_tokens": 20}\n'
+        '{"arrival_s": 1, "prompt_tokens": 200000, "output_tokens": 20}\n'
+    )
+    code, out, err = run(capsys, ["serve", *BASE, "--trace", str(path), "--json"])
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["completed"] == 1
+    rejected = summary["rejected"]
+    assert rejected["count"] == 1 and rejected["request_ids"] == [1]
+    assert (
+        "200020 tokens exceeds the model's 131072-token context"
+        in rejected["reasons"]["exceeds-context"]["example"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "llama-3.1-70b", "--system", "cs-3", "--count", "1"], "cs-3 is a wafer-scale system"),
+        (["--model", "llama-3.1-405b", "--system", "h100-sxm", "--count", "1"], "cannot hold one request"),
+        ([*BASE, "--replicas", "0"], "--replicas must be ≥ 1"),
+    ],
+)
+def test_impossible_deployments_are_clear_errors(capsys, args, message):
+    code, out, err = run(capsys, ["serve", *args, "--rate", "1", "--duration", "5"])
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_serve_needs_a_workload(capsys):
+    code, out, err = run(capsys, ["serve", *BASE])
+    assert code == 2 and "--trace PATH or --rate" in err
+
+
+def test_serve_table_output(capsys):
+    code, out, err = run(
+        capsys,
+        ["serve", *BASE, "--rate", "2", "--duration", "10", "--input-len", "200", "--output-len", "20"],
+    )
+    assert code == 0, err
+    assert "ttft_p90_s" in out and "output_tokens_per_s" in out
+
+
+def test_capacity_finds_the_edge_of_the_slos(capsys):
+    slo_ttft, slo_tpot = 1.0, 0.05
+    code, out, err = run(
+        capsys,
+        ["capacity", *BASE, "--input-len", "1000", "--output-len", "100", "--synthetic-requests", "400",
+         "--slo-ttft", str(slo_ttft), "--slo-tpot", str(slo_tpot), "--json"],
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    rate = summary["max_rate_rps"]
+    assert rate > 0
+    assert summary["ttft_p90_s"] <= slo_ttft and summary["tpot_p90_s"] <= slo_tpot
+    failing_above = [p["rate_rps"] for p in summary["probes"] if not p["meets"] and p["rate_rps"] > rate]
+    assert failing_above and min(failing_above) <= rate * 1.02 + 1e-9  # bisection closed the bracket
+    assert summary["requests_per_s_per_mw"] == pytest.approx(rate / (summary["power_w"] / 1e6))
+    for key in ("max_rate_rps", "output_tokens_per_s", "ttft_p90_s", "tpot_p90_s"):
+        assert key in summary
