@@ -120,3 +120,20 @@ def test_invalid_shape_is_rejected():
             id="bad",
             source="test",
         )
+
+
+@pytest.mark.parametrize("model_id", REQUIRED_MODELS)
+def test_every_catalog_config_loads_as_a_config_json(catalog, tmp_path, model_id):
+    """Each catalog entry is a published config.json; written out as one, it loads to the same shapes."""
+    import tomllib
+
+    from wafersim.catalog.toml_io import DATA_DIR
+
+    data = tomllib.loads((DATA_DIR / "models" / f"{model_id}.toml").read_text())
+    folder = tmp_path / model_id
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(data["hf_config"]))
+    loaded = model_from_file(folder)
+    expected = catalog.model(model_id)
+    assert loaded.params_total() == expected.params_total()
+    assert (loaded.moe, loaded.mla, loaded.sliding_layers) == (expected.moe, expected.mla, expected.sliding_layers)
