@@ -1,0 +1,256 @@
+"""Capacity of one serving replica at the SLO, from the serving simulator, cached on disk by its inputs.
+
+One (system, model) pair is simulated as a single replica of `replica_accelerators` accelerators (a node of 8
+GPUs, one CS-3): the highest request rate whose p90 TTFT and p90 TPOT meet the SLO (the serving layer's
+bracketing search). A fleet is many independent replicas behind a router, so capacity scales with the number of
+replicas; that is the planner's linear model.
+
+The cache key is a SHA-256 of everything the answer depends on: the catalog specs' content, the replica size,
+the lengths (a trace's bytes), the SLO, request count, seed, and the source text of the serving and performance
+layers plus this module. Editing the simulator invalidates old answers on its own. Only answers are cached;
+"not available" (e.g. wafer systems before the serving layer models them) is recomputed, which is instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+import wafersim
+from wafersim.catalog import ModelSpec, SystemSpec
+from wafersim.errors import WafersimError
+from wafersim.fleet.scenario import Lengths, SLOSpec
+
+BUILTIN_TRACES = {"azure-conv": "azure-llm-2023-conv.csv", "azure-code": "azure-llm-2023-code.csv"}
+CACHE_ENV = "WAFERSIM_CACHE_DIR"
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class CapacityJob:
+    """Everything one capacity search depends on (no I/O to build)."""
+
+    system: SystemSpec
+    model: ModelSpec
+    replica_accelerators: int
+    lengths: Lengths
+    slo: SLOSpec
+    requests: int  # the most requests one probe replays
+    seed: int
+    min_span_lifetimes: float = 2.0
+
+
+@dataclass(frozen=True)
+class ReplicaCapacity:
+    system: str
+    model: str
+    replica_accelerators: int
+    available: bool
+    reason: str | None = None  # why not available
+    max_rate_rps: float = 0.0  # per replica, at the SLO
+    output_tokens_per_s: float = 0.0  # per replica, at that rate
+    power_w: float = 0.0  # per replica (IT, catalog)
+    ttft_p90_s: float | None = None
+    tpot_p90_s: float | None = None
+    layout: str | None = None  # "tp×pp×ep dp, precision"
+    probes: int = 0
+    # True when the answer is the steady-state ceiling (requests / minimum span), not a measured SLO limit.
+    span_limited: bool = False
+    cached: bool = False
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wafersim" / "fleet"
+
+
+def trace_path(trace: str) -> Path:
+    if trace in BUILTIN_TRACES:
+        return Path(str(resources.files("wafersim.serving") / "data" / BUILTIN_TRACES[trace]))
+    return Path(trace)
+
+
+def _code_digest() -> str:
+    """Hash of the code an answer comes from: serving, perf and this module (plus the package version)."""
+    root = Path(wafersim.__file__).parent
+    digest = hashlib.sha256(wafersim.__version__.encode())
+    files = sorted((root / "serving").glob("*.py")) + sorted((root / "perf").glob("*.py"))
+    for path in [*files, Path(__file__)]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(job: CapacityJob) -> str:
+    lengths = job.lengths.model_dump(mode="json")
+    if job.lengths.trace is not None:
+        path = trace_path(job.lengths.trace)
+        try:
+            lengths["trace_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as error:
+            raise WafersimError(
+                f"demand.lengths.trace {job.lengths.trace!r}: cannot read ({error})"
+            ) from None
+    content = {
+        "format": CACHE_FORMAT,
+        "system": job.system.model_dump(mode="json"),
+        "model": job.model.model_dump(mode="json"),
+        "replica_accelerators": job.replica_accelerators,
+        "lengths": lengths,
+        "slo": job.slo.model_dump(mode="json"),
+        "requests": job.requests,
+        "min_span_lifetimes": job.min_span_lifetimes,
+        "seed": job.seed,
+        "code": _code_digest(),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _serving_lengths(lengths: Lengths):
+    from wafersim.serving.workload import Lengths as ServingLengths
+    from wafersim.serving.workload import read_trace
+
+    if lengths.trace is not None:
+        trace = read_trace(trace_path(lengths.trace))
+        return (
+            ServingLengths("empirical", values=tuple(trace.prompt_tokens.tolist())),
+            ServingLengths("empirical", values=tuple(trace.output_tokens.tolist())),
+        )
+    out = []
+    for spec in (lengths.prompt, lengths.output):
+        assert spec is not None  # the scenario validator guarantees both
+        if spec.kind == "fixed":
+            out.append(ServingLengths("fixed", value=int(spec.value or 1)))
+        else:
+            out.append(
+                ServingLengths(
+                    "lognormal",
+                    median=float(spec.median or 1),
+                    sigma=float(spec.sigma or 0),
+                    maximum=spec.maximum,
+                )
+            )
+    return tuple(out)
+
+
+def simulate_capacity(job: CapacityJob) -> ReplicaCapacity:
+    """One capacity search (seconds). Unavailable pairs come back with the serving layer's reason."""
+    from wafersim.serving.capacity import CapacitySearch, find_capacity
+    from wafersim.serving.engine import SchedulerConfig
+    from wafersim.serving.metrics import SLO
+    from wafersim.serving.pricing import IterationPricer
+    from wafersim.serving.replica import plan_deployment
+    from wafersim.serving.simulator import ServeConfig, simulate
+    from wafersim.serving.workload import synthetic
+
+    prompt, output = _serving_lengths(job.lengths)
+    # Arrival times are drawn at 1 req/s and then time-scaled by the search: every probe replays a prefix of
+    # the same requests.
+    base = synthetic(np.random.default_rng(job.seed), 1.0, count=job.requests, prompt=prompt, output=output)
+    mean_prompt, mean_output = float(np.mean(base.prompt_tokens)), float(np.mean(base.output_tokens))
+    common = {
+        "system": job.system.id,
+        "model": job.model.id,
+        "replica_accelerators": job.replica_accelerators,
+    }
+    try:
+        deployment = plan_deployment(
+            job.model, job.system, job.replica_accelerators, 1, mean_prompt, mean_output
+        )
+    except WafersimError as error:
+        return ReplicaCapacity(**common, available=False, reason=str(error))
+    config = ServeConfig(scheduler=SchedulerConfig(), engines=deployment.engines)
+    pricer = IterationPricer(deployment.replica)
+    # Start from what the engines sustain if every step ran a batch of 32 at its best throughput (as `capacity`).
+    step_s = float(pricer.decode_run_s(32, mean_prompt, 1)[0])
+    search = CapacitySearch(
+        SLO(job.slo.ttft_p90_s, job.slo.tpot_p90_s), start_rps=deployment.engines * 32 / step_s / mean_output
+    )
+    # A probe must span a few request lifetimes, or a fast deployment swallows the whole finite workload as one
+    # burst within the SLO at any rate and the search never finds an upper bound. Rates whose span would need
+    # more requests than the job allows are capped at that ceiling (reported as span_limited).
+    lifetime_s = job.slo.ttft_p90_s + mean_output * job.slo.tpot_p90_s
+    span_s = job.min_span_lifetimes * lifetime_s
+    ceiling_rps = job.requests / span_s
+
+    def workload_at(rate_rps: float):
+        count = int(min(job.requests, max(50, np.ceil(rate_rps * span_s))))
+        return base.head(count).at_rate(rate_rps)
+
+    found = find_capacity(workload_at, lambda w: simulate(w, deployment.replica, config, pricer), search)
+    limited = found.max_rate_rps > ceiling_rps
+    layout = deployment.layout
+    layout_text = f"tp{layout.tp}×pp{layout.pp}×ep{layout.ep}, {layout.dp} engine(s), {deployment.precision}"
+    if found.summary is None:
+        return ReplicaCapacity(
+            **common,
+            available=False,
+            reason=f"no probed rate meets the SLO on {job.replica_accelerators} × {job.system.id} ({layout_text})",
+            power_w=deployment.power_w,
+            layout=layout_text,
+            probes=len(found.probes),
+        )
+    return ReplicaCapacity(
+        **common,
+        available=True,
+        max_rate_rps=min(found.max_rate_rps, ceiling_rps),
+        # Tokens per request are fixed by the lengths, so tokens/s scale with the (possibly capped) rate.
+        output_tokens_per_s=float(found.summary["output_tokens_per_s"])
+        * min(1.0, ceiling_rps / found.max_rate_rps),
+        span_limited=bool(limited),
+        power_w=deployment.power_w,
+        ttft_p90_s=found.summary["ttft_p90_s"],
+        tpot_p90_s=found.summary["tpot_p90_s"],
+        layout=layout_text,
+        probes=len(found.probes),
+    )
+
+
+def _read(path: Path) -> ReplicaCapacity | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ReplicaCapacity(**(data | {"cached": True}))
+    except (OSError, ValueError, TypeError):
+        return None  # missing or damaged entries are recomputed
+
+
+def _write(path: Path, result: ReplicaCapacity) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ignore = path.parent / ".gitignore"
+    if not ignore.exists():  # a cache placed inside a checkout keeps itself out of git
+        ignore.write_text("*\n", encoding="utf-8")
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        json.dump(asdict(result) | {"cached": False}, handle)
+    os.replace(handle.name, path)  # atomic: a concurrent reader sees the old entry or the new, never half
+
+
+def capacities(
+    jobs: list[CapacityJob], cache_dir: Path | None = None, use_cache: bool = True, workers: int = 1
+) -> list[ReplicaCapacity]:
+    """Answers for every job, from the cache where possible; misses run in `workers` processes."""
+    directory = cache_dir or default_cache_dir()
+    keys = [cache_key(job) for job in jobs]
+    results: list[ReplicaCapacity | None] = [
+        _read(directory / f"{key}.json") if use_cache else None for key in keys
+    ]
+    missing = [i for i, result in enumerate(results) if result is None]
+    if workers > 1 and len(missing) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(missing))) as pool:
+            fresh = list(pool.map(simulate_capacity, [jobs[i] for i in missing]))
+    else:
+        fresh = [simulate_capacity(jobs[i]) for i in missing]
+    for index, result in zip(missing, fresh, strict=True):
+        results[index] = result
+        if use_cache and result.available:
+            _write(directory / f"{keys[index]}.json", result)
+    return [r for r in results if r is not None]
