@@ -184,7 +184,8 @@ def simulate_capacity(job: CapacityJob) -> ReplicaCapacity:
     ceiling_rps = job.requests / span_s
 
     def workload_at(rate_rps: float):
-        count = int(min(job.requests, max(50, np.ceil(rate_rps * span_s))))
+        # At least 1,000 requests (or all there are) so that a slow replica's p90 rests on enough samples.
+        count = int(min(job.requests, max(1000, np.ceil(rate_rps * span_s))))
         return base.head(count).at_rate(rate_rps)
 
     found = find_capacity(workload_at, lambda w: simulate(w, deployment.replica, config, pricer), search)
