@@ -158,6 +158,17 @@ def solve(
                         upper[n_x + at(o, m, t)] = 0.0
                 elif np.isfinite(problem.it_budget_w[t]):
                     upper[at(o, m, t)] = np.floor(problem.it_budget_w[t] / option.it_power_w + 1e-9)
+    # Without a power budget a pool's size still needs a bound for x ≤ U·y. No optimum holds more systems of an
+    # option than would meet every model's peak demand on that option alone (plus spares); a loose big-M such as
+    # 1e9 breaks HiGHS's feasibility tolerances.
+    big_m = []
+    for option in problem.options:
+        total = 0.0
+        for m in range(n_m):
+            if option.capacity_rps[m] > 0:
+                peak = max(problem.demand_peak_rps[t][m] for t in range(n_t))
+                total += np.ceil(peak / (option.capacity_rps[m] * option.availability)) + option.spares + 1
+        big_m.append(max(total, 1.0))
     for t in range(n_t):
         for m in range(n_m):  # capacity
             row = np.zeros(n)
@@ -184,7 +195,7 @@ def solve(
                     row = np.zeros(n)
                     bound = upper[at(o, m, t)]
                     if not np.isfinite(bound):
-                        bound = 1e9
+                        bound = big_m[o]
                     row[at(o, m, t)] = 1.0
                     row[n_x + at(o, m, t)] = -bound
                     add(row, -np.inf, 0.0)
