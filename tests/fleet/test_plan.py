@@ -83,7 +83,12 @@ def test_wafer_and_unpriced_options_say_why(small):
 
 
 def test_sensitivity_moves_the_answer_the_right_way(small):
-    rows = {(r["parameter"], r["factor"]): r for r in small["sensitivity"]}
+    rows = {(r["parameter"], r["factor"]): r for r in small["sensitivity"] if r["objective"] == "min_cost"}
+    assert rows[("baseline", 1.0)]["total_cost_usd"] == pytest.approx(
+        small["mixed"]["min_cost"]["total_cost_usd"]
+    )
+    more = {(r["parameter"], r["factor"]): r for r in small["sensitivity"] if r["objective"] == "max_users"}
+    assert more[("power", 0.8)]["users_served"] >= more[("power", 1.2)]["users_served"]
     assert rows[("price", 1.2)]["total_cost_usd"] > rows[("price", 0.8)]["total_cost_usd"]
     assert rows[("demand", 1.2)]["systems"] >= rows[("demand", 0.8)]["systems"]
     assert rows[("efficiency", 1.2)]["systems"] <= rows[("efficiency", 0.8)]["systems"]

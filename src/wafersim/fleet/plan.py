@@ -175,20 +175,25 @@ def _unavailable_reason(scenario: Scenario, caps, o: int) -> str | None:
     return "; ".join(reasons) or None
 
 
-def sensitivity(problem: Problem, objective: str, change: float) -> list[dict[str, Any]]:
-    """One input at a time moved by ±change; the mixed optimum re-solved (capacities scale, no re-simulation)."""
+def sensitivity(problem: Problem, change: float) -> list[dict[str, Any]]:
+    """One input at a time moved by ±change, the mixed optimum re-solved for both objectives (capacities scale
+    with efficiency, no re-simulation). A baseline row (factor 1) per objective makes each move readable."""
     rows = []
-    for name in SENSITIVE:
-        for factor in (1.0 - change, 1.0 + change):
-            scaled = problem.scaled(**{name: factor})
+    for objective in OBJECTIVES:
+        cases = [("baseline", 1.0)] + [(name, f) for name in SENSITIVE for f in (1.0 - change, 1.0 + change)]
+        for name, factor in cases:
+            scaled = problem if name == "baseline" else problem.scaled(**{name: factor})
             fleet = _fleet(scaled, solve(scaled, objective), None)
+            mix = fleet["periods"][-1]["systems"] if fleet.get("periods") else None
             rows.append(
                 {
+                    "objective": objective,
                     "parameter": name,
                     "factor": factor,
                     "feasible": fleet["feasible"],
                     "systems": fleet.get("systems"),
-                    "mix": fleet["periods"][-1]["systems"] if fleet.get("periods") else None,
+                    "mix": mix,
+                    "mix_text": ", ".join(f"{k} {v}" for k, v in mix.items() if v) if mix else None,
                     "total_cost_usd": fleet.get("total_cost_usd"),
                     "usd_per_million_tokens": fleet.get("usd_per_million_tokens"),
                     "users_served": fleet.get("users_served"),
@@ -301,7 +306,7 @@ def plan(
             "mixed": mixed,
             "chosen": chosen,
             "feasible": chosen["feasible"],
-            "sensitivity": sensitivity(problem, scenario.objective, scenario.sensitivity.relative_change),
+            "sensitivity": sensitivity(problem, scenario.sensitivity.relative_change),
             "timing": {
                 "capacity_s": capacity_s,
                 "total_s": time.perf_counter() - started,

@@ -134,7 +134,8 @@ def render(result: dict[str, Any]) -> str:
                         ("tokens_per_s_per_mw", "tokens/s per MW"), ("joules_per_token", "J/token"),
                         ("usd_per_million_tokens", "$/Mtok"), ("users_per_system", "users per system"),
                         ("span_limited", "span-limited")]  # fmt: skip
-    sensitivity_columns = [("parameter", "input"), ("factor", "×"), ("feasible", "feasible"),
+    sensitivity_columns = [("objective", "objective"), ("parameter", "input"), ("factor", "×"),
+                           ("feasible", "feasible"), ("mix_text", "final-period mix"),
                            ("systems", "systems"), ("users_served", "users"),
                            ("usd_per_million_tokens", "$/Mtok"), ("total_cost_usd", "total cost $")]  # fmt: skip
     shortfall = ""
