@@ -41,7 +41,7 @@ def _without_cache_flags(result):
 
 def test_cached_and_uncached_answers_agree(catalog, cache, small):
     warm = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, workers=1)
-    assert warm["timing"]["capacity_cached"] == 2  # the two GPU options; the wafer is never cached
+    assert warm["timing"]["capacity_cached"] == 3  # the wafer's "not available" too (its key has the code)
     assert warm["timing"]["capacity_simulated"] == 0
     cold = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, use_cache=False, workers=1)
     assert cold["timing"]["capacity_cached"] == 0

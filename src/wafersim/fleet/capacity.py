@@ -7,12 +7,14 @@ replicas; that is the planner's linear model.
 
 The cache key is a SHA-256 of everything the answer depends on: the catalog specs' content, the replica size,
 the lengths (a trace's bytes), the SLO, request count, seed, and the source text of the serving and performance
-layers plus this module. Editing the simulator invalidates old answers on its own. Only answers are cached;
-"not available" (e.g. wafer systems before the serving layer models them) is recomputed, which is instant.
+layers plus this module. Editing the simulator invalidates old answers on its own, including "not available"
+answers (a wafer system before the serving layer models it): when wafer replicas land in serving, the key
+changes and the capacity is simulated.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -80,6 +82,7 @@ def trace_path(trace: str) -> Path:
     return Path(trace)
 
 
+@functools.cache
 def _code_digest() -> str:
     """Hash of the code an answer comes from: serving, perf and this module (plus the package version)."""
     root = Path(wafersim.__file__).parent
@@ -116,16 +119,29 @@ def cache_key(job: CapacityJob) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def _serving_lengths(lengths: Lengths):
+@functools.lru_cache(maxsize=4)
+def _trace_lengths(path: Path, mtime_ns: int):
+    """Parsed once per process (a 19k-line trace takes most of a second); the mtime keys out stale copies."""
     from wafersim.serving.workload import Lengths as ServingLengths
     from wafersim.serving.workload import read_trace
 
+    trace = read_trace(path)
+    return (
+        ServingLengths("empirical", values=tuple(trace.prompt_tokens.tolist())),
+        ServingLengths("empirical", values=tuple(trace.output_tokens.tolist())),
+    )
+
+
+def _serving_lengths(lengths: Lengths):
+    from wafersim.serving.workload import Lengths as ServingLengths
+
     if lengths.trace is not None:
-        trace = read_trace(trace_path(lengths.trace))
-        return (
-            ServingLengths("empirical", values=tuple(trace.prompt_tokens.tolist())),
-            ServingLengths("empirical", values=tuple(trace.output_tokens.tolist())),
-        )
+        path = trace_path(lengths.trace)
+        try:
+            mtime_ns = path.stat().st_mtime_ns
+        except OSError as error:
+            raise WafersimError(f"demand.lengths.trace {lengths.trace!r}: cannot read ({error})") from None
+        return _trace_lengths(path, mtime_ns)
     out = []
     for spec in (lengths.prompt, lengths.output):
         assert spec is not None  # the scenario validator guarantees both
@@ -252,6 +268,6 @@ def capacities(
         fresh = [simulate_capacity(jobs[i]) for i in missing]
     for index, result in zip(missing, fresh, strict=True):
         results[index] = result
-        if use_cache and result.available:
+        if use_cache:
             _write(directory / f"{keys[index]}.json", result)
     return [r for r in results if r is not None]
