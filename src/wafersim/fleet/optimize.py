@@ -82,14 +82,17 @@ class Problem:
     pue: float
     output_tokens_per_request: float
 
-    def scaled(self, **factors: float) -> Problem:
-        """The same problem with price, power, capacity (efficiency) or demand multiplied (sensitivity)."""
+    def scaled(self, only: str | None = None, **factors: float) -> Problem:
+        """The same problem with price, power, capacity (efficiency) or demand multiplied (sensitivity); with
+        `only`, price, power and efficiency move for that option alone."""
         from dataclasses import replace
 
         price, power = factors.get("price", 1.0), factors.get("power", 1.0)
         efficiency, demand = factors.get("efficiency", 1.0), factors.get("demand", 1.0)
         options = tuple(
-            replace(
+            o
+            if only is not None and o.id != only
+            else replace(
                 o,
                 price_usd=None if o.price_usd is None else o.price_usd * price,
                 it_power_w=o.it_power_w * power,

@@ -179,10 +179,24 @@ def sensitivity(problem: Problem, change: float) -> list[dict[str, Any]]:
     """One input at a time moved by ±change, the mixed optimum re-solved for both objectives (capacities scale
     with efficiency, no re-simulation). A baseline row (factor 1) per objective makes each move readable."""
     rows = []
+    moves = (1.0 - change, 1.0 + change)
+    # Every option's price and efficiency also move alone: a shared move cannot change which vendor wins, and
+    # those two inputs are the least certain per vendor (secondary prices, uncalibrated efficiencies).
+    own = [
+        (f"{name} ({o.id})", name, o.id)
+        for o in problem.options
+        if any(c > 0 for c in o.capacity_rps)
+        for name in ("price", "efficiency")
+        if name != "price" or o.price_usd is not None
+    ]
+    if len(problem.options) < 2:
+        own = []
     for objective in OBJECTIVES:
-        cases = [("baseline", 1.0)] + [(name, f) for name in SENSITIVE for f in (1.0 - change, 1.0 + change)]
-        for name, factor in cases:
-            scaled = problem if name == "baseline" else problem.scaled(**{name: factor})
+        cases = [("baseline", 1.0, None, "baseline")]
+        cases += [(name, f, None, name) for name in SENSITIVE for f in moves]
+        cases += [(label, f, option, name) for label, name, option in own for f in moves]
+        for name, factor, option, parameter in cases:
+            scaled = problem if name == "baseline" else problem.scaled(option, **{parameter: factor})
             fleet = _fleet(scaled, solve(scaled, objective), None)
             mix = fleet["periods"][-1]["systems"] if fleet.get("periods") else None
             rows.append(
