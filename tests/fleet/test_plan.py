@@ -16,7 +16,7 @@ from wafersim.fleet.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "scenarios" / "small-test.yaml"
-FIGURES = ("capacity-vs-power", "cost-by-option", "fleet-mix")
+FIGURES = ("capacity-vs-power", "cost-by-option", "fleet-mix", "sensitivity-tornado")
 CONTRACT = ("systems", "power_mw", "output_tokens_per_s", "users_served", "usd_per_million_tokens", "capex_usd",
             "feasible")  # fmt: skip
 
@@ -125,7 +125,9 @@ def test_html_report_renders_in_headless_chromium(tmp_path, cache, capsys):
     report = tmp_path / "plan.html"
     assert main(["plan", str(SMALL), "--cache-dir", str(cache), "--report", str(report)]) == 0
     text = report.read_text()
-    assert text.count("data:image/png;base64,") == 3 and "http" not in text  # one self-contained file
+    assert (
+        text.count("data:image/png;base64,") == len(FIGURES) and "http" not in text
+    )  # one self-contained file
     browser = _chromium()
     if browser is None:
         pytest.skip(
@@ -137,7 +139,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path, cache, capsys):
     ).stdout  # fmt: skip
     for figure in FIGURES:
         assert f'id="{figure}"' in dom
-    assert dom.count("<img") == 3
+    assert dom.count("<img") == len(FIGURES)
     for table in ("fleets", "capacity", "sensitivity"):
         assert f'<table id="{table}"' in dom
     assert "h100-node" in dom and "wafer-scale" in dom

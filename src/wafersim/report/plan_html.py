@@ -108,6 +108,40 @@ def _mix_over_time(plt, result):
     return figure
 
 
+def _vendors(row: dict[str, Any]) -> set[str]:
+    return {option for option, count in (row.get("mix") or {}).items() if count}
+
+
+def _tornado(plt, result):
+    """How far each ±change moves the headline: users served (max_users) or 3-year cost (min_cost)."""
+    objective = result["objective"]
+    key, label = (("users_served", "users served") if objective == "max_users"
+                  else ("total_cost_usd", "total cost"))  # fmt: skip
+    rows = [r for r in result["sensitivity"] if r["objective"] == objective]
+    base = next((r[key] for r in rows if r["parameter"] == "baseline"), None)
+    figure, axis = plt.subplots(figsize=(7, 0.35 * len(rows) / 2 + 1.5))
+    if not base:
+        axis.text(0.5, 0.5, "no feasible baseline", ha="center", va="center")
+        return figure
+    baseline = next(r for r in rows if r["parameter"] == "baseline")
+    names = [r["parameter"] for r in rows if r["parameter"] != "baseline"]
+    names = list(dict.fromkeys(names))
+    for y, name in enumerate(names):
+        for row in (r for r in rows if r["parameter"] == name):
+            change = (row[key] / base - 1.0) * 100 if row[key] is not None else float("nan")
+            colour = "tab:red" if row["factor"] < 1 else "tab:green"
+            axis.barh(y, change, color=colour, alpha=0.8)
+            if row["feasible"] and _vendors(row) != _vendors(baseline):
+                axis.text(change, y, "  vendors change", va="center", fontsize=7)
+    axis.set_yticks(range(len(names)), names, fontsize=8)
+    axis.axvline(0, color="black", linewidth=0.8)
+    axis.set_xlabel(f"change in {label} (%)  — red: input −, green: input +")
+    axis.set_title(f"Sensitivity of the {objective} answer (one input at a time)")
+    axis.invert_yaxis()
+    axis.grid(axis="x", alpha=0.3)
+    return figure
+
+
 def render(result: dict[str, Any]) -> str:
     try:
         import matplotlib
@@ -118,7 +152,7 @@ def render(result: dict[str, Any]) -> str:
         raise WafersimError("--report needs matplotlib: pip install 'wafersim[plot]'") from None
     figures = []
     for title, make in (("capacity-vs-power", _capacity_vs_power), ("cost-by-option", _cost_by_option),
-                        ("fleet-mix", _mix_over_time)):  # fmt: skip
+                        ("fleet-mix", _mix_over_time), ("sensitivity-tornado", _tornado)):  # fmt: skip
         figure = make(plt, result)
         figures.append(f'<figure id="{title}"><img alt="{title}" src="data:image/png;base64,{_figure_png(figure)}">'
                        f"</figure>")  # fmt: skip
