@@ -90,3 +90,28 @@ def test_cli_reports_bad_input_with_exit_2(tmp_path, capsys):
     assert main(["plan", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "options.0.system" in err and "Traceback" not in err
+
+
+def test_facility_budgets_leave_it_power_after_pue_and_users_grow(catalog):
+    data = yaml.safe_load(SMALL.read_text())
+    data["power"] = {"basis": "facility", "pue": 1.25}
+    data["periods"][1]["weekly_active_users"] = 7.0e7
+    from wafersim.fleet.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict(data)
+    assert scenario.it_budget_w(0) == pytest.approx(0.2e6 / 1.25)
+    assert scenario.users(0) == data["demand"]["weekly_active_users"]
+    assert scenario.users(1) == 7.0e7  # an explicit period figure beats the growth rule
+    data["periods"][1].pop("weekly_active_users")
+    grown = scenario_from_dict(data)
+    assert grown.users(1) == pytest.approx(
+        data["demand"]["weekly_active_users"] * data["demand"]["growth_per_period"]
+    )
+
+
+def test_missing_trace_is_named_and_bad_workers_refused(tmp_path, capsys):
+    path = _write(tmp_path, lambda d: d["demand"].update(lengths={"trace": str(tmp_path / "none.csv")}))
+    assert main(["plan", str(path), "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert "demand.lengths.trace" in capsys.readouterr().err
+    assert main(["plan", str(SMALL), "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
