@@ -4,15 +4,13 @@ Timing of a step, from the machine model only (hop and ramp latencies, one wavel
 a stream of n wavelets through stages of h_1..h_k hops (k > 1 for a relay chain, whose middle PEs combine and
 forward one wavelet per cycle) takes  sum_i (h_i * hop + 2 * ramp)  cycles of latency plus n cycles of
 streaming. When streams share a resource - a directed link, or a PE's ramp in either direction (a PE receives at
-most one wavelet per cycle from its router) - the streaming term becomes the resource's total load, because the
-routers interleave the competing streams. Compute runs concurrently; a step lasts as long as its longest part.
+most one wavelet per cycle from its router) - the routers serve the competing streams in turns, so a stream of n
+is delayed by min(n, m) for every other stream of m on the resource (processor sharing). Compute runs concurrently; a step lasts as long as its longest part.
 Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis. A stream
 whose route must be switched first carries one control wavelet (switching.py), counted like data.
 """
 
 from __future__ import annotations
-
-from collections import Counter
 
 import numpy as np
 
@@ -27,19 +25,28 @@ def _wavelets(flow, switched: frozenset[int]) -> int:
     return flow.n + (flow.first_color in switched)
 
 
-def _axis_loads(step: Step, switched: dict[int, frozenset[int]]) -> dict[str, dict[str, Counter]]:
-    loads = {axis: {"link": Counter(), "out": Counter(), "in": Counter()} for axis in ("x", "y")}
+def _axis_loads(step: Step, switched: dict[int, frozenset[int]]) -> dict[str, dict[str, dict]]:
+    """Per axis and resource kind: resource -> sizes of the streams using it (one line stands for all)."""
+    loads: dict[str, dict[str, dict]] = {axis: {"link": {}, "out": {}, "in": {}} for axis in ("x", "y")}
     for number, pattern in enumerate(step.patterns):
         axis_loads = loads[pattern.axis]
         for flow in pattern.flows():
-            wavelets = _wavelets(flow, switched.get(number, frozenset()))
-            for link in flow.links:
-                axis_loads["link"][link] += wavelets
+            colors = switched.get(number, frozenset())
+            wavelets = _wavelets(flow, colors)
+            for index, link in enumerate(flow.links):
+                axis_loads["link"].setdefault(link, []).append(flow.n + (flow.link_color(index) in colors))
             for pos in flow.ramp_out:
-                axis_loads["out"][pos] += wavelets
+                axis_loads["out"].setdefault(pos, []).append(wavelets)
             for pos in flow.ramp_in:
-                axis_loads["in"][pos] += wavelets
+                axis_loads["in"].setdefault(pos, []).append(wavelets)
     return loads
+
+
+def _shared(sizes: list[int], own: int) -> int:
+    """Cycles until a stream of `own` wavelets is through a resource it shares, served in turns, with streams of
+    `sizes` (its own included): every stream advances one wavelet per turn, so each other stream delays it by
+    at most its own length (processor sharing with simultaneous starts)."""
+    return sum(min(size, own) for size in sizes)
 
 
 def step_cycles(
@@ -51,19 +58,20 @@ def step_cycles(
     ramp = program.arch.router.ramp_latency_cycles
     compute = max((int(c.cycles_grid(program.rows, program.cols).max()) for c in step.computes), default=0)
     loads = _axis_loads(step, switched)
-    worst_other = {
-        axis: {kind: max(loads[other][kind].values(), default=0) for kind in ("out", "in")}
-        for axis, other in (("x", "y"), ("y", "x"))
-    }
     flow_times = []
     for number, pattern in enumerate(step.patterns):
-        axis_loads, other = loads[pattern.axis], worst_other[pattern.axis]
+        axis_loads = loads[pattern.axis]
+        other = loads["y" if pattern.axis == "x" else "x"]
         for flow in pattern.flows():
+            own = _wavelets(flow, switched.get(number, frozenset()))
+            # A PE's ramp carries the streams of its row and of its column: add the worst line of the other axis.
+            other_out = max((_shared(sizes, own) for sizes in other["out"].values()), default=0)
+            other_in = max((_shared(sizes, own) for sizes in other["in"].values()), default=0)
             streaming = max(
-                _wavelets(flow, switched.get(number, frozenset())),
-                max((axis_loads["link"][link] for link in flow.links), default=0),
-                max(axis_loads["out"][p] + other["out"] for p in flow.ramp_out),
-                max(axis_loads["in"][p] + other["in"] for p in flow.ramp_in),
+                own,
+                max((_shared(axis_loads["link"][link], own) for link in flow.links), default=0),
+                max(_shared(axis_loads["out"][p], own) + other_out for p in flow.ramp_out),
+                max(_shared(axis_loads["in"][p], own) + other_in for p in flow.ramp_in),
             )
             latency = sum(h * hop + 2 * ramp for h in flow.hops)
             flow_times.append(latency + streaming)
@@ -93,10 +101,10 @@ def step_link_wavelets(program: Program, step: Step, switched: dict[int, frozens
     for number, pattern in enumerate(step.patterns):
         colors = switched.get(number, frozenset())
         for flow in pattern.flows():
-            wavelets = _wavelets(flow, colors)
-            for pos, port in flow.links:
+            for index, (pos, port) in enumerate(flow.links):
                 target = (slice(None), pos) if pattern.axis == "x" else (pos, slice(None))
-                loads[(*target, LINK_DIRECTIONS.index(port))] += wavelets
+                # data plus, on a stage whose route switches, its control wavelet
+                loads[(*target, LINK_DIRECTIONS.index(port))] += flow.n + (flow.link_color(index) in colors)
     return loads
 
 

@@ -53,6 +53,10 @@ class Flow:
     ramp_out: tuple[int, ...]
     ramp_in: tuple[int, ...]
     first_color: int = -1  # color of the first stage (a route switch on it delays the whole stream)
+    link_colors: tuple[int, ...] = ()  # color of the stage each link belongs to (default: first_color)
+
+    def link_color(self, index: int) -> int:
+        return self.link_colors[index] if self.link_colors else self.first_color
 
 
 def combine(dtype: DType, op: str, own: np.ndarray, incoming: np.ndarray) -> np.ndarray:
@@ -397,10 +401,12 @@ class ChainReduce(Pattern):
         flows = []
         for chain, colors in self._stage_colors():
             hops = tuple(abs(b - a) for a, b in zip(chain, chain[1:], strict=False))
-            links = tuple(
-                link for a, b in zip(chain, chain[1:], strict=False) for link in _links(self.axis, a, b)
+            stages = [_links(self.axis, a, b) for a, b in zip(chain, chain[1:], strict=False)]
+            links = tuple(link for stage in stages for link in stage)
+            link_colors = tuple(color for stage, color in zip(stages, colors, strict=True) for _ in stage)
+            flows.append(
+                Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:]), colors[0], link_colors)
             )
-            flows.append(Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:]), colors[0]))
         return flows
 
     def apply(self, memory, program) -> None:
