@@ -109,7 +109,7 @@ def test_run_table_and_outputs(capsys, tmp_path):
     [
         (["fabric", "run", "gemv", "--grid", "2y2"], "--grid '2y2'"),
         (["fabric", "run", "warp", "--grid", "2x2"], "unknown kernel 'warp'"),
-        (["fabric", "run", "gemm-summa", "--grid", "2x3"], "square grid"),
+        (["fabric", "run", "gemm-cannon", "--grid", "2x3"], "square grid"),
         (["fabric", "run", "broadcast", "--grid", "full", "--engine", "cycle"], "--engine fast"),
         (["fabric", "run", "broadcast", "--grid", "2x2", "--k", "3"], "does not take --k"),
         (["fabric", "run", "gemv", "--arch", "wse-7"], "unknown fabric architecture"),

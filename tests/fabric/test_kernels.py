@@ -75,3 +75,17 @@ def test_full_wafer_meshgemv_cycles_are_cheap_to_get(wse3):
     cycles = kernel_cycles("meshgemv", wse3, 1172, 762, m=8192, n=8192)
     # local GEMV: 11 columns x ceil(7/8) FMAs = 11 cycles; the rest is the row allreduce (~762 hops + stages)
     assert 762 < cycles < 2000
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(2, 3), (4, 6), (1, 4), (5, 1)])
+def test_summa_runs_on_rectangular_grids(wse2, rows, cols):
+    result = run_kernel("gemm-summa", wse2, rows, cols, "fp32", "fast", seed=4, m=23, k=29, n=31)
+    assert result.max_rel_err < 1e-5
+    assert result.outputs["C"].shape == (23, 31)
+
+
+def test_summa_refuses_grids_with_too_many_panels(wse2):
+    from wafersim.errors import WafersimError
+
+    with pytest.raises(WafersimError, match="lcm"):
+        run_kernel("gemm-summa", wse2, 127, 125)
