@@ -189,6 +189,8 @@ def run_kernel(
     **shape: int | None,
 ) -> KernelResult:
     """Build and run a kernel; random inputs come from numpy.random.default_rng(seed)."""
+    if seed is not None and seed < 0:
+        raise WafersimError(f"seed must be a non-negative integer, got {seed}")
     built = build_kernel(name, arch, rows, cols, dtype, **shape)
     return run_built(built, name, engine, seed, inputs, trace)
 
