@@ -114,6 +114,8 @@ def test_run_table_and_outputs(capsys, tmp_path):
         (["fabric", "run", "broadcast", "--grid", "2x2", "--k", "3"], "does not take --k"),
         (["fabric", "run", "gemv", "--arch", "wse-7"], "unknown fabric architecture"),
         (["fabric", "run", "gemv", "--seed", "-1"], "seed must be a non-negative integer"),
+        (["fabric", "run", "gemv", "--trace", "/nonexistent/dir/t.json"], "cannot write trace"),
+        (["fabric", "run", "gemv", "--heatmap", "/nonexistent/dir/h.png"], "cannot write heatmap"),
         (["fabric", "run", "gemv", "--clock-hz", "2e9"], "not selectable"),
         (["fabric", "run", "gemv", "--grid", "2000x2000"], "does not fit the wse-3 program rectangle"),
         (["fabric", "run", "gemv", "--grid", "2x2", "--m", "4000", "--n", "4000"], "SRAM"),
