@@ -89,3 +89,18 @@ def test_summa_refuses_grids_with_too_many_panels(wse2):
 
     with pytest.raises(WafersimError, match="lcm"):
         run_kernel("gemm-summa", wse2, 127, 125)
+
+
+def test_one_function_per_kernel_with_given_inputs(wse2):
+    from wafersim.fabric.kernels import api
+
+    matrix = np.arange(12.0).reshape(3, 4)
+    vector = np.array([1.0, -1.0, 0.5, 2.0])
+    result = api.meshgemv(
+        wse2, 2, 2, m=3, n=4, dtype="fp32", engine="cycle", inputs={"A": matrix, "x": vector}
+    )
+    assert np.allclose(result.outputs["y"], matrix @ vector)
+    product = api.meshgemm(wse2, 2, 2, m=4, k=4, n=4, dtype="fp32")
+    assert product.max_rel_err < 1e-6 and product.cycles > 0
+    for name in KERNELS:
+        assert callable(getattr(api, name.replace("-", "_")))
