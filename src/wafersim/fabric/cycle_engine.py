@@ -78,11 +78,11 @@ def _pe(y: int, x: int) -> str:
 def _build_routes(program: Program, step: Step) -> dict:
     routes: dict[tuple[int, int, int], tuple[frozenset, frozenset]] = {}
     for pattern in step.patterns:
-        lines = program.rows if pattern.axis == "x" else program.cols
+        lines = pattern.line_indices(program)
         for color, line_routes in pattern.routes():
             for pos, (rx, tx) in line_routes.items():
                 config = (frozenset(PORT_IDS[p] for p in rx), frozenset(PORT_IDS[p] for p in tx))
-                for line in range(lines):
+                for line in lines:
                     y, x = pe_of(pattern.axis, line, pos)
                     known = routes.setdefault((y, x, color), config)
                     if known != config:
@@ -114,11 +114,11 @@ class _StepSim:
         self.ops: dict[tuple[int, int], list[_Op]] = {}
         self.done_ops: dict[tuple[int, int], list[_Op]] = {}
         for number, pattern in enumerate(step.patterns):
-            lines = program.rows if pattern.axis == "x" else program.cols
+            lines = pattern.line_indices(program)
             colors = switched.get(number, frozenset())
             for line_op in pattern.line_ops():
                 control = line_op.color_out is not None and line_op.color_out in colors
-                for line in range(lines):
+                for line in lines:
                     y, x = pe_of(pattern.axis, line, line_op.pos)
                     op = _Op(line_op, program, memory, y, x, control)
                     # Each operation keeps its queues at hand: the core reads its color's queue and writes

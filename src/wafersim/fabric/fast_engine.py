@@ -86,8 +86,9 @@ def step_busy(program: Program, step: Step) -> np.ndarray:
     sent = np.zeros((rows, cols), dtype=np.int64)
     received = np.zeros((rows, cols), dtype=np.int64)
     for pattern in step.patterns:
+        lines = pattern.line_indices(program)
         for op in pattern.line_ops():
-            target = (slice(None), op.pos) if pattern.axis == "x" else (op.pos, slice(None))
+            target = (lines, op.pos) if pattern.axis == "x" else (op.pos, lines)
             if op.kind in ("send", "relay"):
                 sent[target] += op.n
             if op.kind in ("recv", "relay"):
@@ -100,9 +101,10 @@ def step_link_wavelets(program: Program, step: Step, switched: dict[int, frozens
     loads = np.zeros((program.rows, program.cols, len(LINK_DIRECTIONS)), dtype=np.int64)
     for number, pattern in enumerate(step.patterns):
         colors = switched.get(number, frozenset())
+        lines = pattern.line_indices(program)
         for flow in pattern.flows():
             for index, (pos, port) in enumerate(flow.links):
-                target = (slice(None), pos) if pattern.axis == "x" else (pos, slice(None))
+                target = (lines, pos) if pattern.axis == "x" else (pos, lines)
                 # data plus, on a stage whose route switches, its control wavelet
                 loads[(*target, LINK_DIRECTIONS.index(port))] += flow.n + (flow.link_color(index) in colors)
     return loads

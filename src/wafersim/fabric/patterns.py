@@ -115,6 +115,12 @@ class Pattern:
     def line_length(self, program) -> int:
         return program.cols if self.axis == "x" else program.rows
 
+    def line_indices(self, program) -> list[int]:
+        """The lines (rows for axis 'x', columns for 'y') the pattern runs on: all, unless it names some."""
+        lines = getattr(self, "lines", None)
+        count = program.rows if self.axis == "x" else program.cols
+        return list(range(count)) if lines is None else list(lines)
+
     def _check_common(
         self, program, positions: Sequence[int], accesses: Sequence[tuple[str, Offset]]
     ) -> None:
@@ -229,6 +235,7 @@ class Shift(Pattern):
     src_off: Offset = 0
     dst_off: Offset = 0
     op: str | None = None
+    lines: tuple[int, ...] | None = None  # run on these lines only (e.g. Cannon's skew); offsets then scalar
 
     def __post_init__(self) -> None:
         targets = [q for q in self.dest if q >= 0]
@@ -264,6 +271,19 @@ class Shift(Pattern):
         self._check_common(
             program, [q for q in self.dest if q >= 0], [(self.src, self.src_off), (self.dst, self.dst_off)]
         )
+        if self.lines is not None:
+            count = program.rows if self.axis == "x" else program.cols
+            if (
+                not self.lines
+                or len(set(self.lines)) != len(self.lines)
+                or not all(0 <= line < count for line in self.lines)
+            ):
+                raise WafersimError(
+                    f"pattern '{self.name}': lines {list(self.lines)} are not distinct lines of "
+                    f"0..{count - 1}"
+                )
+            if np.ndim(self.src_off) or np.ndim(self.dst_off):
+                raise WafersimError(f"pattern '{self.name}': a shift on some lines takes scalar offsets")
         if self.src == self.dst:
             # In place only on disjoint windows (ring collectives send one chunk while receiving another).
             shape = (program.rows, program.cols)
@@ -295,17 +315,24 @@ class Shift(Pattern):
         pairs = self._pairs()
         if not pairs:
             return
+        src, dst, axis = memory[self.src], memory[self.dst], self.axis
+        if self.lines is not None:
+            # Work on copies of the named lines, line-major (so axis 'x'), and write them back.
+            lines = list(self.lines)
+            src, dst, axis = _lines_view(src, self.axis)[lines], _lines_view(dst, self.axis)[lines], "x"
         sources = [p for p, _ in pairs]
         targets = [q for _, q in pairs]
-        values = gather(memory[self.src], self.axis, sources, self.src_off, self.n)
+        values = gather(src, axis, sources, self.src_off, self.n)
         if self.op is not None:
             values = combine(
                 program.symbols[self.dst].dtype,
                 self.op,
-                gather(memory[self.dst], self.axis, targets, self.dst_off, self.n),
+                gather(dst, axis, targets, self.dst_off, self.n),
                 values,
             )
-        scatter(memory[self.dst], self.axis, targets, self.dst_off, self.n, values)
+        scatter(dst, axis, targets, self.dst_off, self.n, values)
+        if self.lines is not None:
+            _lines_view(memory[self.dst], self.axis)[list(self.lines)] = dst
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,8 +6,9 @@ The local block product is one column FMA of length mb per (k, n) pair.
 - `gemm-summa` (van de Geijn & Watts, "SUMMA", 1997; the SDK's gemm-collectives_2d): K is cut into lcm(R, C)
   panels; in step s the column owning panel s multicasts its A panel along the rows and the row owning it its B
   panel down the columns, then every PE accumulates. Each step pays a multicast across the whole line.
-- `gemm-cannon` (Cannon, 1969): A and B start skewed (placed so by the host), then P rounds of local product and
-  a cyclic shift of A one PE west and B one PE north; the wrap-around stream crosses the whole line.
+- `gemm-cannon` (Cannon, 1969): the initial alignment (row i of A turned i places, column j of B j places) runs
+  on the fabric as neighbour shifts (or, with skew='host', comes from the host placement), then P rounds of local
+  product and a cyclic shift of A one PE west and B one PE north; the wrap-around stream crosses the whole line.
 - `meshgemm` (WaferLLM, He et al., OSDI 2025): Cannon's algorithm on logical rings laid out interleaved (even
   positions ascending, odd descending), so every logical neighbour is at most 2 hops away and the shift's
   critical path is constant instead of growing with P.
@@ -21,7 +22,7 @@ import numpy as np
 
 from wafersim.catalog.fabric_arch import FabricArch
 from wafersim.errors import WafersimError
-from wafersim.fabric.costs import gemm_cycles
+from wafersim.fabric.costs import gemm_cycles, vector_cycles
 from wafersim.fabric.dtypes import DType
 from wafersim.fabric.kernels.base import Arrays, Built, ceil_div, tile
 from wafersim.fabric.patterns import Multicast, Shift
@@ -186,10 +187,65 @@ def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k:
     )  # float64 draws, padded tiles, per-PE layouts
 
 
+def _skew_steps(
+    program: Program, p: int, order: list[int], dest: tuple[int, ...], mb: int, kb: int, nb: int
+) -> list[Step]:
+    """Cannon's initial alignment on the fabric: logical row i of A turns i places left and logical column j of
+    B i places up, one neighbour shift per step on the lines still turning. A line that turned i times holds its
+    block in buffer i % 2, so a final local copy brings the odd ones back to buffer 0."""
+    steps = []
+    for j in range(1, p):
+        cur, nxt = (j - 1) % 2, j % 2
+        lines = tuple(order[i] for i in range(j, p))
+        steps.append(
+            Step(
+                f"skew{j}",
+                patterns=(
+                    Shift(f"A_skew{j}", "x", dest, f"A{cur}", f"A{nxt}", mb * kb, (0, 1, 2, 3), lines=lines),
+                    Shift(f"B_skew{j}", "y", dest, f"B{cur}", f"B{nxt}", kb * nb, (4, 5, 6, 7), lines=lines),
+                ),
+            )
+        )
+    odd = np.zeros(p, dtype=bool)
+    odd[[order[i] for i in range(1, p, 2)]] = True  # physical lines with an odd logical index
+    if not odd.any():
+        return steps
+
+    def copy(name: str, size: int, by_row: bool) -> Compute:
+        mask = odd[:, None] if by_row else odd[None, :]  # (rows, cols) after broadcasting
+
+        def fn(memory, ys: slice, xs: slice) -> None:
+            where = np.broadcast_to(mask, (p, p))[ys, xs][..., None]
+            memory[f"{name}0"][ys, xs] = np.where(
+                where, memory[f"{name}1"][ys, xs], memory[f"{name}0"][ys, xs]
+            )
+
+        # A copy issues at the add width of the type (no published width for moves).
+        cycles = np.where(
+            np.broadcast_to(mask, (p, p)), vector_cycles(program.arch, "add", program.dtype, size), 0
+        )
+        return Compute(f"{name}_skew_gather", fn, cycles, reads=(f"{name}1",), writes=(f"{name}0",))
+
+    steps.append(Step("skew_gather", computes=(copy("A", mb * kb, True), copy("B", kb * nb, False))))
+    return steps
+
+
 def build_cannon(
-    arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k: int, n: int, interleaved: bool = False
+    arch: FabricArch,
+    rows: int,
+    cols: int,
+    dtype: DType,
+    m: int,
+    k: int,
+    n: int,
+    interleaved: bool = False,
+    skew: str = "fabric",
 ) -> Built:
+    """skew='fabric': the initial alignment runs on the fabric (activations arriving unskewed); skew='host': the
+    host places the blocks already aligned (weights resident in SRAM), and the alignment is free."""
     name = "meshgemm" if interleaved else "gemm-cannon"
+    if skew not in ("fabric", "host"):
+        raise WafersimError(f"{name}: skew must be 'fabric' or 'host', got {skew!r}")
     program, p, mb, kb, nb = _setup(arch, rows, cols, dtype, m, k, n, name)
     for sym, size in (("A0", mb * kb), ("A1", mb * kb), ("B0", kb * nb), ("B1", kb * nb), ("C", mb * nb)):
         program.symbol(sym, size)
@@ -198,7 +254,7 @@ def build_cannon(
     dest = [0] * p
     for i, pos in enumerate(order):
         dest[pos] = order[(i - 1) % p]
-    steps = []
+    steps = _skew_steps(program, p, order, tuple(dest), mb, kb, nb) if skew == "fabric" else []
     for s in range(p):
         cur, nxt = s % 2, (s + 1) % 2
         steps.append(
@@ -224,15 +280,16 @@ def build_cannon(
     def load(runtime: Runtime, inputs: Arrays) -> None:
         a_blocks = tile(inputs["A"], p, p, mb, kb)
         b_blocks = tile(inputs["B"], p, p, kb, nb)
-        # Host-side skew: logical PE (i, j) starts with A[i, i+j] and B[i+j, j] (Cannon's initial alignment).
         logical = np.arange(p)
-        skew = (logical[:, None] + logical[None, :]) % p
-        a_logical = a_blocks[logical[:, None], skew]
-        b_logical = b_blocks[skew, logical[None, :]]
-        a_phys = np.empty_like(a_logical)
-        b_phys = np.empty_like(b_logical)
-        a_phys[np.ix_(order, order)] = a_logical
-        b_phys[np.ix_(order, order)] = b_logical
+        if skew == "host":
+            # Logical PE (i, j) starts with A[i, i+j] and B[i+j, j] (Cannon's initial alignment).
+            aligned = (logical[:, None] + logical[None, :]) % p
+            a_blocks = a_blocks[logical[:, None], aligned]
+            b_blocks = b_blocks[aligned, logical[None, :]]
+        a_phys = np.empty_like(a_blocks)
+        b_phys = np.empty_like(b_blocks)
+        a_phys[np.ix_(order, order)] = a_blocks
+        b_phys[np.ix_(order, order)] = b_blocks
         runtime.memcpy_h2d("A0", _a_layout(a_phys), 0, 0, p, p)
         runtime.memcpy_h2d("B0", _b_layout(b_phys), 0, 0, p, p)
 
@@ -247,5 +304,5 @@ def build_cannon(
         unload,
         _reference,
         {"m": m, "k": k, "n": n},
-        (m * k + k * n) * 8 * 3,  # float64 draws, tiled copies, skewed copies
-    )
+        (m * k + k * n) * 8 * 3,
+    )  # float64 draws, tiled copies, aligned copies
