@@ -144,11 +144,11 @@ def test_patterns_on_disjoint_lines_may_share_a_color(wse2):
     for sym in ("a", "b", "c"):
         program.symbol(sym, 2)
     dest = (1, 2, -1)
-    upper = Shift("upper", "x", dest, "a", "b", 2, (3,), lines=(0, 1))
-    lower = Shift("lower", "x", dest, "a", "c", 2, (3,), lines=(2, 3))
+    upper = Shift("upper", "x", dest, "a", "b", 2, (3, 4), lines=(0, 1))
+    lower = Shift("lower", "x", dest, "a", "c", 2, (3, 4), lines=(2, 3))
     program.function("f", [Step("halves", patterns=(upper, lower))])
     Runtime(program, "cycle").launch("f")
-    clash = Shift("clash", "x", dest, "a", "c", 2, (3,), lines=(1, 2))
+    clash = Shift("clash", "x", dest, "a", "c", 2, (3, 4), lines=(1, 2))
     program.function("f", [Step("overlap", patterns=(upper, clash))])
     with pytest.raises(WafersimError, match=r"conflicting routes at PE \(x=0, y=1\) on color 3"):
         Runtime(program, "fast")
