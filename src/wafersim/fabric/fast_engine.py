@@ -59,14 +59,23 @@ def step_cycles(
     compute = max((int(c.cycles_grid(program.rows, program.cols).max()) for c in step.computes), default=0)
     loads = _axis_loads(step, switched)
     flow_times = []
+    worst: dict[tuple[str, str, int], int] = {}  # (other axis, ramp direction, stream size) -> delay
+
+    def worst_other(axis: str, kind: str, own: int) -> int:
+        """Delay from the busiest ramp of the other axis' lines (a PE's ramp carries its row's and its column's
+        streams); cached because all streams of a pattern usually have one size."""
+        key = (axis, kind, own)
+        if key not in worst:
+            worst[key] = max((_shared(sizes, own) for sizes in loads[axis][kind].values()), default=0)
+        return worst[key]
+
     for number, pattern in enumerate(step.patterns):
         axis_loads = loads[pattern.axis]
-        other = loads["y" if pattern.axis == "x" else "x"]
+        other_axis = "y" if pattern.axis == "x" else "x"
         for flow in pattern.flows():
             own = _wavelets(flow, switched.get(number, frozenset()))
-            # A PE's ramp carries the streams of its row and of its column: add the worst line of the other axis.
-            other_out = max((_shared(sizes, own) for sizes in other["out"].values()), default=0)
-            other_in = max((_shared(sizes, own) for sizes in other["in"].values()), default=0)
+            other_out = worst_other(other_axis, "out", own)
+            other_in = worst_other(other_axis, "in", own)
             streaming = max(
                 own,
                 max((_shared(axis_loads["link"][link], own) for link in flow.links), default=0),

@@ -10,6 +10,7 @@ Each pattern is one description with three readings, which is what keeps the two
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -102,8 +103,38 @@ def _links(axis: str, a: int, b: int) -> tuple[tuple[int, str], ...]:
     return tuple((pos, port) for pos in range(a, b, step))
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_shift_layout(axis: str, dest: tuple[int, ...], palette: tuple[int, ...]):
+    streams = tuple(stream_route(axis, p, q) for p, q in enumerate(dest) if q >= 0)
+    return streams, tuple(assign_colors(streams, palette, "shift"))
+
+
+def _shift_layout(axis: str, dest: tuple[int, ...], palette: tuple[int, ...], name: str):
+    """Routes and colors of a shift (read-only); cached because a GEMM repeats one shift in every round."""
+    try:
+        return _cached_shift_layout(axis, dest, palette)
+    except WafersimError as error:
+        raise WafersimError(str(error).replace("shift:", f"pattern '{name}':", 1)) from None
+
+
+def _cached(method):
+    """Compute a pure pattern method once per pattern instance."""
+    attribute = f"_cached_{method.__name__}"
+
+    @functools.wraps(method)
+    def wrapper(self):
+        if attribute not in self.__dict__:
+            object.__setattr__(self, attribute, method(self))
+        return self.__dict__[attribute]
+
+    return wrapper
+
+
 class Pattern:
-    """Common checks. Subclasses set name, axis, n, colors, reads, writes."""
+    """Common checks. Subclasses set name, axis, n, colors, reads, writes.
+
+    flows() and line_ops() are pure; the engines ask for them several times per step, so they are computed once
+    per pattern (see _cached)."""
 
     name: str
     axis: str
@@ -195,6 +226,7 @@ class Multicast(Pattern):
             return []
         return [(self.color, multicast_route(self.axis, self.root, 0, self.length - 1))]
 
+    @_cached
     def line_ops(self) -> list[LineOp]:
         if self.length == 1:
             return []
@@ -204,6 +236,7 @@ class Multicast(Pattern):
         ]
         return ops
 
+    @_cached
     def flows(self) -> list[Flow]:
         if self.length == 1:
             return []
@@ -243,9 +276,9 @@ class Shift(Pattern):
             raise WafersimError(f"pattern '{self.name}': two positions send to the same destination")
         if any(q == p for p, q in enumerate(self.dest)):
             raise WafersimError(f"pattern '{self.name}': a position sends to itself")
-        streams = [stream_route(self.axis, p, q) for p, q in self._pairs()]
+        streams, colors = _shift_layout(self.axis, tuple(self.dest), tuple(self.palette), self.name)
         object.__setattr__(self, "_stream_routes", streams)
-        object.__setattr__(self, "_colors", assign_colors(streams, self.palette, f"pattern '{self.name}'"))
+        object.__setattr__(self, "_colors", colors)
 
     def _pairs(self) -> list[tuple[int, int]]:
         return [(p, q) for p, q in enumerate(self.dest) if q >= 0]
@@ -298,6 +331,7 @@ class Shift(Pattern):
     def routes(self):
         return list(zip(self._colors, self._stream_routes, strict=True))
 
+    @_cached
     def line_ops(self) -> list[LineOp]:
         ops = []
         for (p, q), color in zip(self._pairs(), self._colors, strict=True):
@@ -305,6 +339,7 @@ class Shift(Pattern):
             ops.append(LineOp("recv", q, self.n, self.dst, self.dst_off, color_in=color, op=self.op))
         return ops
 
+    @_cached
     def flows(self) -> list[Flow]:
         return [
             Flow(self.n, (abs(q - p),), _links(self.axis, p, q), (p,), (q,), color)
@@ -392,6 +427,7 @@ class ChainReduce(Pattern):
         for chain in self.chains:
             yield chain, [next(colors) for _ in chain[1:]]
 
+    @_cached
     def line_ops(self) -> list[LineOp]:
         ops = []
         for chain, colors in self._stage_colors():
@@ -424,6 +460,7 @@ class ChainReduce(Pattern):
             )
         return ops
 
+    @_cached
     def flows(self) -> list[Flow]:
         flows = []
         for chain, colors in self._stage_colors():
@@ -505,12 +542,14 @@ class Stream(Pattern):
     def routes(self):
         return [(self.color, stream_route(self.axis, self.src_pos, self.dst_pos))]
 
+    @_cached
     def line_ops(self) -> list[LineOp]:
         return [
             LineOp("send", self.src_pos, self.n, self.src, 0, color_out=self.color),
             LineOp("recv", self.dst_pos, self._received, self.dst, 0, color_in=self.color),
         ]
 
+    @_cached
     def flows(self) -> list[Flow]:
         links = _links(self.axis, self.src_pos, self.dst_pos)
         hops = (abs(self.dst_pos - self.src_pos),)
