@@ -49,14 +49,38 @@ def _shared(sizes: list[int], own: int) -> int:
     return sum(min(size, own) for size in sizes)
 
 
+_STEP_CACHE: dict[tuple, tuple[int, list[int]]] = {}
+_STEP_CACHE_LIMIT = 4096
+
+
 def step_cycles(
     program: Program, step: Step, switched: dict[int, frozenset[int]] | None = None
 ) -> tuple[int, list[int]]:
-    """Cycles of one step and the per-flow times (for inspection). `switched`: see switching.py."""
+    """Cycles of one step and the per-flow times (for inspection). `switched`: see switching.py.
+
+    GEMMs repeat one shift step P times: steps with equal timing keys are timed once."""
     switched = switched or {}
+    compute = max((int(c.cycles_grid(program.rows, program.cols).max()) for c in step.computes), default=0)
+    router = program.arch.router
+    key = (
+        router.hop_latency_cycles,
+        router.ramp_latency_cycles,
+        compute,
+        tuple(p.timing_key() for p in step.patterns),
+        tuple(sorted((k, tuple(sorted(v))) for k, v in switched.items())),
+    )
+    if key not in _STEP_CACHE:
+        if len(_STEP_CACHE) >= _STEP_CACHE_LIMIT:
+            _STEP_CACHE.clear()
+        _STEP_CACHE[key] = _step_cycles(program, step, switched, compute)
+    return _STEP_CACHE[key]
+
+
+def _step_cycles(
+    program: Program, step: Step, switched: dict[int, frozenset[int]], compute: int
+) -> tuple[int, list[int]]:
     hop = program.arch.router.hop_latency_cycles
     ramp = program.arch.router.ramp_latency_cycles
-    compute = max((int(c.cycles_grid(program.rows, program.cols).max()) for c in step.computes), default=0)
     loads = _axis_loads(step, switched)
     flow_times = []
     worst: dict[tuple[str, str, int], int] = {}  # (other axis, ramp direction, stream size) -> delay

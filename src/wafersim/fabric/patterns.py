@@ -117,6 +117,15 @@ def _shift_layout(axis: str, dest: tuple[int, ...], palette: tuple[int, ...], na
         raise WafersimError(str(error).replace("shift:", f"pattern '{name}':", 1)) from None
 
 
+@functools.lru_cache(maxsize=256)
+def _shift_flows(axis: str, dest: tuple[int, ...], colors: tuple[int, ...], n: int) -> list[Flow]:
+    pairs = [(p, q) for p, q in enumerate(dest) if q >= 0]
+    return [
+        Flow(n, (abs(q - p),), _links(axis, p, q), (p,), (q,), color)
+        for (p, q), color in zip(pairs, colors, strict=True)
+    ]
+
+
 def _cached(method):
     """Compute a pure pattern method once per pattern instance."""
     attribute = f"_cached_{method.__name__}"
@@ -175,6 +184,11 @@ class Pattern:
                     f"pattern '{self.name}': access {sym}[{int(np.min(off))}..{top}) is outside the symbol's "
                     f"{size} elements per PE"
                 )
+
+    def timing_key(self) -> tuple:
+        """Everything the analytic timing of this pattern depends on (equal keys, equal timing). Which lines run
+        it does not matter: every line is timed alike and lines run in parallel."""
+        return (type(self).__name__, self.axis, self.n, tuple(self.flows()))
 
     def footprint(self, color: int) -> list[int]:
         return sorted({pos for c, routes in self.routes() if c == color for pos in routes})
@@ -341,10 +355,11 @@ class Shift(Pattern):
 
     @_cached
     def flows(self) -> list[Flow]:
-        return [
-            Flow(self.n, (abs(q - p),), _links(self.axis, p, q), (p,), (q,), color)
-            for (p, q), color in zip(self._pairs(), self._colors, strict=True)
-        ]
+        return _shift_flows(self.axis, tuple(self.dest), self._colors, self.n)
+
+    def timing_key(self) -> tuple:
+        # The flows follow from these; hashing them is much cheaper than hashing the flows of a long line.
+        return ("Shift", self.axis, self.n, tuple(self.dest), self._colors)
 
     def apply(self, memory, program) -> None:
         pairs = self._pairs()
