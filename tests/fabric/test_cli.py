@@ -71,6 +71,14 @@ def test_run_json(capsys, engine):
     assert data["max_rel_err"] < 1e-5
 
 
+def test_arch(capsys):
+    data = _json(capsys, ["fabric", "arch", "wse-2", "--json"])
+    assert data["fabric"]["program_width_pes"] == 750 and data["simd"]["fp16_fma"] == 4
+    assert main(["fabric", "arch", "wse-3"]) == 0
+    out = capsys.readouterr().out
+    assert "762" in out and "SDK" in out
+
+
 def test_run_full_grid(capsys):
     data = _json(
         capsys,
