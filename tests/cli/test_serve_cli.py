@@ -18,11 +18,12 @@ def run(capsys, args):
 
 
 def test_serve_replays_a_shipped_trace_as_json(capsys, tmp_path: Path):
-    out_csv, chrome = tmp_path / "requests.csv", tmp_path / "trace.json"
+    out_csv, chrome, series = tmp_path / "requests.csv", tmp_path / "trace.json", tmp_path / "series.csv"
     code, out, err = run(
         capsys,
         ["serve", *BASE, "--trace", "azure-code", "--requests", "300", "--rate-scale", "2", "--json",
-         "--requests-out", str(out_csv), "--chrome-trace", str(chrome), "--trace-window", "0:30"],
+         "--requests-out", str(out_csv), "--chrome-trace", str(chrome), "--trace-window", "0:30",
+         "--series-out", str(series)],
     )  # fmt: skip
     assert code == 0, err
     summary = json.loads(out)
@@ -32,6 +33,14 @@ def test_serve_replays_a_shipped_trace_as_json(capsys, tmp_path: Path):
     assert summary["seed"] == 0
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == 300 and {row["status"] for row in rows} == {"completed"}
+    points = list(csv.DictReader(series.open()))
+    assert {p["series"] for p in points} == {"kv_tokens", "running", "queue_len"}
+    times = [float(p["time_s"]) for p in points]
+    assert times == sorted(times) and len(points) == summary["series_rows"]
+    assert (
+        max(int(p["value"]) for p in points if p["series"] == "kv_tokens")
+        <= summary["kv_capacity_tokens_per_engine"]
+    )
     events = json.loads(chrome.read_text())["traceEvents"]
     assert events and all(event["ts"] <= 30e6 for event in events)
 

@@ -189,17 +189,23 @@ def _window(text: str | None) -> tuple[float, float]:
 @click.option(
     "--requests-out", type=click.Path(dir_okay=False), default=None, help="per-request CSV (.parquet)"
 )
+@click.option(
+    "--series-out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="KV use and queue length over time (CSV)",
+)
 @click.option("--chrome-trace", type=click.Path(dir_okay=False), default=None, help="Chrome trace JSON")
 @click.option("--trace-window", default=None, help="START:END seconds of the Chrome trace")
 def serve(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
     max_requests, seed, as_json, trace, rate, duration, input_len, output_len, arrival, cv, rate_scale,
-    slo_ttft, slo_tpot, requests_out, chrome_trace, trace_window,
+    slo_ttft, slo_tpot, requests_out, series_out, chrome_trace, trace_window,
 ):  # fmt: skip
     """Replay a trace (or synthetic arrivals) against a deployment; report latency percentiles and throughput."""
     from dataclasses import replace
 
-    from wafersim.serving.metrics import SLO, summarize, write_chrome_trace, write_requests
+    from wafersim.serving.metrics import SLO, summarize, write_chrome_trace, write_requests, write_series
     from wafersim.serving.simulator import simulate
     from wafersim.serving.workload import read_trace, synthetic
 
@@ -247,6 +253,8 @@ def serve(
     summary["requests_per_s_per_mw"] = summary["requests_per_s"] / (deployment.power_w / 1e6)
     if requests_out:
         write_requests(result, Path(requests_out))
+    if series_out:
+        summary["series_rows"] = write_series(result, Path(series_out))
     if chrome_trace:
         summary["chrome_trace_events"] = write_chrome_trace(result, Path(chrome_trace), *window)
     keys = ["model", "system", "accelerators", "engines", "tp", "pp", "requests", "completed", "ttft_p50_s",

@@ -199,6 +199,39 @@ def write_requests(result: SimResult, path: Path) -> None:
         raise WafersimError(f"{path}: cannot write ({error.strerror})") from None
 
 
+def write_series(result: SimResult, path: Path) -> int:
+    """KV use and queue length over time, long format: time_s, engine, series, value (rows in time order).
+
+    kv_tokens and running are sampled when an engine starts a segment; queue_len at every change.
+    """
+    s = result.series
+    columns = []
+    for name, times, engines, values in (
+        ("kv_tokens", s.kv_t, s.kv_engine, s.kv_tokens),
+        ("running", s.kv_t, s.kv_engine, s.kv_running),
+        ("queue_len", s.queue_t, s.queue_engine, s.queue_len),
+    ):
+        t = np.frombuffer(times, dtype=np.float64)
+        columns.append(
+            (t, np.frombuffer(engines, dtype=np.int64), np.frombuffer(values, dtype=np.int64), name)
+        )
+    times = np.concatenate([c[0] for c in columns])
+    order = np.argsort(times, kind="stable")
+    engines = np.concatenate([c[1] for c in columns])[order]
+    values = np.concatenate([c[2] for c in columns])[order]
+    names = np.concatenate([np.full(len(c[0]), c[3]) for c in columns])[order]
+    try:
+        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(("time_s", "engine", "series", "value"))
+            writer.writerows(
+                zip(times[order].tolist(), engines.tolist(), names.tolist(), values.tolist(), strict=True)
+            )
+    except OSError as error:
+        raise WafersimError(f"{path}: cannot write ({error.strerror})") from None
+    return len(order)
+
+
 def write_chrome_trace(result: SimResult, path: Path, start_s: float, end_s: float) -> int:
     """Segments overlapping [start_s, end_s] as Chrome trace events (chrome://tracing, Perfetto)."""
     if result.segments is None:
