@@ -8,7 +8,7 @@ from wafersim.errors import WafersimError
 from wafersim.serving import engine as engine_module
 from wafersim.serving.engine import SchedulerConfig
 from wafersim.serving.metrics import summarize, time_average
-from wafersim.serving.simulator import ServeConfig, simulate
+from wafersim.serving.simulator import PrefillPool, ServeConfig, simulate
 from wafersim.serving.state import COMPLETED, REJECTED
 
 PREFILL_100 = 0.01 + 1e-4 * 100 + 1e-7 * 100  # step + tokens + reads of a 100-token prompt
@@ -114,8 +114,22 @@ requests_strategy = st.lists(
     chunk=st.integers(1, 600),
     engines=st.integers(1, 3),
     router=st.sampled_from(["round-robin", "least-outstanding", "least-kv"]),
+    prefill_engines=st.sampled_from([0, 0, 1, 2]),
+    prefill_capacity=st.integers(48, 4000),
 )
-def test_invariants(monkeypatch, requests, policy, capacity, context, max_batch, chunk, engines, router):
+def test_invariants(
+    monkeypatch,
+    requests,
+    policy,
+    capacity,
+    context,
+    max_batch,
+    chunk,
+    engines,
+    router,
+    prefill_engines,
+    prefill_capacity,
+):
     _checked_kv(monkeypatch)
     arrivals, prompts, outputs = zip(*sorted(requests), strict=True)
     workload = make_workload(np.asarray(arrivals) - arrivals[0], prompts, outputs)
@@ -143,7 +157,7 @@ def test_invariants(monkeypatch, requests, policy, capacity, context, max_batch,
     end = float(np.nanmax(r.finish_s)) if done.any() else 0.0
     series = result.series
     area = 0.0
-    for e in range(engines):
+    for e in range(result.engines):
         mask = np.frombuffer(series.queue_engine, dtype=np.int64) == e
         times = np.frombuffer(series.queue_t)[mask]
         lengths = np.frombuffer(series.queue_len, dtype=np.int64)[mask]
@@ -182,3 +196,24 @@ def test_littles_law_against_arrival_rate_under_load():
     rate = n / end
     assert mean_length > 1.0  # a real queue formed
     assert mean_length == pytest.approx(rate * r.queued_s.mean(), rel=1e-6)
+
+
+def test_disaggregated_request_by_hand():
+    """Prefill on one engine, KV moved in 50 ms, decode on another: TTFT is the prefill; the decode steps start
+    when the KV lands, without a second prefill."""
+    prefill = PrefillPool(LinearReplica(), lambda tokens: 0.05 + 0.0 * tokens)
+    result = simulate(
+        make_workload([0.0], [100], [5]), LinearReplica(), ServeConfig(prefill_engines=1), prefill=prefill
+    )
+    r = result.requests
+    assert r.first_token_s[0] == pytest.approx(PREFILL_100, rel=1e-9)
+    assert r.finish_s[0] == pytest.approx(PREFILL_100 + 0.05 + decode_s([100, 101, 102, 103]).sum(), rel=1e-9)
+    assert r.engine[0] == 0  # decoded on the decode engine (index 0); the prefill engine is index 1
+
+
+def test_disaggregation_rejects_what_the_prefill_pool_cannot_hold():
+    prefill = PrefillPool(LinearReplica(kv_capacity_tokens=160), lambda tokens: 0.01 + 0.0 * tokens)
+    workload = make_workload([0.0, 1.0], [100, 300], [10, 10])
+    result = simulate(workload, LinearReplica(), ServeConfig(prefill_engines=1), prefill=prefill)
+    assert list(result.requests.status) == [COMPLETED, REJECTED]
+    assert "a prefill engine holds 160" in result.requests.reason[1][1]

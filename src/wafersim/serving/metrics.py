@@ -124,9 +124,10 @@ def _series_summary(result: SimResult, end_s: float) -> dict[str, Any]:
     kv_mean, kv_peak, queue_mean, queue_peak = [], [], [], []
     for engine in range(result.engines):
         t, tokens = engine_series(s.kv_t, s.kv_engine, s.kv_tokens, engine)
-        if len(t):
-            kv_mean.append(time_average(t, tokens, end_s) / result.kv_capacity_tokens)
-            kv_peak.append(float(tokens.max()) / result.kv_capacity_tokens)
+        capacity = result.engine_capacity_tokens[engine]
+        if len(t) and result.engine_roles[engine] != "prefill":  # KV use of the engines that hold it
+            kv_mean.append(time_average(t, tokens, end_s) / capacity)
+            kv_peak.append(float(tokens.max()) / capacity)
         t, length = engine_series(s.queue_t, s.queue_engine, s.queue_len, engine)
         if len(t):
             queue_mean.append(time_average(t, length, end_s))

@@ -24,7 +24,10 @@ class Requests:
         self.queued_s = np.zeros(n)  # total time spent waiting (re-queues after preemption included)
         self.enqueued_at_s = np.full(n, np.nan)
         self.preemptions = np.zeros(n, dtype=np.int64)
-        self.engine = np.full(n, -1, dtype=np.int64)
+        self.engine = np.full(n, -1, dtype=np.int64)  # the engine that decodes it (or served it whole)
+        self.kv_ready = np.zeros(
+            n, dtype=bool
+        )  # disaggregation: its KV sits on a decode engine, no prefill needed
         self.status = np.full(n, PENDING, dtype=np.int8)
         self.reason: dict[int, tuple[str, str]] = {}  # rejected request id -> (reason code, message)
 
