@@ -2,9 +2,13 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from wafersim.catalog import load_catalog
 from wafersim.cli.main import main
+from wafersim.cli.serve import _trace_path
+from wafersim.serving.workload import read_trace
 
 BASE = ["--model", "llama-3.1-8b", "--system", "h100-sxm", "--count", "1"]
 REQUIRED = ["requests", "completed", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_p50_s", "tpot_p90_s",
@@ -128,3 +132,25 @@ def test_capacity_finds_the_edge_of_the_slos(capsys):
     assert summary["requests_per_s_per_mw"] == pytest.approx(rate / (summary["power_w"] / 1e6))
     for key in ("max_rate_rps", "output_tokens_per_s", "ttft_p90_s", "tpot_p90_s"):
         assert key in summary
+
+
+def test_disaggregated_serving_across_system_types(capsys):
+    args = ["serve", "--model", "llama-3.1-8b", "--system", "h200-sxm", "--count", "1", "--trace", "azure-conv",
+            "--requests", "400", "--prefill-system", "h100-sxm", "--prefill-replicas", "2", "--json"]  # fmt: skip
+    code, out, err = run(capsys, args)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["completed"] == 400 and summary["engines"] == 3
+    assert summary["prefill_system"] == "h100-sxm" and summary["accelerators"] == 3
+    assert summary["prefill_power_w"] == pytest.approx(2 * 1275.0)  # two H100s, system power per GPU
+    # Llama 3.1 8B KV: 32 layers × 8 KV heads × 128 × (K, V) × 2 bytes per token, one GPU each side;
+    # the slower scale-out link of the two at the lower network efficiency, plus the larger latency.
+    catalog = load_catalog()
+    links = [catalog.system(s) for s in ("h100-sxm", "h200-sxm")]
+    bw = min(s.scale_out.bw_bytes_per_s for s in links) * min(s.efficiency.network for s in links)
+    latency = max(s.scale_out.latency_s for s in links)
+    mean_prompt = float(np.mean(read_trace(_trace_path("azure-conv")).head(400).prompt_tokens))
+    expected = latency + mean_prompt * 32 * 8 * 128 * 2 * 2 / bw
+    assert summary["kv_transfer_s_at_mean_prompt"] == pytest.approx(expected, rel=1e-9)
+    code, out, err = run(capsys, [*args[:-1], "--scheduler", "sarathi"])
+    assert code == 2 and "disaggregation runs vLLM-style engines" in err
