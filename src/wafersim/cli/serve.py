@@ -226,6 +226,7 @@ def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas,
 )
 @click.option("--chrome-trace", type=click.Path(dir_okay=False), default=None, help="Chrome trace JSON")
 @click.option("--trace-window", default=None, help="START:END seconds of the Chrome trace")
+@click.option("--exact-pricing", is_flag=True, help="price multi-prompt prefills exactly, not from the table")
 @click.option("--prefill-replicas", type=int, default=None, help="disaggregate: replicas that only prefill")
 @click.option("--prefill-system", default=None, help="system of the prefill replicas (default: --system)")
 @click.option(
@@ -234,8 +235,8 @@ def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas,
 def serve(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
     max_requests, seed, as_json, trace, rate, duration, input_len, output_len, arrival, cv, rate_scale,
-    slo_ttft, slo_tpot, requests_out, series_out, chrome_trace, trace_window, prefill_replicas, prefill_system,
-    prefill_count,
+    slo_ttft, slo_tpot, requests_out, series_out, chrome_trace, trace_window, exact_pricing, prefill_replicas,
+    prefill_system, prefill_count,
 ):  # fmt: skip
     """Replay a trace (or synthetic arrivals) against a deployment; report latency percentiles and throughput."""
     from dataclasses import replace
@@ -287,7 +288,10 @@ def serve(
             model_spec, system_spec, deployment, config, workload, prefill_replicas or 1,
             prefill_system or system_spec.id, prefill_count or count, precision,
         )  # fmt: skip
-    result = simulate(workload, deployment.replica, config, prefill=prefill)
+    from wafersim.serving.pricing import IterationPricer
+
+    pricer = IterationPricer(deployment.replica, exact_prefill=exact_pricing)
+    result = simulate(workload, deployment.replica, config, pricer, prefill=prefill)
     summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment)
     if prefill_fields:
         summary.update(prefill_fields)

@@ -157,7 +157,9 @@ class Engine:
 
     # --- planning -------------------------------------------------------------------------------------
 
-    def plan(self, now_s: float) -> Segment | None:
+    def plan(self, now_s: float, horizon_s: float = float("inf")) -> Segment | None:
+        """What runs next from `now_s`. `horizon_s`: when the next request is known to reach this engine (a
+        decode stretch planned past it would only be cut there), or infinity."""
         policy = self.config.policy
         if policy == "static":
             segment = self._plan_static(now_s)
@@ -169,13 +171,16 @@ class Engine:
             )
             if len(ids) and self.role == "decode":
                 ids = self._join_ready(ids)
-            segment = self._prefill_segment(now_s, ids) if len(ids) else self._decode_segment(now_s, now_s)
+            if len(ids):
+                segment = self._prefill_segment(now_s, ids, horizon_s)
+            else:
+                segment = self._decode_segment(now_s, now_s)
         self.segment = segment
         if segment is not None:
             self.series.kv(now_s, self.index, self.blocks_used * self.block, len(self.running))
         return segment
 
-    def _prefill_segment(self, now_s: float, ids: np.ndarray) -> Segment:
+    def _prefill_segment(self, now_s: float, ids: np.ndarray, horizon_s: float = float("inf")) -> Segment:
         """A vLLM prefill step, and when nothing else waits, the decode stretch after it, as one segment.
 
         The prefill's effects (first tokens, joining the batch) are applied now, stamped with its end time:
@@ -185,7 +190,8 @@ class Engine:
         lengths = r.prompt[ids] + r.generated[ids]
         end_s = now_s + self.pricer.prefill_batch_s(lengths)
         self._apply_prefill(ids, end_s)
-        if not self.waiting and self.role != "prefill":
+        # No stretch when the next request arrives during the prefill: it would be cut back to the prefill.
+        if not self.waiting and self.role != "prefill" and end_s < horizon_s:
             tail = self._decode_segment(end_s, now_s, preempt=False)
             if tail is not None:
                 tail.kind, tail.decode_from = "prefill", 1

@@ -34,8 +34,10 @@ def _total(work: StepWork) -> StepWork:
 
 
 class IterationPricer:
-    def __init__(self, replica: ReplicaModel) -> None:
+    def __init__(self, replica: ReplicaModel, exact_prefill: bool = False) -> None:
+        """`exact_prefill`: price multi-prompt prefills with exact calls (slower; for checking the table)."""
         self.replica = replica
+        self.exact_prefill = exact_prefill
         self.window = replica.sliding_window
         self._decode_rows: dict[int, np.ndarray] = {}
         self._prefill = np.zeros(0)
@@ -107,7 +109,7 @@ class IterationPricer:
         n = len(prompt_tokens)
         if n == 1:
             return self.prefill_one_s(int(prompt_tokens[0]))
-        if self.window is not None or n > MAX_TABULATED_PROMPTS:
+        if self.exact_prefill or self.window is not None or n > MAX_TABULATED_PROMPTS:
             return self.iteration_s(prompt_tokens, np.zeros(n))
         total = float(prompt_tokens.sum())
         squares = float(np.dot(prompt_tokens.astype(float), prompt_tokens))

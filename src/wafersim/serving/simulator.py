@@ -167,8 +167,16 @@ def simulate(
             return min(pool, key=lambda e: (e.kv_fraction(), e.outstanding()))
         return min(pool, key=Engine.outstanding)
 
+    first_pool = prefill_engines or engines
+    # With one engine taking arrivals, the next arrival is known to reach it: planning can stop there.
+    lookahead = len(first_pool) == 1
+    cursor = {"next": 0}  # position in `order` of the next arrival
+
     def start(engine: Engine, now_s: float) -> None:
-        segment = engine.plan(now_s)
+        horizon_s = float("inf")
+        if lookahead and engine is first_pool[0] and cursor["next"] < len(order):
+            horizon_s = float(requests.arrival_s[order[cursor["next"]]])
+        segment = engine.plan(now_s, horizon_s)
         engine.event = None if segment is None else loop.schedule(segment.end_s, "segment", engine)
 
     def deliver(pool: list[Engine], rid: int, now_s: float) -> Engine:
@@ -181,10 +189,9 @@ def simulate(
             engine.event = loop.schedule(engine.segment.end_s, "segment", engine)
         return engine
 
-    first_pool = prefill_engines or engines
-
     def on_arrival(event: Event) -> None:
         position = event.payload
+        cursor["next"] = position + 1
         rid = int(order[position])
         engine = deliver(first_pool, rid, event.time_s)
         requests.engine[rid] = engine.index
