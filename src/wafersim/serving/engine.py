@@ -130,10 +130,12 @@ class Engine:
         slots = self.config.max_batch - len(self.running) - len(self.prefilling)
         while self.waiting and len(ids) < slots:
             rid = self.waiting[0]
-            length = int(r.prompt[rid] + r.generated[rid])  # a preempted request recomputes its output too
+            length = r.prompt_list[rid] + int(
+                r.generated[rid]
+            )  # a preempted request recomputes its output too
             if ids and not r.kv_ready[rid] and tokens + length > token_budget:
                 break
-            need = self._blocks(int(r.prompt[rid] + r.output[rid]) if full_length else length + 1)
+            need = -(-(r.prompt_list[rid] + r.output_list[rid] if full_length else length + 1) // self.block)
             if self.blocks_used + need > self.admissible_blocks():
                 break
             self.waiting.popleft()
@@ -152,7 +154,7 @@ class Engine:
         rid = self.waiting[0]
         if len(self.running) >= self.config.max_batch:
             return False
-        need = self._blocks(int(self.r.prompt[rid] + self.r.generated[rid]) + 1)
+        need = -(-(self.r.prompt_list[rid] + int(self.r.generated[rid]) + 1) // self.block)
         return self.blocks_used + need <= self.admissible_blocks()
 
     # --- planning -------------------------------------------------------------------------------------
@@ -207,10 +209,10 @@ class Engine:
             r.generated[rid] = generated
             if r.first_token_s[rid] != r.first_token_s[rid]:  # NaN: no token yet
                 r.first_token_s[rid] = end_s
-            if generated >= r.output[rid]:
+            if generated >= r.output_list[rid]:
                 r.finish_s[rid] = end_s
                 r.status[rid] = COMPLETED
-                self.blocks_used -= -(-(int(r.prompt[rid]) + generated) // self.block)
+                self.blocks_used -= -(-(r.prompt_list[rid] + generated) // self.block)
             else:
                 self._continue(ids, end_s)
             return

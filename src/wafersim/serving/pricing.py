@@ -40,6 +40,7 @@ class IterationPricer:
         self.exact_prefill = exact_prefill
         self.window = replica.sliding_window
         self._decode_rows: dict[int, np.ndarray] = {}
+        self._grids: dict[int, np.ndarray] = {}  # grid-point indices by row length, built once
         self._prefill = np.zeros(0)
         self._batched_prefill: dict[int, np.ndarray] = {}
         self.exact_calls = 0
@@ -66,7 +67,10 @@ class IterationPricer:
         `context_start` tokens and grows by one per step."""
         contexts = context_start + np.arange(iterations, dtype=float)
         row = self._decode_row(batch, float(contexts[-1]))
-        return np.interp(contexts / GRID_TOKENS, np.arange(len(row), dtype=float), row)
+        grid = self._grids.get(len(row))
+        if grid is None:
+            grid = self._grids[len(row)] = np.arange(len(row), dtype=float)
+        return np.interp(contexts * (1.0 / GRID_TOKENS), grid, row)
 
     # --- prefill --------------------------------------------------------------------------------------
 

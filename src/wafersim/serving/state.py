@@ -18,6 +18,9 @@ class Requests:
         self.arrival_s = workload.arrival_s
         self.prompt = workload.prompt_tokens
         self.output = workload.output_tokens
+        # Python-list mirrors for the scalar reads of the per-step loop (a list index is ~3× a NumPy one).
+        self.prompt_list: list[int] = self.prompt.tolist()
+        self.output_list: list[int] = self.output.tolist()
         self.generated = np.zeros(n, dtype=np.int64)
         self.first_token_s = np.full(n, np.nan)
         self.finish_s = np.full(n, np.nan)
