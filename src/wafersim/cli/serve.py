@@ -133,6 +133,7 @@ def _deployment_fields(model_spec, system_spec, count, replicas, deployment) -> 
         "pp": layout.pp,
         "ep": layout.ep,
         "engines_per_replica": layout.dp,
+        "engines": deployment.engines,
         "precision": deployment.precision,
         "accelerators": deployment.accelerators,
         "power_w": deployment.power_w,
