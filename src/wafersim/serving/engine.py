@@ -130,9 +130,8 @@ class Engine:
         slots = self.config.max_batch - len(self.running) - len(self.prefilling)
         while self.waiting and len(ids) < slots:
             rid = self.waiting[0]
-            length = r.prompt_list[rid] + int(
-                r.generated[rid]
-            )  # a preempted request recomputes its output too
+            # A preempted request recomputes the tokens it had generated too.
+            length = r.prompt_list[rid] + int(r.generated[rid])
             if ids and not r.kv_ready[rid] and tokens + length > token_budget:
                 break
             need = -(-(r.prompt_list[rid] + r.output_list[rid] if full_length else length + 1) // self.block)
