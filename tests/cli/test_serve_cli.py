@@ -164,3 +164,22 @@ def test_exact_pricing_agrees_with_the_tables_below_saturation(capsys):
     exact = json.loads(run(capsys, [*args, "--exact-pricing"])[1])
     for key in ("ttft_p50_s", "ttft_p90_s", "tpot_p50_s", "tpot_p90_s", "output_tokens_per_s"):
         assert table[key] == pytest.approx(exact[key], rel=0.02), key
+
+
+def test_parquet_output_needs_pyarrow_or_writes_a_table(capsys, tmp_path: Path):
+    path = tmp_path / "requests.parquet"
+    code, out, err = run(
+        capsys, ["serve", *BASE, "--rate", "2", "--duration", "5", "--requests-out", str(path)]
+    )
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        assert code == 2 and "Parquet output needs pyarrow" in err
+        return
+    assert code == 0, err
+    assert (
+        pq.read_table(path).num_rows
+        == json.loads(run(capsys, ["serve", *BASE, "--rate", "2", "--duration", "5", "--json"])[1])[
+            "requests"
+        ]
+    )

@@ -249,3 +249,31 @@ def test_disaggregation_rejects_what_the_prefill_pool_cannot_hold():
     result = simulate(workload, LinearReplica(), ServeConfig(prefill_engines=1), prefill=prefill)
     assert list(result.requests.status) == [COMPLETED, REJECTED]
     assert "a prefill engine holds 160" in result.requests.reason[1][1]
+
+
+@pytest.mark.parametrize(
+    ("router", "expected"),
+    [
+        ("round-robin", [0, 1, 2, 0, 1, 2]),  # in turn, whatever the load
+        (
+            "least-outstanding",
+            [0, 1, 2, 0, 1, 2],
+        ),  # ties go to the lowest index; each engine is busy once used
+        ("least-kv", [0, 1, 2, 0, 1, 2]),
+    ],
+)
+def test_routers_spread_a_burst(router, expected):
+    workload = make_workload(np.zeros(6), [100] * 6, [50] * 6)
+    result = simulate(workload, LinearReplica(), ServeConfig(engines=3, router=router))
+    assert list(result.requests.engine) == expected
+
+
+def test_least_outstanding_avoids_the_busy_engine_and_round_robin_does_not():
+    # A long request occupies engine 0; later short ones arrive one by one after the previous finished.
+    arrivals = [0.0, 1.0, 2.0, 3.0]
+    workload = make_workload(arrivals, [100, 10, 10, 10], [5000, 2, 2, 2])
+    least = simulate(workload, LinearReplica(), ServeConfig(engines=2, router="least-outstanding")).requests
+    turns = simulate(workload, LinearReplica(), ServeConfig(engines=2, router="round-robin")).requests
+    assert list(least.engine) == [0, 1, 1, 1]
+    assert list(turns.engine) == [0, 1, 0, 1]
+    assert least.first_token_s[2] - 2.0 < turns.first_token_s[2] - 2.0  # not queued behind the long decode
