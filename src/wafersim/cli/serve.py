@@ -133,6 +133,7 @@ def _deployment_fields(model_spec, system_spec, count, replicas, deployment) -> 
         "pp": layout.pp,
         "ep": layout.ep,
         "engines_per_replica": layout.dp,
+        "engines": deployment.engines,
         "precision": deployment.precision,
         "accelerators": deployment.accelerators,
         "power_w": deployment.power_w,
@@ -170,6 +171,35 @@ def _window(text: str | None) -> tuple[float, float]:
     return start, end
 
 
+def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas, system_id, count, precision):
+    """Disaggregation: prefill replicas (possibly another system type) in front of the decode replicas."""
+    from dataclasses import replace
+
+    from wafersim.serving.replica import kv_transfer_time, plan_deployment
+    from wafersim.serving.simulator import PrefillPool
+
+    if config.scheduler.policy != "vllm":
+        raise WafersimError("prefill/decode disaggregation runs vLLM-style engines: use --scheduler vllm")
+    prefill_system = load_catalog().system(system_id)
+    prefill = plan_deployment(
+        model_spec, prefill_system, count, replicas, float(np.mean(workload.prompt_tokens)),
+        float(np.mean(workload.output_tokens)), precision=decode.precision, max_batch=config.scheduler.max_batch,
+    )  # fmt: skip
+    transfer = kv_transfer_time(prefill, decode, prefill_system, decode_system)
+    fields = {
+        "prefill_system": prefill_system.id,
+        "prefill_count": count,
+        "prefill_replicas": replicas,
+        "prefill_tp": prefill.layout.tp,
+        "prefill_pp": prefill.layout.pp,
+        "prefill_engines": prefill.engines,
+        "prefill_accelerators": prefill.accelerators,
+        "prefill_power_w": prefill.power_w,
+        "kv_transfer_s_at_mean_prompt": float(transfer(float(np.mean(workload.prompt_tokens)))),
+    }
+    return PrefillPool(prefill.replica, transfer), fields, replace(config, prefill_engines=prefill.engines)
+
+
 @click.command()
 @_common
 @click.option("--trace", default=None, help="Azure CSV or JSONL path, or azure-conv / azure-code (shipped)")
@@ -189,17 +219,30 @@ def _window(text: str | None) -> tuple[float, float]:
 @click.option(
     "--requests-out", type=click.Path(dir_okay=False), default=None, help="per-request CSV (.parquet)"
 )
+@click.option(
+    "--series-out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="KV use and queue length over time (CSV)",
+)
 @click.option("--chrome-trace", type=click.Path(dir_okay=False), default=None, help="Chrome trace JSON")
 @click.option("--trace-window", default=None, help="START:END seconds of the Chrome trace")
+@click.option("--exact-pricing", is_flag=True, help="price multi-prompt prefills exactly, not from the table")
+@click.option("--prefill-replicas", type=int, default=None, help="disaggregate: replicas that only prefill")
+@click.option("--prefill-system", default=None, help="system of the prefill replicas (default: --system)")
+@click.option(
+    "--prefill-count", type=int, default=None, help="accelerators per prefill replica (default: --count)"
+)
 def serve(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
     max_requests, seed, as_json, trace, rate, duration, input_len, output_len, arrival, cv, rate_scale,
-    slo_ttft, slo_tpot, requests_out, chrome_trace, trace_window,
+    slo_ttft, slo_tpot, requests_out, series_out, chrome_trace, trace_window, exact_pricing, prefill_replicas,
+    prefill_system, prefill_count,
 ):  # fmt: skip
     """Replay a trace (or synthetic arrivals) against a deployment; report latency percentiles and throughput."""
     from dataclasses import replace
 
-    from wafersim.serving.metrics import SLO, summarize, write_chrome_trace, write_requests
+    from wafersim.serving.metrics import SLO, summarize, write_chrome_trace, write_requests, write_series
     from wafersim.serving.simulator import simulate
     from wafersim.serving.workload import read_trace, synthetic
 
@@ -240,13 +283,28 @@ def serve(
         workload,
     )
     config = replace(config, record_segments=chrome_trace is not None)
-    result = simulate(workload, deployment.replica, config)
+    prefill, prefill_fields = None, {}
+    if prefill_replicas is not None or prefill_system is not None or prefill_count is not None:
+        prefill, prefill_fields, config = _prefill_pool(
+            model_spec, system_spec, deployment, config, workload, prefill_replicas or 1,
+            prefill_system or system_spec.id, prefill_count or count, precision,
+        )  # fmt: skip
+    from wafersim.serving.pricing import IterationPricer
+
+    pricer = IterationPricer(deployment.replica, exact_prefill=exact_pricing)
+    result = simulate(workload, deployment.replica, config, pricer, prefill=prefill)
     summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment)
+    if prefill_fields:
+        summary.update(prefill_fields)
+        summary["accelerators"] += prefill_fields["prefill_accelerators"]
+        summary["power_w"] += prefill_fields["prefill_power_w"]
     summary["seed"] = seed
     summary.update(summarize(result, SLO(slo_ttft, slo_tpot)))
-    summary["requests_per_s_per_mw"] = summary["requests_per_s"] / (deployment.power_w / 1e6)
+    summary["requests_per_s_per_mw"] = summary["requests_per_s"] / (summary["power_w"] / 1e6)
     if requests_out:
         write_requests(result, Path(requests_out))
+    if series_out:
+        summary["series_rows"] = write_series(result, Path(series_out))
     if chrome_trace:
         summary["chrome_trace_events"] = write_chrome_trace(result, Path(chrome_trace), *window)
     keys = ["model", "system", "accelerators", "engines", "tp", "pp", "requests", "completed", "ttft_p50_s",

@@ -41,6 +41,11 @@ class ReplicaModel(Protocol):
     @property
     def power_w(self) -> float: ...
 
+    @property
+    def kv_bytes_per_token(self) -> float:
+        """KV bytes one accelerator holds per cached token (what it sends when the KV moves)."""
+        ...
+
     def iteration_time_s(self, work: StepWork) -> np.ndarray:
         """Seconds for each iteration described by `work` (fields may be arrays: many iterations at once)."""
         ...
@@ -211,3 +216,23 @@ def plan_deployment(
         accelerators=accelerators,
         power_w=system.power.system_w_per_accelerator * accelerators,
     )
+
+
+def kv_transfer_time(
+    prefill: Deployment, decode: Deployment, prefill_system: SystemSpec, decode_system: SystemSpec
+):
+    """Seconds to move a request's KV from a prefill engine to a decode engine, as a function of its tokens.
+
+    Every accelerator sends its own shard over its own scale-out link at the same time, so the time is set by
+    the larger per-accelerator shard of the two sides over the slower of the two links (alpha-beta).
+    """
+    bytes_per_token = max(prefill.replica.kv_bytes_per_token, decode.replica.kv_bytes_per_token)
+    links = (prefill_system.scale_out, decode_system.scale_out)
+    efficiency = min(prefill_system.efficiency.network, decode_system.efficiency.network)
+    bw_bytes_per_s = min(link.bw_bytes_per_s for link in links) * efficiency
+    latency_s = max(link.latency_s for link in links)
+
+    def transfer_s(tokens):
+        return latency_s + np.asarray(tokens, dtype=float) * bytes_per_token / bw_bytes_per_s
+
+    return transfer_s
