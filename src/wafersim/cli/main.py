@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "validate": "wafersim.cli.validate:validate",
     "calibrate": "wafersim.cli.validate:calibrate",
     "fabric": "wafersim.cli.fabric:fabric",
+    "wafer": "wafersim.cli.wafer:wafer",
 }
 
 
