@@ -98,7 +98,7 @@ def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None
         result = search(mow, work)
         best = result.best
         if best is None:
-            return _no_fit(request, result.fewest_wafers, work)
+            return _no_fit(request, result.fewest_wafers, work, mow.reserved_bytes_per_pe)
         if result.prefill_error:
             return Estimate(**_base(request), fits=False, reason=result.prefill_error)
         if options.speculative is None:
@@ -114,7 +114,7 @@ def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None
     return _answer(request, mow, work, best, result.fewest_wafers, spec)
 
 
-def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload) -> Estimate:
+def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserved: float = 0.0) -> Estimate:
     if fewest is None:
         reason = (
             f"no region shape of {request.system.fabric_arch} holds one layer of {request.model.id} "
@@ -123,7 +123,9 @@ def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload) -> Est
     elif fewest > request.count:
         reason = (
             f"{request.model.id} at {request.resolved_precision} needs {fewest} {request.system.id} systems "
-            f"(weights resident in SRAM with one {work.length}-token sequence); --count is {request.count}"
+            f"(weights resident in SRAM with one {work.length}-token sequence"
+            + (f", {reserved:,.0f} B per PE kept for the speculative draft" if reserved else "")
+            + f"); --count is {request.count}"
         )
     elif work.grid is not None:
         reason = f"--grid {work.grid[0]}x{work.grid[1]}: no placement with that region shape fits the SRAM"

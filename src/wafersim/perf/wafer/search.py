@@ -165,7 +165,7 @@ def candidates(mow: ModelOnWafer, work: Workload) -> tuple[list[Placement], int 
     return out, fewest
 
 
-def _largest(lo: int, hi: int, ok) -> int:
+def largest(lo: int, hi: int, ok) -> int:
     """Largest x in [lo, hi] with ok(x), assuming ok is monotone (True then False); lo - 1 if none."""
     if not ok(lo):
         return lo - 1
@@ -276,14 +276,14 @@ def _best_batch(mow: ModelOnWafer, p: Placement, work: Workload) -> Phases | Non
     def holds(b: int) -> bool:
         return _fits(mow, p, b, work.length, decode_split(p, b)[1], work.decode_context)
 
-    top = _largest(1, work.max_batch, holds)
+    top = largest(1, work.max_batch, holds)
     if work.max_tpot_s is not None:
 
         def quick(b: int) -> bool:
             phases = evaluate(mow, p, work, b)
             return phases is not None and phases.tpot_s(work.output_len) <= work.max_tpot_s
 
-        top = _largest(1, max(top, 1), quick)
+        top = largest(1, max(top, 1), quick)
     return evaluate(mow, p, work, top) if top >= 1 else None
 
 

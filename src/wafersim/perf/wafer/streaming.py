@@ -16,6 +16,7 @@ from wafersim.perf.wafer import closed_form as cf
 from wafersim.perf.wafer.closed_form import ceil_div
 from wafersim.perf.wafer.layer import ACT_BYTES, activation_elems_per_pe, kv_elems_per_pe, layer_cost
 from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer
+from wafersim.perf.wafer.search import largest
 
 MAX_CHUNK = 8192
 
@@ -78,9 +79,7 @@ def streaming_estimate(request: EstimateRequest, mow: ModelOnWafer, grid: tuple[
             )
         batch = request.batch
     else:
-        batch = 1
-        while batch * 2 <= request.max_batch and fits(batch * 2):
-            batch *= 2
+        batch = largest(1, request.max_batch, fits)
     io = mow.system.scale_out
     host = 2 * io.latency_s + batch * mow.model.hidden_size * ACT_BYTES / io.bw_bytes_per_s
     compute, stream, fabric = _step(mow, rows, cols, batch, ctx, 1)
@@ -118,7 +117,7 @@ def streaming_estimate(request: EstimateRequest, mow: ModelOnWafer, grid: tuple[
                 "sram_s": 0.0,
                 "fabric_s": fabric,
                 "io_s": host,
-                "weight_stream_s": stream,
+                # Waiting for the next layer's weights: the part of the step the stream is longer than compute.
                 "idle_s": max(0.0, stream - compute),
             }
         },
@@ -131,6 +130,7 @@ def streaming_estimate(request: EstimateRequest, mow: ModelOnWafer, grid: tuple[
             * cols
             * request.count,
             "weight_bytes_streamed_per_step": mow.model_bytes_on_wafer,
+            "weight_stream_s": stream,
             "prefill_chunk_tokens": chunk,
             "decode_step_s": step,
         },
