@@ -111,10 +111,28 @@ def estimate_cmd(
     print_estimate(result)
     if result.fits:
         extra = result.extra
-        make_console().print(
-            f"mode {extra['mode']}: {extra['wafers_used']} wafer(s) used, SRAM {fmt(extra['sram_bytes_used'], 'B')}"
-            + (f", placement {extra['placement']}" if "placement" in extra else "")
-        )
+        lines = [
+            f"mode {extra['mode']}: {extra['wafers_used']} wafer(s), SRAM {fmt(extra['sram_bytes_used'], 'B')}"
+        ]
+        if "placement" in extra:
+            pl = extra["placement"]
+            lines.append(
+                f"decode: {pl['layer_regions']} layer regions of {pl['region_rows']}×{pl['region_cols']} PEs, "
+                f"{pl['layers_per_region']} layer(s) each, {pl['head_regions']} head region(s), "
+                f"{pl['decode_micro_batches']} micro-batch(es) of {pl['decode_tokens_per_micro_batch']}"
+            )
+            lines.append(
+                f"prefill: regions of {pl['prefill_region_rows']}×{pl['prefill_region_cols']} PEs, chunks of "
+                f"{pl['prefill_chunk_tokens']} token(s), re-layout {fmt(pl['relayout_s'], 's')} each way"
+            )
+        if "speculative" in extra:
+            sp = extra["speculative"]
+            lines.append(
+                f"speculative: {sp['draft_model']} drafts {sp['draft_tokens']}, acceptance {sp['acceptance']}, "
+                f"{sp['tokens_per_round']:.2f} tokens per round; draft step {fmt(sp['draft_step_s'], 's')}, "
+                f"verify {fmt(sp['verify_step_s'], 's')}"
+            )
+        make_console().print("\n".join(lines))
 
 
 @wafer.command("map")

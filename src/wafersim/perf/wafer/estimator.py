@@ -116,9 +116,14 @@ def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None
 
 def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserved: float = 0.0) -> Estimate:
     if fewest is None:
+        mow = model_on_wafer(request)
+        layer_gb = max(s.weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
+        wafer_gb = mow.sram_per_pe * mow.fabric_hw[0] * mow.fabric_hw[1] / 1e9
         reason = (
-            f"no region shape of {request.system.fabric_arch} holds one layer of {request.model.id} "
-            f"at {request.resolved_precision} with a {work.length}-token sequence"
+            f"no region shape of {request.system.fabric_arch} holds one layer of {request.model.id} at "
+            f"{request.resolved_precision} with a {work.length}-token sequence: its largest layer is "
+            f"{layer_gb:.1f} GB against {wafer_gb:.1f} GB of SRAM per wafer, and a layer spanning wafers is not "
+            "modelled (try a narrower --precision)"
         )
     elif fewest > request.count:
         reason = (
