@@ -188,3 +188,15 @@ def test_gpu_notions_are_refused(catalog):
 def test_every_kind_of_model_gets_an_answer_or_a_count(catalog, model):
     answer = estimate(request(catalog, model=model, count=1, input_len=500, output_len=500))
     assert answer.fits or (answer.accelerators_needed and answer.accelerators_needed > 1)
+
+
+def test_max_tpot_bounds_the_batch(catalog):
+    free = estimate(request(catalog, batch=None))
+    bounded = estimate(request(catalog, batch=None, max_tpot_s=0.0003))
+    assert bounded.tpot_s <= 0.0003 < free.tpot_s
+    assert 1 <= bounded.batch < free.batch
+
+
+def test_a_prefill_grid_that_cannot_hold_the_model_is_refused(catalog):
+    answer = estimate_wafer(request(catalog), WaferOptions(prefill_grid=(16, 16)))
+    assert not answer.fits and "--prefill-grid 16x16" in answer.reason
