@@ -190,8 +190,9 @@ def layer_cost(
     d = shape.hidden
     total = cf.rmsnorm(arch, cols, d, tokens)
     total += _gemv(arch, rows, cols, shape.qkv_out, d, tokens, False)
-    # RoPE on the query and key parts: x*cos + rot(x)*sin = a multiply and an FMA per element.
-    rope_elems = tokens * ceil_div(shape.attn_out + shape.kv_groups * shape.k_dim // 2, rows)
+    # RoPE on the query and key parts: x*cos + rot(x)*sin = a multiply and an FMA per element. (MLA rotates only
+    # its 64-wide rope slice; counting every dimension over-counts this small term there.)
+    rope_elems = tokens * ceil_div(shape.attn_out + shape.kv_groups * shape.k_dim, rows)
     total += Cost(cf.vec(arch, "mul", rope_elems) + cf.vec(arch, "fma", rope_elems), 0)
     # Shift-based KV append: one neighbour hop east of this PE's slice of the new entries; a prefill chunk's
     # entries are spread from column 0 over the row (most of them cross the whole region).

@@ -1,5 +1,6 @@
 """Placement search: region shape, layers per region and wafers, chosen to maximise the objective under the SRAM
-limit; per phase, the decode micro-batching and the prefill chunk size.
+limit; per phase, a placement (prefill may use another, reached by re-laying weights and KV), the decode
+micro-batching and the prefill chunk size.
 
 Candidates: the wafer's program rectangle cut into a x b regions for a, b in REGION_SPLITS (or the one region
 shape `--grid` asks for); for each, the fewest layers per region whose SRAM fits, for every wafer count up to
@@ -26,8 +27,8 @@ from wafersim.perf.wafer.pipeline import (
     step_time,
 )
 
-# Cuts of the rectangle per axis: regions from the whole wafer down to ~30 x 24 PEs (smaller regions spend
-# more on hand-offs than they save; the sweep in docs/wafer.md shows where).
+# Cuts of the rectangle per axis: regions from the whole wafer down to ~29 x 19 PEs on WSE-3 (smaller regions
+# cannot hold a layer of any catalog model, and spend more on hand-offs than they save: docs/wafer.md's sweep).
 REGION_SPLITS = (*range(1, 17), 20, 24, 28, 32, 40)
 # Prefill chunk sizes tried (tokens per pipeline pass), as powers of two up to the prompt.
 MAX_CHUNK = 8192
