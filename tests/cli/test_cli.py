@@ -166,7 +166,7 @@ def test_compare_json(capsys):
     rows = {row["system"]: row for row in data["deployments"]}
     assert rows["h100-sxm"]["single_user"]["fits"]
     assert rows["groq-lpu"]["count"] > 30  # 8B weights over 230 MB chips
-    assert "skipped" in rows["cs-3"]
+    assert rows["cs-3"]["single_user"]["fits"] and rows["cs-3"]["single_user"]["wafers_used"] == 1
 
 
 def test_compare_bad_systems_spec(capsys):
