@@ -183,3 +183,14 @@ def test_parquet_output_needs_pyarrow_or_writes_a_table(capsys, tmp_path: Path):
             "requests"
         ]
     )
+
+
+def test_workload_options(capsys):
+    scaled = json.loads(run(capsys, ["serve", *BASE, "--trace", "azure-code", "--requests", "500",
+                                     "--trace-rate", "4", "--json"])[1])  # fmt: skip
+    assert scaled["offered_rate_rps"] == pytest.approx(4.0)
+    bursty = json.loads(run(capsys, ["serve", *BASE, "--rate", "3", "--duration", "60", "--arrival", "gamma",
+                                     "--cv", "3", "--input-len", "300", "--output-len", "30", "--json"])[1])  # fmt: skip
+    assert bursty["completed"] == bursty["requests"] > 0
+    code, out, err = run(capsys, ["serve", *BASE, "--rate", "3", "--duration", "5", "--trace-rate", "2"])
+    assert code == 2 and "--trace-rate scales a --trace" in err

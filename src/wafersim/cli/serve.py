@@ -214,6 +214,9 @@ def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas,
     "--cv", type=float, default=1.0, show_default=True, help="gamma arrivals: coefficient of variation"
 )
 @click.option("--rate-scale", type=float, default=None, help="replay X times faster")
+@click.option(
+    "--trace-rate", type=float, default=None, help="replay the trace time-scaled to this mean rate, req/s"
+)
 @click.option("--slo-ttft", type=float, default=None, help="for goodput, s")
 @click.option("--slo-tpot", type=float, default=None, help="for goodput, s")
 @click.option(
@@ -235,7 +238,7 @@ def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas,
 )
 def serve(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, as_json, trace, rate, duration, input_len, output_len, arrival, cv, rate_scale,
+    max_requests, seed, as_json, trace, rate, duration, input_len, output_len, arrival, cv, rate_scale, trace_rate,
     slo_ttft, slo_tpot, requests_out, series_out, chrome_trace, trace_window, exact_pricing, prefill_replicas,
     prefill_system, prefill_count,
 ):  # fmt: skip
@@ -264,6 +267,10 @@ def serve(
         if max_requests < 1:
             raise WafersimError(f"--requests must be ≥ 1, got {max_requests}")
         workload = workload.head(max_requests)
+    if trace_rate is not None:
+        if trace is None:
+            raise WafersimError("--trace-rate scales a --trace; a synthetic workload takes --rate")
+        workload = workload.at_rate(trace_rate)
     if rate_scale is not None:
         workload = workload.rate_scaled(rate_scale)
     window = _window(trace_window)
