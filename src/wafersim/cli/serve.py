@@ -410,6 +410,8 @@ def capacity(
     ):
         summary[key] = run.get(key)
     summary["requests_per_s_per_mw"] = found.max_rate_rps / (deployment.power_w / 1e6)
+    if "rejected" in run:  # too long for the model or an engine at any rate: left out of the percentiles
+        summary["rejected"] = run["rejected"]
     summary["probes"] = found.probes
     if found.summary is None:
         summary["note"] = "no probed rate met the SLOs (even a nearly idle deployment misses them)"
