@@ -194,3 +194,11 @@ def test_workload_options(capsys):
     assert bursty["completed"] == bursty["requests"] > 0
     code, out, err = run(capsys, ["serve", *BASE, "--rate", "3", "--duration", "5", "--trace-rate", "2"])
     assert code == 2 and "--trace-rate scales a --trace" in err
+
+
+def test_capacity_says_when_the_slos_never_bind(capsys):
+    code, out, err = run(capsys, ["capacity", *BASE, "--synthetic-requests", "100", "--slo-ttft", "10000",
+                                  "--slo-tpot", "100", "--json"])  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert all(probe["meets"] for probe in summary["probes"]) and "lower bound" in summary["note"]

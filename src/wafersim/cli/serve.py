@@ -415,6 +415,11 @@ def capacity(
     summary["probes"] = found.probes
     if found.summary is None:
         summary["note"] = "no probed rate met the SLOs (even a nearly idle deployment misses them)"
+    elif not found.bracketed:
+        summary["note"] = (
+            f"every probed rate met the SLOs: max_rate_rps is a lower bound ({len(found.probes)} probes); "
+            "with this few requests even a burst of all of them at once stays within the SLOs"
+        )
     keys = ["model", "system", "accelerators", "engines", "tp", "pp", "max_rate_rps", "output_tokens_per_s",
             "ttft_p90_s", "tpot_p90_s", "power_w", "requests_per_s_per_mw", "note"]  # fmt: skip
     _print(summary, as_json, f"capacity of {model_spec.id} on {system_spec.id}", keys)
