@@ -202,3 +202,16 @@ def test_capacity_says_when_the_slos_never_bind(capsys):
     assert code == 0, err
     summary = json.loads(out)
     assert all(probe["meets"] for probe in summary["probes"]) and "lower bound" in summary["note"]
+
+
+def test_capacity_of_a_disaggregated_deployment_counts_both_pools(capsys):
+    code, out, err = run(
+        capsys,
+        ["capacity", *BASE, "--input-len", "1000", "--output-len", "100", "--synthetic-requests", "300",
+         "--prefill-replicas", "1", "--slo-ttft", "1", "--slo-tpot", "0.05", "--json"],
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["accelerators"] == 2 and summary["power_w"] == pytest.approx(2 * 1275.0)
+    assert summary["max_rate_rps"] > 0 and summary["tpot_p90_s"] <= 0.05
+    assert summary["requests_per_s_per_mw"] == pytest.approx(summary["max_rate_rps"] / (2 * 1275.0 / 1e6))
