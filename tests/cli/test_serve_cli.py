@@ -183,3 +183,35 @@ def test_parquet_output_needs_pyarrow_or_writes_a_table(capsys, tmp_path: Path):
             "requests"
         ]
     )
+
+
+def test_workload_options(capsys):
+    scaled = json.loads(run(capsys, ["serve", *BASE, "--trace", "azure-code", "--requests", "500",
+                                     "--trace-rate", "4", "--json"])[1])  # fmt: skip
+    assert scaled["offered_rate_rps"] == pytest.approx(4.0)
+    bursty = json.loads(run(capsys, ["serve", *BASE, "--rate", "3", "--duration", "60", "--arrival", "gamma",
+                                     "--cv", "3", "--input-len", "300", "--output-len", "30", "--json"])[1])  # fmt: skip
+    assert bursty["completed"] == bursty["requests"] > 0
+    code, out, err = run(capsys, ["serve", *BASE, "--rate", "3", "--duration", "5", "--trace-rate", "2"])
+    assert code == 2 and "--trace-rate scales a --trace" in err
+
+
+def test_capacity_says_when_the_slos_never_bind(capsys):
+    code, out, err = run(capsys, ["capacity", *BASE, "--synthetic-requests", "100", "--slo-ttft", "10000",
+                                  "--slo-tpot", "100", "--json"])  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert all(probe["meets"] for probe in summary["probes"]) and "lower bound" in summary["note"]
+
+
+def test_capacity_of_a_disaggregated_deployment_counts_both_pools(capsys):
+    code, out, err = run(
+        capsys,
+        ["capacity", *BASE, "--input-len", "1000", "--output-len", "100", "--synthetic-requests", "300",
+         "--prefill-replicas", "1", "--slo-ttft", "1", "--slo-tpot", "0.05", "--json"],
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["accelerators"] == 2 and summary["power_w"] == pytest.approx(2 * 1275.0)
+    assert summary["max_rate_rps"] > 0 and summary["tpot_p90_s"] <= 0.05
+    assert summary["requests_per_s_per_mw"] == pytest.approx(summary["max_rate_rps"] / (2 * 1275.0 / 1e6))

@@ -73,6 +73,18 @@ def _common(function):
             "--requests", "max_requests", type=int, default=None, help="use only the first N requests"
         ),
         click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--prefill-replicas", type=int, default=None, help="disaggregate: replicas that only prefill"
+        ),
+        click.option(
+            "--prefill-system", default=None, help="system of the prefill replicas (default: --system)"
+        ),
+        click.option(
+            "--prefill-count",
+            type=int,
+            default=None,
+            help="accelerators per prefill replica (default: --count)",
+        ),
         click.option("--json", "as_json", is_flag=True),
     ]
     for option in reversed(options):
@@ -122,9 +134,11 @@ def _setup(
     return model_spec, system_spec, deployment, config
 
 
-def _deployment_fields(model_spec, system_spec, count, replicas, deployment) -> dict[str, Any]:
+def _deployment_fields(
+    model_spec, system_spec, count, replicas, deployment, prefill_fields=None
+) -> dict[str, Any]:
     layout = deployment.layout
-    return {
+    fields = {
         "model": model_spec.id,
         "system": system_spec.id,
         "count": count,
@@ -138,6 +152,11 @@ def _deployment_fields(model_spec, system_spec, count, replicas, deployment) -> 
         "accelerators": deployment.accelerators,
         "power_w": deployment.power_w,
     }
+    if prefill_fields:  # disaggregated: both pools count
+        fields.update(prefill_fields)
+        fields["accelerators"] += prefill_fields["prefill_accelerators"]
+        fields["power_w"] += prefill_fields["prefill_power_w"]
+    return fields
 
 
 def _print(summary: dict[str, Any], as_json: bool, title: str, keys: list[str]) -> None:
@@ -169,6 +188,27 @@ def _window(text: str | None) -> tuple[float, float]:
     if not 0 <= start < end:
         raise WafersimError(f"--trace-window {text!r}: need 0 ≤ START < END")
     return start, end
+
+
+def _maybe_prefill_pool(
+    model_spec,
+    system_spec,
+    deployment,
+    config,
+    workload,
+    count,
+    precision,
+    replicas,
+    system_id,
+    prefill_count,
+):
+    """(PrefillPool, its report fields, config) when any --prefill-* option is given, else (None, {}, config)."""
+    if replicas is None and system_id is None and prefill_count is None:
+        return None, {}, config
+    return _prefill_pool(
+        model_spec, system_spec, deployment, config, workload, replicas or 1, system_id or system_spec.id,
+        prefill_count or count, precision,
+    )  # fmt: skip
 
 
 def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas, system_id, count, precision):
@@ -214,6 +254,9 @@ def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas,
     "--cv", type=float, default=1.0, show_default=True, help="gamma arrivals: coefficient of variation"
 )
 @click.option("--rate-scale", type=float, default=None, help="replay X times faster")
+@click.option(
+    "--trace-rate", type=float, default=None, help="replay the trace time-scaled to this mean rate, req/s"
+)
 @click.option("--slo-ttft", type=float, default=None, help="for goodput, s")
 @click.option("--slo-tpot", type=float, default=None, help="for goodput, s")
 @click.option(
@@ -228,16 +271,11 @@ def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas,
 @click.option("--chrome-trace", type=click.Path(dir_okay=False), default=None, help="Chrome trace JSON")
 @click.option("--trace-window", default=None, help="START:END seconds of the Chrome trace")
 @click.option("--exact-pricing", is_flag=True, help="price multi-prompt prefills exactly, not from the table")
-@click.option("--prefill-replicas", type=int, default=None, help="disaggregate: replicas that only prefill")
-@click.option("--prefill-system", default=None, help="system of the prefill replicas (default: --system)")
-@click.option(
-    "--prefill-count", type=int, default=None, help="accelerators per prefill replica (default: --count)"
-)
 def serve(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, as_json, trace, rate, duration, input_len, output_len, arrival, cv, rate_scale,
-    slo_ttft, slo_tpot, requests_out, series_out, chrome_trace, trace_window, exact_pricing, prefill_replicas,
-    prefill_system, prefill_count,
+    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, trace, rate, duration,
+    input_len, output_len, arrival, cv, rate_scale, trace_rate, slo_ttft, slo_tpot, requests_out, series_out,
+    chrome_trace, trace_window, exact_pricing,
 ):  # fmt: skip
     """Replay a trace (or synthetic arrivals) against a deployment; report latency percentiles and throughput."""
     from dataclasses import replace
@@ -264,6 +302,10 @@ def serve(
         if max_requests < 1:
             raise WafersimError(f"--requests must be ≥ 1, got {max_requests}")
         workload = workload.head(max_requests)
+    if trace_rate is not None:
+        if trace is None:
+            raise WafersimError("--trace-rate scales a --trace; a synthetic workload takes --rate")
+        workload = workload.at_rate(trace_rate)
     if rate_scale is not None:
         workload = workload.rate_scaled(rate_scale)
     window = _window(trace_window)
@@ -283,21 +325,15 @@ def serve(
         workload,
     )
     config = replace(config, record_segments=chrome_trace is not None)
-    prefill, prefill_fields = None, {}
-    if prefill_replicas is not None or prefill_system is not None or prefill_count is not None:
-        prefill, prefill_fields, config = _prefill_pool(
-            model_spec, system_spec, deployment, config, workload, prefill_replicas or 1,
-            prefill_system or system_spec.id, prefill_count or count, precision,
-        )  # fmt: skip
+    prefill, prefill_fields, config = _maybe_prefill_pool(
+        model_spec, system_spec, deployment, config, workload, count, precision,
+        prefill_replicas, prefill_system, prefill_count,
+    )  # fmt: skip
     from wafersim.serving.pricing import IterationPricer
 
     pricer = IterationPricer(deployment.replica, exact_prefill=exact_pricing)
     result = simulate(workload, deployment.replica, config, pricer, prefill=prefill)
-    summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment)
-    if prefill_fields:
-        summary.update(prefill_fields)
-        summary["accelerators"] += prefill_fields["prefill_accelerators"]
-        summary["power_w"] += prefill_fields["prefill_power_w"]
+    summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary["seed"] = seed
     summary.update(summarize(result, SLO(slo_ttft, slo_tpot)))
     summary["requests_per_s_per_mw"] = summary["requests_per_s"] / (summary["power_w"] / 1e6)
@@ -328,7 +364,8 @@ def serve(
 )
 def capacity(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, as_json, trace, input_len, output_len, synthetic_requests, slo_ttft, slo_tpot, tolerance,
+    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, trace, input_len, output_len,
+    synthetic_requests, slo_ttft, slo_tpot, tolerance,
 ):  # fmt: skip
     """Highest request rate within p90 TTFT and p90 TPOT targets, found by bracketing and bisection."""
     from wafersim.serving.capacity import CapacitySearch, find_capacity
@@ -379,8 +416,14 @@ def capacity(
     mean_out = float(np.mean(base.output_tokens))
     guess = deployment.engines * 32 / float(pricer.decode_run_s(32, float(np.mean(base.prompt_tokens)), 1)[0])
     search = CapacitySearch(SLO(slo_ttft, slo_tpot), start_rps=guess / mean_out, relative_tolerance=tolerance)
-    found = find_capacity(base.at_rate, lambda w: simulate(w, deployment.replica, config, pricer), search)
-    summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment)
+    prefill, prefill_fields, config = _maybe_prefill_pool(
+        model_spec, system_spec, deployment, config, base, count, precision,
+        prefill_replicas, prefill_system, prefill_count,
+    )  # fmt: skip
+    found = find_capacity(
+        base.at_rate, lambda w: simulate(w, deployment.replica, config, pricer, prefill=prefill), search
+    )
+    summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary.update(
         {
             "seed": seed,
@@ -402,10 +445,17 @@ def capacity(
         "completed",
     ):
         summary[key] = run.get(key)
-    summary["requests_per_s_per_mw"] = found.max_rate_rps / (deployment.power_w / 1e6)
+    summary["requests_per_s_per_mw"] = found.max_rate_rps / (summary["power_w"] / 1e6)
+    if "rejected" in run:  # too long for the model or an engine at any rate: left out of the percentiles
+        summary["rejected"] = run["rejected"]
     summary["probes"] = found.probes
     if found.summary is None:
         summary["note"] = "no probed rate met the SLOs (even a nearly idle deployment misses them)"
+    elif not found.bracketed:
+        summary["note"] = (
+            f"every probed rate met the SLOs: max_rate_rps is a lower bound ({len(found.probes)} probes); "
+            "with this few requests even a burst of all of them at once stays within the SLOs"
+        )
     keys = ["model", "system", "accelerators", "engines", "tp", "pp", "max_rate_rps", "output_tokens_per_s",
             "ttft_p90_s", "tpot_p90_s", "power_w", "requests_per_s_per_mw", "note"]  # fmt: skip
     _print(summary, as_json, f"capacity of {model_spec.id} on {system_spec.id}", keys)

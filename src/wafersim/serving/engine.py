@@ -219,9 +219,11 @@ class Engine:
         first = np.isnan(r.first_token_s[ids])
         r.first_token_s[ids[first]] = end_s
         done = r.generated[ids] >= r.output[ids]
-        self._finish(ids[done], end_s)
-        self.blocks_used -= int(self._blocks(r.prompt[ids[done]] + r.generated[ids[done]]).sum())
-        self._continue(ids[~done], end_s)
+        if done.any():
+            self._finish(ids[done], end_s)
+            self.blocks_used -= int(self._blocks(r.prompt[ids[done]] + r.generated[ids[done]]).sum())
+            ids = ids[~done]
+        self._continue(ids, end_s)
 
     def _continue(self, ids: np.ndarray, end_s: float) -> None:
         """After their prefill, sequences decode here, or (prefill engine) leave with their KV."""
@@ -250,10 +252,13 @@ class Engine:
         return int((self._blocks(lengths + steps) - self._blocks(lengths)).sum())
 
     def _join(self, ids: np.ndarray) -> None:
+        if not len(ids):
+            return
         r = self.r
+        generated = r.generated[ids]
         self.running = np.concatenate([self.running, ids])
-        self.run_len = np.concatenate([self.run_len, r.prompt[ids] + r.generated[ids]])
-        self.run_left = np.concatenate([self.run_left, r.output[ids] - r.generated[ids]])
+        self.run_len = np.concatenate([self.run_len, r.prompt[ids] + generated])
+        self.run_left = np.concatenate([self.run_left, r.output[ids] - generated])
 
     def _keep(self, mask: np.ndarray) -> None:
         self.running, self.run_len, self.run_left = (
