@@ -204,7 +204,7 @@ def plan_deployment(
     if system.kind == "wafer":
         raise WafersimError(wafer_not_ready(system))
     chosen = choose_layout(model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision)
-    layout = Layout(chosen.tp, chosen.pp, chosen.ep, chosen.dp)
+    layout = Layout(chosen.tp, chosen.pp, chosen.ep, chosen.dp, chosen.attention_dp)
     precision_used: Precision = chosen.precision  # type: ignore[assignment]
     replica = build_replica(ReplicaSpec(model, system, layout, precision_used, max_batch))
     accelerators = replicas * count
