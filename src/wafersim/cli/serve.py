@@ -106,6 +106,7 @@ def _setup(
     max_batch,
     chunk_tokens,
     workload,
+    max_tpot_s=None,
 ):
     from wafersim.serving.engine import SchedulerConfig
     from wafersim.serving.replica import plan_deployment
@@ -125,6 +126,7 @@ def _setup(
         ep,
         precision,
         max_batch,
+        max_tpot_s,
     )
     config = ServeConfig(
         scheduler=SchedulerConfig(policy=scheduler, max_batch=max_batch, chunk_tokens=chunk_tokens),
@@ -323,6 +325,7 @@ def serve(
         max_batch,
         chunk_tokens,
         workload,
+        slo_tpot,
     )
     config = replace(config, record_segments=chrome_trace is not None)
     prefill, prefill_fields, config = _maybe_prefill_pool(
@@ -408,6 +411,7 @@ def capacity(
         max_batch,
         chunk_tokens,
         base,
+        slo_tpot,
     )
     # Start from what the engines could sustain if every step ran at its best throughput (then bracket).
     from wafersim.serving.pricing import IterationPricer

@@ -115,8 +115,11 @@ def choose_layout(
     pp: int | None = None,
     ep: int | None = None,
     precision: Precision | None = None,
+    max_tpot_s: float | None = None,
 ) -> Estimate:
-    """The estimate's maximum-throughput layout for the workload's mean lengths (raises if nothing fits)."""
+    """The estimate's maximum-throughput layout for the workload's mean lengths (raises if nothing fits) — within
+    the TPOT target when one is given, so that a deployment is not laid out for a batch its users would not
+    accept."""
     input_len = max(1, int(round(prompt_tokens)))
     output_len = max(1, int(round(output_tokens)))
     # Mean lengths of a trace are within the context; clip only for the layout choice, never for requests.
@@ -124,9 +127,20 @@ def choose_layout(
         max(1, min(output_len, model.max_context - input_len)) if input_len < model.max_context else 1
     )
     input_len = min(input_len, model.max_context - output_len)
-    result = estimate(
-        EstimateRequest(model, system, count, input_len, output_len, tp=tp, pp=pp, ep=ep, precision=precision)
-    )
+
+    def best(pp_: int | None) -> Estimate:
+        request = EstimateRequest(
+            model, system, count, input_len, output_len, tp=tp, pp=pp_, ep=ep, precision=precision,
+            max_tpot_s=max_tpot_s,
+        )  # fmt: skip
+        return estimate(request)
+
+    # The engine runs one step per pipeline pass: it does not keep pp independent steps in flight as vLLM's
+    # virtual engines do, so a lone prompt's prefill would leave pp - 1 stages idle. Layouts without pipeline
+    # stages are therefore preferred when one fits; --pp asks for pipelining explicitly.
+    result = best(pp if pp is not None else 1)
+    if pp is None and not result.fits:
+        result = best(None)
     if not result.fits:
         raise WafersimError(
             f"{model.id} on {count} × {system.id} cannot hold one request of the workload's mean length "
@@ -167,7 +181,9 @@ def build_replica(spec: ReplicaSpec) -> ReplicaModel:
         detail = ", ".join(f"{k.removesuffix('_bytes')} {v / gib:.1f} GiB" for k, v in memory.items())
         raise WafersimError(
             f"{spec.model.id} on {spec.layout.tp * spec.layout.pp} × {spec.system.id} (tp={spec.layout.tp} "
-            f"pp={spec.layout.pp}) leaves no memory for the KV cache ({detail}): it cannot hold one request"
+            f"pp={spec.layout.pp}) leaves no memory for the KV cache ({detail}): it cannot hold one request; "
+            f"the workspace is sized for --max-batch {spec.max_batch} sequences, and a smaller --max-batch "
+            "leaves more for the KV cache"
         )
     return replica
 
@@ -196,6 +212,7 @@ def plan_deployment(
     ep: int | None = None,
     precision: Precision | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
+    max_tpot_s: float | None = None,
 ) -> Deployment:
     if replicas < 1:
         raise WafersimError(f"--replicas must be ≥ 1, got {replicas}")
@@ -203,7 +220,9 @@ def plan_deployment(
         raise WafersimError(f"--count must be ≥ 1, got {count}")
     if system.kind == "wafer":
         raise WafersimError(wafer_not_ready(system))
-    chosen = choose_layout(model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision)
+    chosen = choose_layout(
+        model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision, max_tpot_s
+    )
     layout = Layout(chosen.tp, chosen.pp, chosen.ep, chosen.dp, chosen.attention_dp)
     precision_used: Precision = chosen.precision  # type: ignore[assignment]
     replica = build_replica(ReplicaSpec(model, system, layout, precision_used, max_batch))
