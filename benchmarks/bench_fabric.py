@@ -8,6 +8,7 @@
 2. Fast engine: MeshGEMV of a 16384 x 16384 fp16 matrix on the whole wse-3 program rectangle (1172 x 762 PEs),
    wall time of the whole run (random inputs, host copies, simulation, read-back), and the ratio of that wall
    time to NumPy's own GEMV of the same matrix (float32 BLAS, and float16 as NumPy computes it).
+3. Timing only: kernel_cycles for whole-wafer MeshGEMV and a 762 x 762 MeshGEMM.
 """
 
 from __future__ import annotations
@@ -86,17 +87,39 @@ def bench_fast_engine(repeats: int) -> None:
         )
 
 
+def bench_timing_only(repeats: int) -> None:
+    """kernel_cycles: the cycle count alone (fast-engine timing, no data), what a mapping layer calls."""
+    from wafersim.fabric.kernels.registry import kernel_cycles
+
+    arch = load_arch("wse-3")
+    cases = (
+        ("meshgemv", 1172, 762, {"m": 16384, "n": 16384}),
+        ("meshgemm", 762, 762, {"m": 12192, "k": 12192, "n": 12192}),
+    )
+    for name, rows, cols, shape in cases:
+        walls, cycles = [], 0
+        for _ in range(repeats):
+            start = time.perf_counter()
+            cycles = kernel_cycles(name, arch, rows, cols, "fp16", **shape)
+            walls.append(time.perf_counter() - start)
+        print(
+            f"kernel_cycles {name} {shape} on wse-3 {rows}x{cols}: {cycles} cycles, median {_median(walls):.2f} s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=("cycle", "fast"), default=None)
+    parser.add_argument("--only", choices=("cycle", "fast", "timing"), default=None)
     args = parser.parse_args()
     if args.only in (None, "cycle"):
         bench_cycle_engine(args.repeats)
     if args.only in (None, "fast"):
         bench_fast_engine(args.repeats)
+    if args.only in (None, "timing"):
+        bench_timing_only(args.repeats)
 
 
 if __name__ == "__main__":

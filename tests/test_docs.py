@@ -16,3 +16,12 @@ def python_blocks(path: Path) -> list[str]:
 def test_doc_examples_run(doc):
     for block in python_blocks(DOCS / doc):
         exec(compile(block, f"{doc}", "exec"), {"__name__": "__doc_example__"})
+
+
+def test_package_docstring_example():
+    import doctest
+
+    import wafersim
+
+    failures, tried = doctest.testmod(wafersim)
+    assert tried > 0 and failures == 0

@@ -136,4 +136,8 @@ def test_every_catalog_config_loads_as_a_config_json(catalog, tmp_path, model_id
     loaded = model_from_file(folder)
     expected = catalog.model(model_id)
     assert loaded.params_total() == expected.params_total()
-    assert (loaded.moe, loaded.mla, loaded.sliding_layers) == (expected.moe, expected.mla, expected.sliding_layers)
+    assert (loaded.moe, loaded.mla, loaded.sliding_layers) == (
+        expected.moe,
+        expected.mla,
+        expected.sliding_layers,
+    )

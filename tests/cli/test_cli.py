@@ -166,9 +166,51 @@ def test_compare_json(capsys):
     rows = {row["system"]: row for row in data["deployments"]}
     assert rows["h100-sxm"]["single_user"]["fits"]
     assert rows["groq-lpu"]["count"] > 30  # 8B weights over 230 MB chips
-    assert "skipped" in rows["cs-3"]
+    assert rows["cs-3"]["single_user"]["fits"] and rows["cs-3"]["single_user"]["wafers_used"] == 1
 
 
 def test_compare_bad_systems_spec(capsys):
     code, _, err = run(capsys, "compare", "--systems", "h100-sxm:eight")
     assert code == 2 and "SYSTEM:COUNT" in err
+
+
+def test_estimate_wafer_grid_flags(capsys):
+    base = [
+        "estimate",
+        "--model",
+        "llama-3.1-8b",
+        "--system",
+        "cs-3",
+        "--count",
+        "1",
+        "--input-len",
+        "100",
+        "--output-len",
+        "50",
+        "--batch",
+        "1",
+        "--json",
+    ]
+    code, out, _ = run(capsys, *base, "--decode-grid", "256x256")
+    assert code == 0
+    data = json.loads(out)
+    assert data["fits"] and data["wafers_used"] == 1
+    code, _, err = run(capsys, *base, "--grid", "abc")
+    assert code == 2 and "--grid 'abc'" in err
+    code, _, err = run(
+        capsys,
+        "estimate",
+        "--model",
+        "llama-3.1-8b",
+        "--system",
+        "h100-sxm",
+        "--count",
+        "1",
+        "--input-len",
+        "10",
+        "--output-len",
+        "10",
+        "--grid",
+        "8x8",
+    )
+    assert code == 2 and "wafer-scale systems" in err

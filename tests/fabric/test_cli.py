@@ -71,6 +71,14 @@ def test_run_json(capsys, engine):
     assert data["max_rel_err"] < 1e-5
 
 
+def test_arch(capsys):
+    data = _json(capsys, ["fabric", "arch", "wse-2", "--json"])
+    assert data["fabric"]["program_width_pes"] == 750 and data["simd"]["fp16_fma"] == 4
+    assert main(["fabric", "arch", "wse-3"]) == 0
+    out = capsys.readouterr().out
+    assert "762" in out and "SDK" in out
+
+
 def test_run_full_grid(capsys):
     data = _json(
         capsys,
@@ -109,10 +117,15 @@ def test_run_table_and_outputs(capsys, tmp_path):
     [
         (["fabric", "run", "gemv", "--grid", "2y2"], "--grid '2y2'"),
         (["fabric", "run", "warp", "--grid", "2x2"], "unknown kernel 'warp'"),
-        (["fabric", "run", "gemm-summa", "--grid", "2x3"], "square grid"),
+        (["fabric", "run", "gemm-cannon", "--grid", "2x3"], "square grid"),
         (["fabric", "run", "broadcast", "--grid", "full", "--engine", "cycle"], "--engine fast"),
         (["fabric", "run", "broadcast", "--grid", "2x2", "--k", "3"], "does not take --k"),
         (["fabric", "run", "gemv", "--arch", "wse-7"], "unknown fabric architecture"),
+        (["fabric", "run", "gemv", "--seed", "-1"], "seed must be a non-negative integer"),
+        (["fabric", "run", "gemv", "--trace", "/nonexistent/dir/t.json"], "cannot write trace"),
+        (["fabric", "run", "gemv", "--heatmap", "/nonexistent/dir/h.png"], "cannot write heatmap"),
+        (["fabric", "run", "gemv", "--clock-hz", "2e9"], "not selectable"),
+        (["fabric", "run", "gemv", "--grid", "2000x2000"], "does not fit the wse-3 program rectangle"),
         (["fabric", "run", "gemv", "--grid", "2x2", "--m", "4000", "--n", "4000"], "SRAM"),
     ],
 )

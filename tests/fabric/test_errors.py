@@ -137,3 +137,18 @@ def test_host_memory_is_checked_before_allocating(wse2, monkeypatch):
     monkeypatch.setattr(base, "host_memory_bytes", lambda: 128 << 20)
     with pytest.raises(WafersimError, match="inputs need about 0.2 GiB"):
         run_kernel("gemv", wse2, 64, 64, m=4096, n=4096)
+
+
+def test_patterns_on_disjoint_lines_may_share_a_color(wse2):
+    program = Program(wse2, 4, 3, FP32)
+    for sym in ("a", "b", "c"):
+        program.symbol(sym, 2)
+    dest = (1, 2, -1)
+    upper = Shift("upper", "x", dest, "a", "b", 2, (3, 4), lines=(0, 1))
+    lower = Shift("lower", "x", dest, "a", "c", 2, (3, 4), lines=(2, 3))
+    program.function("f", [Step("halves", patterns=(upper, lower))])
+    Runtime(program, "cycle").launch("f")
+    clash = Shift("clash", "x", dest, "a", "c", 2, (3, 4), lines=(1, 2))
+    program.function("f", [Step("overlap", patterns=(upper, clash))])
+    with pytest.raises(WafersimError, match=r"conflicting routes at PE \(x=0, y=1\) on color 3"):
+        Runtime(program, "fast")

@@ -45,12 +45,37 @@ def test_wse3_computes_faster_than_wse2(wse2, wse3):
 
 def test_meshgemm_shift_beats_cannon_wraparound_on_wide_grids(wse2):
     """WaferLLM's point: interleaved rings keep every shift at <= 2 hops; Cannon's wrap crosses the line."""
+    from wafersim.fabric.dtypes import FP16
+    from wafersim.fabric.kernels.base import program_cycles
+    from wafersim.fabric.kernels.gemm import build_cannon
+
     shape = {"m": 64, "k": 64, "n": 64}
     cannon = kernel_cycles("gemm-cannon", wse2, 32, 32, **shape)
     mesh = kernel_cycles("meshgemm", wse2, 32, 32, **shape)
-    assert mesh < cannon
-    # The saving is the wrap-around's extra hops (31 - 2 per shift, 31 shifts), nothing else.
-    assert cannon - mesh == 31 * (31 - 2)
+    # The saving is the wrap-around's extra hops (31 - 2) in each of 31 alignment and 31 rolling shifts.
+    assert cannon - mesh == (31 + 31) * (31 - 2)
+    hosted = {
+        interleaved: build_cannon(wse2, 32, 32, FP16, 64, 64, 64, interleaved, skew="host")
+        for interleaved in (False, True)
+    }
+    cannon_hosted, mesh_hosted = (program_cycles(b.program, b.function) for b in hosted.values())
+    assert cannon_hosted - mesh_hosted == 31 * (31 - 2)
+    assert cannon_hosted < cannon
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("engine", ["cycle", "fast"])
+def test_cannon_alignment_on_fabric_and_from_host_give_the_same_product(wse2, interleaved, engine):
+    from wafersim.fabric.dtypes import FP32
+    from wafersim.fabric.kernels.base import run_built
+    from wafersim.fabric.kernels.gemm import build_cannon
+
+    results = [
+        run_built(build_cannon(wse2, 5, 5, FP32, 20, 15, 10, interleaved, skew), "cannon", engine, 9)
+        for skew in ("fabric", "host")
+    ]
+    assert all(r.max_rel_err < 1e-6 for r in results)
+    assert results[0].cycles > results[1].cycles
 
 
 def test_ktree_beats_pipeline_on_long_lines_with_short_vectors(wse2):
@@ -75,3 +100,32 @@ def test_full_wafer_meshgemv_cycles_are_cheap_to_get(wse3):
     cycles = kernel_cycles("meshgemv", wse3, 1172, 762, m=8192, n=8192)
     # local GEMV: 11 columns x ceil(7/8) FMAs = 11 cycles; the rest is the row allreduce (~762 hops + stages)
     assert 762 < cycles < 2000
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(2, 3), (4, 6), (1, 4), (5, 1)])
+def test_summa_runs_on_rectangular_grids(wse2, rows, cols):
+    result = run_kernel("gemm-summa", wse2, rows, cols, "fp32", "fast", seed=4, m=23, k=29, n=31)
+    assert result.max_rel_err < 1e-5
+    assert result.outputs["C"].shape == (23, 31)
+
+
+def test_summa_refuses_grids_with_too_many_panels(wse2):
+    from wafersim.errors import WafersimError
+
+    with pytest.raises(WafersimError, match="lcm"):
+        run_kernel("gemm-summa", wse2, 127, 125)
+
+
+def test_one_function_per_kernel_with_given_inputs(wse2):
+    from wafersim.fabric.kernels import api
+
+    matrix = np.arange(12.0).reshape(3, 4)
+    vector = np.array([1.0, -1.0, 0.5, 2.0])
+    result = api.meshgemv(
+        wse2, 2, 2, m=3, n=4, dtype="fp32", engine="cycle", inputs={"A": matrix, "x": vector}
+    )
+    assert np.allclose(result.outputs["y"], matrix @ vector)
+    product = api.meshgemm(wse2, 2, 2, m=4, k=4, n=4, dtype="fp32")
+    assert product.max_rel_err < 1e-6 and product.cycles > 0
+    for name in KERNELS:
+        assert callable(getattr(api, name.replace("-", "_")))

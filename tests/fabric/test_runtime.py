@@ -50,3 +50,11 @@ def test_host_io_is_bounded_by_system_bandwidth(wse2):
     runtime.memcpy_h2d("v", np.zeros(20_000), 0, 0, 1, 1)
     # 20k wavelets through one edge link: 20k cycles dominate 40 kB at 1.2 Tb/s (~293 cycles at 1.1 GHz).
     assert runtime.host_io_cycles == 20_000 + 2
+
+
+def test_cycle_engine_refuses_latencies_it_does_not_model(wse2):
+    slow = wse2.model_copy(update={"router": wse2.router.model_copy(update={"hop_latency_cycles": 2})})
+    program = Program(slow, 2, 2, FP16)
+    with pytest.raises(WafersimError, match="hop_latency_cycles=2"):
+        Runtime(program, "cycle")
+    Runtime(program, "fast")  # the analytic model takes any latency

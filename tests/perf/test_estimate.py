@@ -92,9 +92,11 @@ def test_context_longer_than_model_is_rejected(catalog):
         request(catalog, model="llama-2-70b", input_len=4000, output_len=200)
 
 
-def test_wafer_systems_say_their_estimator_is_missing(catalog):
+def test_wafer_systems_answer_through_the_same_interface(catalog):
+    data = estimate(request(catalog, system="cs-3", count=4, batch=1)).to_dict()
+    assert data["fits"] and data["wafers_used"] <= 4 and data["output_tokens_per_s_per_user"] > 0
     with pytest.raises(WafersimError, match="wafer-scale"):
-        estimate(request(catalog, system="cs-3", count=4))
+        estimate(request(catalog, system="cs-3", count=4, tp=2))
 
 
 def test_layout_candidates_cover_attention_dp_for_moe(catalog):

@@ -50,9 +50,12 @@ def test_saturation_throughput_approaches_max_throughput_estimate(model, system,
     8B, −6 % for 70B)."""
     m, s = CATALOG.model(model), CATALOG.system(system)
     prompt, output = 1000, 200
-    reference = estimate(EstimateRequest(m, s, count, prompt, output))
     deployment = plan_deployment(m, s, count, 1, prompt, output)
-    assert (deployment.layout.tp, deployment.layout.pp) == (reference.tp, reference.pp)
+    layout = deployment.layout
+    reference = estimate(
+        EstimateRequest(m, s, count, prompt, output, tp=layout.tp, pp=layout.pp, ep=layout.ep,
+                        attention_dp=layout.attention_dp)
+    )  # fmt: skip
     per_engine = reference.output_tokens_per_s / reference.dp
     n = int(reference.batch / reference.dp * 6)
     config = ServeConfig(SchedulerConfig(policy="sarathi", chunk_tokens=8192))
@@ -62,3 +65,14 @@ def test_saturation_throughput_approaches_max_throughput_estimate(model, system,
     low, high = int(0.2 * n), int(0.8 * n)
     steady = (high - low) * output / (finish[high] - finish[low])
     assert steady == pytest.approx(per_engine, rel=0.10)
+
+
+def test_serving_prefers_layouts_without_pipeline_stages():
+    """The engine does not keep pp steps in flight, so the planner picks pp = 1 when a layout fits that way,
+    and pipelining only when asked or when nothing else fits."""
+    m, s = CATALOG.model("llama-3.1-70b"), CATALOG.system("h100-sxm")
+    assert plan_deployment(m, s, 8, 1, 1000, 200).layout.pp == 1
+    assert plan_deployment(m, s, 8, 1, 1000, 200, pp=2).layout.pp == 2
+    # 13B in bf16 (26 GB) on three 16 GB chips: tp must divide the 40 heads, so only pp = 3 holds it.
+    deep = plan_deployment(CATALOG.model("llama-2-13b"), CATALOG.system("tpu-v5e"), 3, 1, 100, 20)
+    assert (deep.layout.tp, deep.layout.pp) == (1, 3)

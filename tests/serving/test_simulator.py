@@ -1,15 +1,47 @@
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
-from doubles import LinearReplica, make_workload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wafersim.errors import WafersimError
+from wafersim.perf.work import StepWork
 from wafersim.serving import engine as engine_module
 from wafersim.serving.engine import SchedulerConfig
 from wafersim.serving.metrics import summarize, time_average
-from wafersim.serving.simulator import ServeConfig, simulate
+from wafersim.serving.simulator import PrefillPool, ServeConfig, simulate
 from wafersim.serving.state import COMPLETED, REJECTED
+from wafersim.serving.workload import Workload
+
+
+# A linear replica (iteration time affine in tokens and KV reads): timings can be checked by hand.
+@dataclass
+class LinearReplica:
+    kv_capacity_tokens: int = 100_000
+    max_context_tokens: int = 8192
+    step_s: float = 0.01  # fixed cost of an iteration
+    per_token_s: float = 1e-4  # each new token (prefill or decode)
+    per_read_s: float = 1e-7  # each cached token read by attention
+    sliding_window: int | None = None
+    accelerators: int = 1
+    power_w: float = 1000.0
+    kv_bytes_per_token: float = 1000.0
+
+    def iteration_time_s(self, work: StepWork) -> np.ndarray:
+        tokens = np.asarray(work.tokens, dtype=float)
+        reads = np.asarray(work.kv_reads, dtype=float)
+        return self.step_s + self.per_token_s * tokens + self.per_read_s * reads
+
+
+def make_workload(arrivals, prompts, outputs, source: str = "test") -> Workload:
+    return Workload(
+        np.asarray(arrivals, dtype=float),
+        np.asarray(prompts, dtype=np.int64),
+        np.asarray(outputs, dtype=np.int64),
+        source,
+    )
+
 
 PREFILL_100 = 0.01 + 1e-4 * 100 + 1e-7 * 100  # step + tokens + reads of a 100-token prompt
 
@@ -114,8 +146,22 @@ requests_strategy = st.lists(
     chunk=st.integers(1, 600),
     engines=st.integers(1, 3),
     router=st.sampled_from(["round-robin", "least-outstanding", "least-kv"]),
+    prefill_engines=st.sampled_from([0, 0, 1, 2]),
+    prefill_capacity=st.integers(48, 4000),
 )
-def test_invariants(monkeypatch, requests, policy, capacity, context, max_batch, chunk, engines, router):
+def test_invariants(
+    monkeypatch,
+    requests,
+    policy,
+    capacity,
+    context,
+    max_batch,
+    chunk,
+    engines,
+    router,
+    prefill_engines,
+    prefill_capacity,
+):
     _checked_kv(monkeypatch)
     arrivals, prompts, outputs = zip(*sorted(requests), strict=True)
     workload = make_workload(np.asarray(arrivals) - arrivals[0], prompts, outputs)
@@ -143,7 +189,7 @@ def test_invariants(monkeypatch, requests, policy, capacity, context, max_batch,
     end = float(np.nanmax(r.finish_s)) if done.any() else 0.0
     series = result.series
     area = 0.0
-    for e in range(engines):
+    for e in range(result.engines):
         mask = np.frombuffer(series.queue_engine, dtype=np.int64) == e
         times = np.frombuffer(series.queue_t)[mask]
         lengths = np.frombuffer(series.queue_len, dtype=np.int64)[mask]
@@ -182,3 +228,52 @@ def test_littles_law_against_arrival_rate_under_load():
     rate = n / end
     assert mean_length > 1.0  # a real queue formed
     assert mean_length == pytest.approx(rate * r.queued_s.mean(), rel=1e-6)
+
+
+def test_disaggregated_request_by_hand():
+    """Prefill on one engine, KV moved in 50 ms, decode on another: TTFT is the prefill; the decode steps start
+    when the KV lands, without a second prefill."""
+    prefill = PrefillPool(LinearReplica(), lambda tokens: 0.05 + 0.0 * tokens)
+    result = simulate(
+        make_workload([0.0], [100], [5]), LinearReplica(), ServeConfig(prefill_engines=1), prefill=prefill
+    )
+    r = result.requests
+    assert r.first_token_s[0] == pytest.approx(PREFILL_100, rel=1e-9)
+    assert r.finish_s[0] == pytest.approx(PREFILL_100 + 0.05 + decode_s([100, 101, 102, 103]).sum(), rel=1e-9)
+    assert r.engine[0] == 0  # decoded on the decode engine (index 0); the prefill engine is index 1
+
+
+def test_disaggregation_rejects_what_the_prefill_pool_cannot_hold():
+    prefill = PrefillPool(LinearReplica(kv_capacity_tokens=160), lambda tokens: 0.01 + 0.0 * tokens)
+    workload = make_workload([0.0, 1.0], [100, 300], [10, 10])
+    result = simulate(workload, LinearReplica(), ServeConfig(prefill_engines=1), prefill=prefill)
+    assert list(result.requests.status) == [COMPLETED, REJECTED]
+    assert "a prefill engine holds 160" in result.requests.reason[1][1]
+
+
+@pytest.mark.parametrize(
+    ("router", "expected"),
+    [
+        ("round-robin", [0, 1, 2, 0, 1, 2]),  # in turn, whatever the load
+        (
+            "least-outstanding",
+            [0, 1, 2, 0, 1, 2],
+        ),  # ties go to the lowest index; each engine is busy once used
+        ("least-kv", [0, 1, 2, 0, 1, 2]),
+    ],
+)
+def test_routers_spread_a_burst(router, expected):
+    workload = make_workload(np.zeros(6), [100] * 6, [50] * 6)
+    result = simulate(workload, LinearReplica(), ServeConfig(engines=3, router=router))
+    assert list(result.requests.engine) == expected
+
+
+def test_least_outstanding_avoids_the_busy_engine_and_round_robin_does_not():
+    # A long request occupies engine 0; later short ones arrive one by one after the previous finished.
+    arrivals = [0.0, 1.0, 2.0, 3.0]
+    workload = make_workload(arrivals, [100, 10, 10, 10], [5000, 2, 2, 2])
+    least = simulate(workload, LinearReplica(), ServeConfig(engines=2, router="least-outstanding")).requests
+    turns = simulate(workload, LinearReplica(), ServeConfig(engines=2, router="round-robin")).requests
+    assert list(least.engine) == [0, 1, 1, 1]
+    assert list(turns.engine) == [0, 1, 0, 1]
+    assert least.first_token_s[2] - 2.0 < turns.first_token_s[2] - 2.0  # not queued behind the long decode

@@ -1,7 +1,7 @@
 """`wafersim compare`: the main job — one model on several systems, side by side.
 
 Each deployment is answered twice: one user alone (batch 1: the speed a person sees) and the maximum-throughput
-batch (what the deployment delivers in aggregate). SRAM-only chips get as many chips as the weights need.
+batch (what the deployment delivers in aggregate). SRAM-only chips and wafers get as many as the weights need.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from wafersim.perf import EstimateRequest, estimate
 from wafersim.perf.analytical import accelerators_needed
 
 # One scale-up domain each (0 = as many chips as the weights need), as the systems are sold.
-DEFAULT_DEPLOYMENTS = "h100-sxm:8,h200-sxm:8,b200:8,gb200:72,mi300x:8,mi355x:8,tpu-v6e:8,tpu-v7:8,groq-lpu:0"
+DEFAULT_DEPLOYMENTS = (
+    "h100-sxm:8,h200-sxm:8,b200:8,gb200:72,mi300x:8,mi355x:8,tpu-v6e:8,tpu-v7:8,groq-lpu:0,cs-3:0"
+)
 
 
 def parse_deployments(text: str) -> list[tuple[str, int]]:
@@ -53,13 +55,14 @@ def compare(model, deployments, precision, input_len, output_len, catalog_dirs, 
     rows = []
     for system_id, count in parse_deployments(deployments):
         system = catalog.system(system_id)
-        if system.kind == "wafer":
-            rows.append({"system": system_id, "count": count, "skipped": "wafer estimates are not built yet"})
-            continue
         base = dict(
             model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision
         )
-        if count == 0:
+        if count == 0 and system.kind == "wafer":
+            # The wafer estimate says how many systems the placement needs when one is not enough.
+            probe = estimate(EstimateRequest(count=1, batch=1, **base))
+            count = 1 if probe.fits else probe.accelerators_needed or 0
+        elif count == 0:
             count = accelerators_needed(EstimateRequest(count=1, **base), precision) or 0
             if count == 0:
                 rows.append({"system": system_id, "count": 0, "skipped": "no layout holds the model"})
@@ -113,7 +116,7 @@ def compare(model, deployments, precision, input_len, output_len, catalog_dirs, 
         table.add_row(
             row["system"],
             str(row["count"]),
-            f"tp{s['tp']} pp{s['pp']}",
+            _layout(s),
             fmt(s["output_tokens_per_s_per_user"]),
             fmt(s["ttft_s"], "s"),
             fmt(b["output_tokens_per_s"]),
@@ -124,3 +127,14 @@ def compare(model, deployments, precision, input_len, output_len, catalog_dirs, 
             f"{b['usd_per_million_tokens']:.3g}" if b["usd_per_million_tokens"] else "—",
         )
     make_console().print(table)
+
+
+def _layout(single: dict) -> str:
+    placement = single.get("placement")
+    if placement is None:
+        return f"tp{single['tp']} pp{single['pp']}"
+    # Wafers: layer regions of R x C PEs, k layers each, over the wafers the placement uses.
+    return (
+        f"{placement['layer_regions']}×{placement['layers_per_region']}L on "
+        f"{placement['region_rows']}×{placement['region_cols']} PEs, {single['wafers_per_replica']} wafer(s)"
+    )

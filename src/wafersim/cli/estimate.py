@@ -74,6 +74,23 @@ def print_estimate(result: Estimate) -> None:
     console.print(f"decode step by operator: {parts}")
 
 
+def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid) -> Estimate:
+    """A wafer estimate with each phase held to a region size (to reproduce a published configuration)."""
+    if request.system.kind != "wafer":
+        raise WafersimError("--grid/--decode-grid/--prefill-grid apply to wafer-scale systems (cs-2, cs-3)")
+    # Imported here: cli.wafer imports this module.
+    from wafersim.cli.wafer import parse_region
+    from wafersim.perf.estimate import with_costs
+    from wafersim.perf.wafer.estimator import WaferOptions, estimate_wafer
+
+    shared = parse_region(grid, "--grid")
+    options = WaferOptions(
+        decode_grid=parse_region(decode_grid, "--decode-grid") or shared,
+        prefill_grid=parse_region(prefill_grid, "--prefill-grid") or shared,
+    )
+    return with_costs(estimate_wafer(request, options), request)
+
+
 @click.command()
 @click.option("--model", required=True, help="Catalog model id or path to a Hugging Face config.json.")
 @click.option("--system", required=True, help="Catalog system id (see `wafersim catalog systems`).")
@@ -107,6 +124,13 @@ def print_estimate(result: Estimate) -> None:
 )
 @click.option("--input-len", required=True, type=int, help="Prompt tokens per request.")
 @click.option("--output-len", required=True, type=int, help="Generated tokens per request.")
+@click.option("--grid", default=None, help="Wafer systems: region shape RxC (PEs) for both phases.")
+@click.option(
+    "--decode-grid", default=None, help="Wafer systems: region shape RxC for decode (the weights' home)."
+)
+@click.option(
+    "--prefill-grid", default=None, help="Wafer systems: region shape RxC for prefill (weights re-laid)."
+)
 @cost_options
 @catalog_option
 @json_option
@@ -124,6 +148,9 @@ def estimate(
     max_tpot_s,
     input_len,
     output_len,
+    grid,
+    decode_grid,
+    prefill_grid,
     life_years,
     usd_per_kwh,
     pue,
@@ -148,7 +175,10 @@ def estimate(
         max_tpot_s=max_tpot_s,
         cost=CostAssumptions(life_years=life_years, usd_per_kwh=usd_per_kwh, pue=pue),
     )
-    result = run_estimate(request)
+    if grid or decode_grid or prefill_grid:
+        result = _estimate_on_grids(request, grid, decode_grid, prefill_grid)
+    else:
+        result = run_estimate(request)
     if as_json:
         echo_json(result.to_dict())
     else:

@@ -23,6 +23,32 @@ def list_kernels() -> None:
         click.echo(f"{info.name:20s} [{' '.join('--' + p for p in info.shape_params)}]  {info.summary}")
 
 
+@fabric.command("arch")
+@click.argument("name", default="wse-3")
+@click.option("--json", "as_json", is_flag=True, help="print the specification as JSON")
+def arch(name: str, as_json: bool) -> None:
+    """Show a fabric architecture's parameters and their sources (NAME: wse-2, wse-3 or a TOML path)."""
+    from wafersim.catalog.fabric_arch import load_arch
+
+    spec = load_arch(name)
+    data = spec.model_dump()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"fabric architecture {spec.name} (clock {spec.clock_hz / 1e9:g} GHz)")
+    table.add_column("section")
+    table.add_column("parameters")
+    table.add_column("source")
+    for section, values in data.items():
+        if isinstance(values, dict):
+            params = ", ".join(f"{key}={value}" for key, value in values.items() if key != "source")
+            table.add_row(section, params, values.get("source", ""))
+    Console().print(table)
+
+
 @fabric.command("run")
 @click.argument("kernel")
 @click.option(

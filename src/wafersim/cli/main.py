@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "fabric": "wafersim.cli.fabric:fabric",
     "serve": "wafersim.cli.serve:serve",
     "capacity": "wafersim.cli.serve:capacity",
+    "wafer": "wafersim.cli.wafer:wafer",
     "plan": "wafersim.cli.plan:plan",
 }
 

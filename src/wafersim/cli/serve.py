@@ -73,6 +73,18 @@ def _common(function):
             "--requests", "max_requests", type=int, default=None, help="use only the first N requests"
         ),
         click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--prefill-replicas", type=int, default=None, help="disaggregate: replicas that only prefill"
+        ),
+        click.option(
+            "--prefill-system", default=None, help="system of the prefill replicas (default: --system)"
+        ),
+        click.option(
+            "--prefill-count",
+            type=int,
+            default=None,
+            help="accelerators per prefill replica (default: --count)",
+        ),
         click.option("--json", "as_json", is_flag=True),
     ]
     for option in reversed(options):
@@ -94,6 +106,7 @@ def _setup(
     max_batch,
     chunk_tokens,
     workload,
+    max_tpot_s=None,
 ):
     from wafersim.serving.engine import SchedulerConfig
     from wafersim.serving.replica import plan_deployment
@@ -113,6 +126,7 @@ def _setup(
         ep,
         precision,
         max_batch,
+        max_tpot_s,
     )
     config = ServeConfig(
         scheduler=SchedulerConfig(policy=scheduler, max_batch=max_batch, chunk_tokens=chunk_tokens),
@@ -122,9 +136,11 @@ def _setup(
     return model_spec, system_spec, deployment, config
 
 
-def _deployment_fields(model_spec, system_spec, count, replicas, deployment) -> dict[str, Any]:
+def _deployment_fields(
+    model_spec, system_spec, count, replicas, deployment, prefill_fields=None
+) -> dict[str, Any]:
     layout = deployment.layout
-    return {
+    fields = {
         "model": model_spec.id,
         "system": system_spec.id,
         "count": count,
@@ -133,10 +149,16 @@ def _deployment_fields(model_spec, system_spec, count, replicas, deployment) -> 
         "pp": layout.pp,
         "ep": layout.ep,
         "engines_per_replica": layout.dp,
+        "engines": deployment.engines,
         "precision": deployment.precision,
         "accelerators": deployment.accelerators,
         "power_w": deployment.power_w,
     }
+    if prefill_fields:  # disaggregated: both pools count
+        fields.update(prefill_fields)
+        fields["accelerators"] += prefill_fields["prefill_accelerators"]
+        fields["power_w"] += prefill_fields["prefill_power_w"]
+    return fields
 
 
 def _print(summary: dict[str, Any], as_json: bool, title: str, keys: list[str]) -> None:
@@ -170,6 +192,56 @@ def _window(text: str | None) -> tuple[float, float]:
     return start, end
 
 
+def _maybe_prefill_pool(
+    model_spec,
+    system_spec,
+    deployment,
+    config,
+    workload,
+    count,
+    precision,
+    replicas,
+    system_id,
+    prefill_count,
+):
+    """(PrefillPool, its report fields, config) when any --prefill-* option is given, else (None, {}, config)."""
+    if replicas is None and system_id is None and prefill_count is None:
+        return None, {}, config
+    return _prefill_pool(
+        model_spec, system_spec, deployment, config, workload, replicas or 1, system_id or system_spec.id,
+        prefill_count or count, precision,
+    )  # fmt: skip
+
+
+def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas, system_id, count, precision):
+    """Disaggregation: prefill replicas (possibly another system type) in front of the decode replicas."""
+    from dataclasses import replace
+
+    from wafersim.serving.replica import kv_transfer_time, plan_deployment
+    from wafersim.serving.simulator import PrefillPool
+
+    if config.scheduler.policy != "vllm":
+        raise WafersimError("prefill/decode disaggregation runs vLLM-style engines: use --scheduler vllm")
+    prefill_system = load_catalog().system(system_id)
+    prefill = plan_deployment(
+        model_spec, prefill_system, count, replicas, float(np.mean(workload.prompt_tokens)),
+        float(np.mean(workload.output_tokens)), precision=decode.precision, max_batch=config.scheduler.max_batch,
+    )  # fmt: skip
+    transfer = kv_transfer_time(prefill, decode, prefill_system, decode_system)
+    fields = {
+        "prefill_system": prefill_system.id,
+        "prefill_count": count,
+        "prefill_replicas": replicas,
+        "prefill_tp": prefill.layout.tp,
+        "prefill_pp": prefill.layout.pp,
+        "prefill_engines": prefill.engines,
+        "prefill_accelerators": prefill.accelerators,
+        "prefill_power_w": prefill.power_w,
+        "kv_transfer_s_at_mean_prompt": float(transfer(float(np.mean(workload.prompt_tokens)))),
+    }
+    return PrefillPool(prefill.replica, transfer), fields, replace(config, prefill_engines=prefill.engines)
+
+
 @click.command()
 @_common
 @click.option("--trace", default=None, help="Azure CSV or JSONL path, or azure-conv / azure-code (shipped)")
@@ -184,22 +256,33 @@ def _window(text: str | None) -> tuple[float, float]:
     "--cv", type=float, default=1.0, show_default=True, help="gamma arrivals: coefficient of variation"
 )
 @click.option("--rate-scale", type=float, default=None, help="replay X times faster")
+@click.option(
+    "--trace-rate", type=float, default=None, help="replay the trace time-scaled to this mean rate, req/s"
+)
 @click.option("--slo-ttft", type=float, default=None, help="for goodput, s")
 @click.option("--slo-tpot", type=float, default=None, help="for goodput, s")
 @click.option(
     "--requests-out", type=click.Path(dir_okay=False), default=None, help="per-request CSV (.parquet)"
 )
+@click.option(
+    "--series-out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="KV use and queue length over time (CSV)",
+)
 @click.option("--chrome-trace", type=click.Path(dir_okay=False), default=None, help="Chrome trace JSON")
 @click.option("--trace-window", default=None, help="START:END seconds of the Chrome trace")
+@click.option("--exact-pricing", is_flag=True, help="price multi-prompt prefills exactly, not from the table")
 def serve(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, as_json, trace, rate, duration, input_len, output_len, arrival, cv, rate_scale,
-    slo_ttft, slo_tpot, requests_out, chrome_trace, trace_window,
+    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, trace, rate, duration,
+    input_len, output_len, arrival, cv, rate_scale, trace_rate, slo_ttft, slo_tpot, requests_out, series_out,
+    chrome_trace, trace_window, exact_pricing,
 ):  # fmt: skip
     """Replay a trace (or synthetic arrivals) against a deployment; report latency percentiles and throughput."""
     from dataclasses import replace
 
-    from wafersim.serving.metrics import SLO, summarize, write_chrome_trace, write_requests
+    from wafersim.serving.metrics import SLO, summarize, write_chrome_trace, write_requests, write_series
     from wafersim.serving.simulator import simulate
     from wafersim.serving.workload import read_trace, synthetic
 
@@ -221,6 +304,10 @@ def serve(
         if max_requests < 1:
             raise WafersimError(f"--requests must be ≥ 1, got {max_requests}")
         workload = workload.head(max_requests)
+    if trace_rate is not None:
+        if trace is None:
+            raise WafersimError("--trace-rate scales a --trace; a synthetic workload takes --rate")
+        workload = workload.at_rate(trace_rate)
     if rate_scale is not None:
         workload = workload.rate_scaled(rate_scale)
     window = _window(trace_window)
@@ -238,15 +325,25 @@ def serve(
         max_batch,
         chunk_tokens,
         workload,
+        slo_tpot,
     )
     config = replace(config, record_segments=chrome_trace is not None)
-    result = simulate(workload, deployment.replica, config)
-    summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment)
+    prefill, prefill_fields, config = _maybe_prefill_pool(
+        model_spec, system_spec, deployment, config, workload, count, precision,
+        prefill_replicas, prefill_system, prefill_count,
+    )  # fmt: skip
+    from wafersim.serving.pricing import IterationPricer
+
+    pricer = IterationPricer(deployment.replica, exact_prefill=exact_pricing)
+    result = simulate(workload, deployment.replica, config, pricer, prefill=prefill)
+    summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary["seed"] = seed
     summary.update(summarize(result, SLO(slo_ttft, slo_tpot)))
-    summary["requests_per_s_per_mw"] = summary["requests_per_s"] / (deployment.power_w / 1e6)
+    summary["requests_per_s_per_mw"] = summary["requests_per_s"] / (summary["power_w"] / 1e6)
     if requests_out:
         write_requests(result, Path(requests_out))
+    if series_out:
+        summary["series_rows"] = write_series(result, Path(series_out))
     if chrome_trace:
         summary["chrome_trace_events"] = write_chrome_trace(result, Path(chrome_trace), *window)
     keys = ["model", "system", "accelerators", "engines", "tp", "pp", "requests", "completed", "ttft_p50_s",
@@ -270,7 +367,8 @@ def serve(
 )
 def capacity(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, as_json, trace, input_len, output_len, synthetic_requests, slo_ttft, slo_tpot, tolerance,
+    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, trace, input_len, output_len,
+    synthetic_requests, slo_ttft, slo_tpot, tolerance,
 ):  # fmt: skip
     """Highest request rate within p90 TTFT and p90 TPOT targets, found by bracketing and bisection."""
     from wafersim.serving.capacity import CapacitySearch, find_capacity
@@ -313,6 +411,7 @@ def capacity(
         max_batch,
         chunk_tokens,
         base,
+        slo_tpot,
     )
     # Start from what the engines could sustain if every step ran at its best throughput (then bracket).
     from wafersim.serving.pricing import IterationPricer
@@ -321,8 +420,14 @@ def capacity(
     mean_out = float(np.mean(base.output_tokens))
     guess = deployment.engines * 32 / float(pricer.decode_run_s(32, float(np.mean(base.prompt_tokens)), 1)[0])
     search = CapacitySearch(SLO(slo_ttft, slo_tpot), start_rps=guess / mean_out, relative_tolerance=tolerance)
-    found = find_capacity(base.at_rate, lambda w: simulate(w, deployment.replica, config, pricer), search)
-    summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment)
+    prefill, prefill_fields, config = _maybe_prefill_pool(
+        model_spec, system_spec, deployment, config, base, count, precision,
+        prefill_replicas, prefill_system, prefill_count,
+    )  # fmt: skip
+    found = find_capacity(
+        base.at_rate, lambda w: simulate(w, deployment.replica, config, pricer, prefill=prefill), search
+    )
+    summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary.update(
         {
             "seed": seed,
@@ -344,10 +449,17 @@ def capacity(
         "completed",
     ):
         summary[key] = run.get(key)
-    summary["requests_per_s_per_mw"] = found.max_rate_rps / (deployment.power_w / 1e6)
+    summary["requests_per_s_per_mw"] = found.max_rate_rps / (summary["power_w"] / 1e6)
+    if "rejected" in run:  # too long for the model or an engine at any rate: left out of the percentiles
+        summary["rejected"] = run["rejected"]
     summary["probes"] = found.probes
     if found.summary is None:
         summary["note"] = "no probed rate met the SLOs (even a nearly idle deployment misses them)"
+    elif not found.bracketed:
+        summary["note"] = (
+            f"every probed rate met the SLOs: max_rate_rps is a lower bound ({len(found.probes)} probes); "
+            "with this few requests even a burst of all of them at once stays within the SLOs"
+        )
     keys = ["model", "system", "accelerators", "engines", "tp", "pp", "max_rate_rps", "output_tokens_per_s",
             "ttft_p90_s", "tpot_p90_s", "power_w", "requests_per_s_per_mw", "note"]  # fmt: skip
     _print(summary, as_json, f"capacity of {model_spec.id} on {system_spec.id}", keys)

@@ -19,7 +19,8 @@ from collections import Counter, deque
 import numpy as np
 
 from wafersim.errors import WafersimError
-from wafersim.fabric.patterns import combine, offset_at
+from wafersim.fabric.dtypes import DType, round_bf16
+from wafersim.fabric.patterns import offset_at
 from wafersim.fabric.program import Memory, Program, Step
 from wafersim.fabric.routing import pe_of
 from wafersim.fabric.stats import RunStats
@@ -36,6 +37,20 @@ DEFAULT_DEADLOCK_WINDOW_CYCLES = 256
 CONTROL = object()  # a control wavelet: switches routers on its way and is dropped at the receiving ramp
 
 
+def scalar_combiner(dtype: DType, op: str):
+    """One-wavelet arithmetic, bit-identical to patterns.combine on arrays (float64 then one rounding to the
+    type; bf16 through float32 as DType.round does) but on Python scalars, which is several times faster."""
+    if op == "max":
+        # numpy.maximum itself: its handling of NaN and of -0.0 vs 0.0 differs between float16 and float32.
+        return np.maximum
+    if op != "add":
+        raise WafersimError(f"unknown combine op '{op}' (add, max)")
+    storage = dtype.storage
+    if dtype.name == "bf16":
+        return lambda a, b: round_bf16(np.float32(float(a) + float(b)))[()]
+    return lambda a, b: storage(float(a) + float(b))
+
+
 class _Op:
     __slots__ = (
         "kind",
@@ -49,6 +64,7 @@ class _Op:
         "own",
         "own_off",
         "dtype",
+        "combine",
         "control",
         "in_queue",
         "out_queue",
@@ -59,6 +75,7 @@ class _Op:
         # control: send a control wavelet (route switch, see switching.py) before the first data wavelet.
         self.control = control
         self.dtype = program.symbols[line_op.sym].dtype
+        self.combine = scalar_combiner(self.dtype, line_op.op) if line_op.op else None
         self.kind = line_op.kind
         self.n = line_op.n
         self.done = 0
@@ -78,11 +95,11 @@ def _pe(y: int, x: int) -> str:
 def _build_routes(program: Program, step: Step) -> dict:
     routes: dict[tuple[int, int, int], tuple[frozenset, frozenset]] = {}
     for pattern in step.patterns:
-        lines = program.rows if pattern.axis == "x" else program.cols
+        lines = pattern.line_indices(program)
         for color, line_routes in pattern.routes():
             for pos, (rx, tx) in line_routes.items():
                 config = (frozenset(PORT_IDS[p] for p in rx), frozenset(PORT_IDS[p] for p in tx))
-                for line in range(lines):
+                for line in lines:
                     y, x = pe_of(pattern.axis, line, pos)
                     known = routes.setdefault((y, x, color), config)
                     if known != config:
@@ -114,11 +131,11 @@ class _StepSim:
         self.ops: dict[tuple[int, int], list[_Op]] = {}
         self.done_ops: dict[tuple[int, int], list[_Op]] = {}
         for number, pattern in enumerate(step.patterns):
-            lines = program.rows if pattern.axis == "x" else program.cols
+            lines = pattern.line_indices(program)
             colors = switched.get(number, frozenset())
             for line_op in pattern.line_ops():
                 control = line_op.color_out is not None and line_op.color_out in colors
-                for line in range(lines):
+                for line in lines:
                     y, x = pe_of(pattern.axis, line, line_op.pos)
                     op = _Op(line_op, program, memory, y, x, control)
                     # Each operation keeps its queues at hand: the core reads its color's queue and writes
@@ -253,7 +270,7 @@ class _StepSim:
                     if kind == "relay":
                         if not ramp_free or len(op.out_queue) >= depth:
                             continue
-                        self._push(op, combine(op.dtype, op.op, op.array[op.off + index], queue.popleft()))
+                        self._push(op, op.combine(op.array[op.off + index], queue.popleft()))
                         ramp_free = False
                         served = position
                     else:
@@ -264,7 +281,7 @@ class _StepSim:
                             base = (
                                 op.own[op.own_off + index] if op.own is not None else op.array[op.off + index]
                             )
-                            op.array[op.off + index] = combine(op.dtype, op.op, base, incoming)
+                            op.array[op.off + index] = op.combine(base, incoming)
                     self.queued_at_cores -= 1
                 op.done = index + 1
                 if index + 1 == op.n:
@@ -372,7 +389,8 @@ def run_cycle(
     switches = switched_colors(program, function)
     for step, switched in zip(program.functions[function], switches, strict=True):
         sim = _StepSim(program, memory, step, deadlock_window_cycles, trace, switched)
-        cycles = sim.run()
+        with np.errstate(over="ignore"):  # per-wavelet rounding may overflow to inf, as IEEE rounding does
+            cycles = sim.run()
         stats.busy_cycles += sim.compute_busy + sim.fabric_busy()
         for (y, x, port), count in sim.link_counts.items():
             stats.link_wavelets[y, x, port] += count  # port ids 0..3 are N, E, S, W as in LINK_DIRECTIONS

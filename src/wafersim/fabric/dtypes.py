@@ -37,9 +37,11 @@ class DType:
 
     def round(self, values: np.ndarray) -> np.ndarray:
         """Round (float64 or other) values to this type, returned in the storage dtype."""
-        if self.name == "bf16":
-            return round_bf16(np.asarray(values, dtype=np.float32))
-        return np.asarray(values).astype(self.storage)
+        # Overflow to infinity is the IEEE result of rounding, not an error worth a warning.
+        with np.errstate(over="ignore"):
+            if self.name == "bf16":
+                return round_bf16(np.asarray(values, dtype=np.float32))
+            return np.asarray(values).astype(self.storage)
 
     def add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.round(np.asarray(a, dtype=np.float64) + np.asarray(b, dtype=np.float64))

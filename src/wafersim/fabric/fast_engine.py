@@ -4,15 +4,13 @@ Timing of a step, from the machine model only (hop and ramp latencies, one wavel
 a stream of n wavelets through stages of h_1..h_k hops (k > 1 for a relay chain, whose middle PEs combine and
 forward one wavelet per cycle) takes  sum_i (h_i * hop + 2 * ramp)  cycles of latency plus n cycles of
 streaming. When streams share a resource - a directed link, or a PE's ramp in either direction (a PE receives at
-most one wavelet per cycle from its router) - the streaming term becomes the resource's total load, because the
-routers interleave the competing streams. Compute runs concurrently; a step lasts as long as its longest part.
+most one wavelet per cycle from its router) - the routers serve the competing streams in turns, so a stream of n
+is delayed by min(n, m) for every other stream of m on the resource (processor sharing). Compute runs concurrently; a step lasts as long as its longest part.
 Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis. A stream
 whose route must be switched first carries one control wavelet (switching.py), counted like data.
 """
 
 from __future__ import annotations
-
-from collections import Counter
 
 import numpy as np
 
@@ -27,43 +25,86 @@ def _wavelets(flow, switched: frozenset[int]) -> int:
     return flow.n + (flow.first_color in switched)
 
 
-def _axis_loads(step: Step, switched: dict[int, frozenset[int]]) -> dict[str, dict[str, Counter]]:
-    loads = {axis: {"link": Counter(), "out": Counter(), "in": Counter()} for axis in ("x", "y")}
+def _axis_loads(step: Step, switched: dict[int, frozenset[int]]) -> dict[str, dict[str, dict]]:
+    """Per axis and resource kind: resource -> sizes of the streams using it (one line stands for all)."""
+    loads: dict[str, dict[str, dict]] = {axis: {"link": {}, "out": {}, "in": {}} for axis in ("x", "y")}
     for number, pattern in enumerate(step.patterns):
         axis_loads = loads[pattern.axis]
         for flow in pattern.flows():
-            wavelets = _wavelets(flow, switched.get(number, frozenset()))
-            for link in flow.links:
-                axis_loads["link"][link] += wavelets
+            colors = switched.get(number, frozenset())
+            wavelets = _wavelets(flow, colors)
+            for index, link in enumerate(flow.links):
+                axis_loads["link"].setdefault(link, []).append(flow.n + (flow.link_color(index) in colors))
             for pos in flow.ramp_out:
-                axis_loads["out"][pos] += wavelets
+                axis_loads["out"].setdefault(pos, []).append(wavelets)
             for pos in flow.ramp_in:
-                axis_loads["in"][pos] += wavelets
+                axis_loads["in"].setdefault(pos, []).append(wavelets)
     return loads
+
+
+def _shared(sizes: list[int], own: int) -> int:
+    """Cycles until a stream of `own` wavelets is through a resource it shares, served in turns, with streams of
+    `sizes` (its own included): every stream advances one wavelet per turn, so each other stream delays it by
+    at most its own length (processor sharing with simultaneous starts)."""
+    return sum(min(size, own) for size in sizes)
+
+
+_STEP_CACHE: dict[tuple, tuple[int, list[int]]] = {}
+_STEP_CACHE_LIMIT = 4096
 
 
 def step_cycles(
     program: Program, step: Step, switched: dict[int, frozenset[int]] | None = None
 ) -> tuple[int, list[int]]:
-    """Cycles of one step and the per-flow times (for inspection). `switched`: see switching.py."""
+    """Cycles of one step and the per-flow times (for inspection). `switched`: see switching.py.
+
+    GEMMs repeat one shift step P times: steps with equal timing keys are timed once."""
     switched = switched or {}
+    compute = max((int(c.cycles_grid(program.rows, program.cols).max()) for c in step.computes), default=0)
+    router = program.arch.router
+    key = (
+        router.hop_latency_cycles,
+        router.ramp_latency_cycles,
+        compute,
+        tuple(p.timing_key() for p in step.patterns),
+        tuple(sorted((k, tuple(sorted(v))) for k, v in switched.items())),
+    )
+    if key not in _STEP_CACHE:
+        if len(_STEP_CACHE) >= _STEP_CACHE_LIMIT:
+            _STEP_CACHE.clear()
+        _STEP_CACHE[key] = _step_cycles(program, step, switched, compute)
+    return _STEP_CACHE[key]
+
+
+def _step_cycles(
+    program: Program, step: Step, switched: dict[int, frozenset[int]], compute: int
+) -> tuple[int, list[int]]:
     hop = program.arch.router.hop_latency_cycles
     ramp = program.arch.router.ramp_latency_cycles
-    compute = max((int(c.cycles_grid(program.rows, program.cols).max()) for c in step.computes), default=0)
     loads = _axis_loads(step, switched)
-    worst_other = {
-        axis: {kind: max(loads[other][kind].values(), default=0) for kind in ("out", "in")}
-        for axis, other in (("x", "y"), ("y", "x"))
-    }
     flow_times = []
+    worst: dict[tuple[str, str, int], int] = {}  # (other axis, ramp direction, stream size) -> delay
+
+    def worst_other(axis: str, kind: str, own: int) -> int:
+        """Delay from the busiest ramp of the other axis' lines (a PE's ramp carries its row's and its column's
+        streams); cached because all streams of a pattern usually have one size."""
+        key = (axis, kind, own)
+        if key not in worst:
+            worst[key] = max((_shared(sizes, own) for sizes in loads[axis][kind].values()), default=0)
+        return worst[key]
+
     for number, pattern in enumerate(step.patterns):
-        axis_loads, other = loads[pattern.axis], worst_other[pattern.axis]
+        axis_loads = loads[pattern.axis]
+        other_axis = "y" if pattern.axis == "x" else "x"
         for flow in pattern.flows():
+            own = _wavelets(flow, switched.get(number, frozenset()))
+            other_out = worst_other(other_axis, "out", own)
+            other_in = worst_other(other_axis, "in", own)
             streaming = max(
-                _wavelets(flow, switched.get(number, frozenset())),
-                max((axis_loads["link"][link] for link in flow.links), default=0),
-                max(axis_loads["out"][p] + other["out"] for p in flow.ramp_out),
-                max(axis_loads["in"][p] + other["in"] for p in flow.ramp_in),
+                own,
+                max((_shared(axis_loads["link"][link], own) for link in flow.links), default=0),
+                max(_shared(axis_loads["out"][p], own) + other_out for p in flow.ramp_out),
+                max(_shared(axis_loads["in"][p], own) + other_in for p in flow.ramp_in),
             )
             latency = sum(h * hop + 2 * ramp for h in flow.hops)
             flow_times.append(latency + streaming)
@@ -78,8 +119,9 @@ def step_busy(program: Program, step: Step) -> np.ndarray:
     sent = np.zeros((rows, cols), dtype=np.int64)
     received = np.zeros((rows, cols), dtype=np.int64)
     for pattern in step.patterns:
+        lines = pattern.line_indices(program)
         for op in pattern.line_ops():
-            target = (slice(None), op.pos) if pattern.axis == "x" else (op.pos, slice(None))
+            target = (lines, op.pos) if pattern.axis == "x" else (op.pos, lines)
             if op.kind in ("send", "relay"):
                 sent[target] += op.n
             if op.kind in ("recv", "relay"):
@@ -92,11 +134,12 @@ def step_link_wavelets(program: Program, step: Step, switched: dict[int, frozens
     loads = np.zeros((program.rows, program.cols, len(LINK_DIRECTIONS)), dtype=np.int64)
     for number, pattern in enumerate(step.patterns):
         colors = switched.get(number, frozenset())
+        lines = pattern.line_indices(program)
         for flow in pattern.flows():
-            wavelets = _wavelets(flow, colors)
-            for pos, port in flow.links:
-                target = (slice(None), pos) if pattern.axis == "x" else (pos, slice(None))
-                loads[(*target, LINK_DIRECTIONS.index(port))] += wavelets
+            for index, (pos, port) in enumerate(flow.links):
+                target = (lines, pos) if pattern.axis == "x" else (pos, lines)
+                # data plus, on a stage whose route switches, its control wavelet
+                loads[(*target, LINK_DIRECTIONS.index(port))] += flow.n + (flow.link_color(index) in colors)
     return loads
 
 

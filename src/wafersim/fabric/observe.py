@@ -58,8 +58,12 @@ def write_heatmaps(result: KernelResult, path: str | Path, sram_bytes_per_pe: in
     for axis in (busy_ax, sram_ax, link_ax):
         axis.set_xlabel("x (column)")
         axis.set_ylabel("y (row)")
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    try:
+        figure.savefig(path, dpi=100)
+    except OSError as error:
+        raise WafersimError(f"cannot write heatmap {path}: {error.strerror or error}") from None
+    finally:
+        plt.close(figure)
     return path
 
 
@@ -89,5 +93,8 @@ def trace_json(result: KernelResult) -> dict:
 
 def write_trace(result: KernelResult, path: str | Path) -> Path:
     path = Path(path)
-    path.write_text(json.dumps(trace_json(result)))
+    try:
+        path.write_text(json.dumps(trace_json(result)))
+    except OSError as error:
+        raise WafersimError(f"cannot write trace {path}: {error.strerror or error}") from None
     return path

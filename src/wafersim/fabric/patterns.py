@@ -10,6 +10,7 @@ Each pattern is one description with three readings, which is what keeps the two
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,10 @@ class Flow:
     ramp_out: tuple[int, ...]
     ramp_in: tuple[int, ...]
     first_color: int = -1  # color of the first stage (a route switch on it delays the whole stream)
+    link_colors: tuple[int, ...] = ()  # color of the stage each link belongs to (default: first_color)
+
+    def link_color(self, index: int) -> int:
+        return self.link_colors[index] if self.link_colors else self.first_color
 
 
 def combine(dtype: DType, op: str, own: np.ndarray, incoming: np.ndarray) -> np.ndarray:
@@ -98,8 +103,47 @@ def _links(axis: str, a: int, b: int) -> tuple[tuple[int, str], ...]:
     return tuple((pos, port) for pos in range(a, b, step))
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_shift_layout(axis: str, dest: tuple[int, ...], palette: tuple[int, ...]):
+    streams = tuple(stream_route(axis, p, q) for p, q in enumerate(dest) if q >= 0)
+    return streams, tuple(assign_colors(streams, palette, "shift"))
+
+
+def _shift_layout(axis: str, dest: tuple[int, ...], palette: tuple[int, ...], name: str):
+    """Routes and colors of a shift (read-only); cached because a GEMM repeats one shift in every round."""
+    try:
+        return _cached_shift_layout(axis, dest, palette)
+    except WafersimError as error:
+        raise WafersimError(str(error).replace("shift:", f"pattern '{name}':", 1)) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _shift_flows(axis: str, dest: tuple[int, ...], colors: tuple[int, ...], n: int) -> list[Flow]:
+    pairs = [(p, q) for p, q in enumerate(dest) if q >= 0]
+    return [
+        Flow(n, (abs(q - p),), _links(axis, p, q), (p,), (q,), color)
+        for (p, q), color in zip(pairs, colors, strict=True)
+    ]
+
+
+def _cached(method):
+    """Compute a pure pattern method once per pattern instance."""
+    attribute = f"_cached_{method.__name__}"
+
+    @functools.wraps(method)
+    def wrapper(self):
+        if attribute not in self.__dict__:
+            object.__setattr__(self, attribute, method(self))
+        return self.__dict__[attribute]
+
+    return wrapper
+
+
 class Pattern:
-    """Common checks. Subclasses set name, axis, n, colors, reads, writes."""
+    """Common checks. Subclasses set name, axis, n, colors, reads, writes.
+
+    flows() and line_ops() are pure; the engines ask for them several times per step, so they are computed once
+    per pattern (see _cached)."""
 
     name: str
     axis: str
@@ -110,6 +154,12 @@ class Pattern:
 
     def line_length(self, program) -> int:
         return program.cols if self.axis == "x" else program.rows
+
+    def line_indices(self, program) -> list[int]:
+        """The lines (rows for axis 'x', columns for 'y') the pattern runs on: all, unless it names some."""
+        lines = getattr(self, "lines", None)
+        count = program.rows if self.axis == "x" else program.cols
+        return list(range(count)) if lines is None else list(lines)
 
     def _check_common(
         self, program, positions: Sequence[int], accesses: Sequence[tuple[str, Offset]]
@@ -134,6 +184,11 @@ class Pattern:
                     f"pattern '{self.name}': access {sym}[{int(np.min(off))}..{top}) is outside the symbol's "
                     f"{size} elements per PE"
                 )
+
+    def timing_key(self) -> tuple:
+        """Everything the analytic timing of this pattern depends on (equal keys, equal timing). Which lines run
+        it does not matter: every line is timed alike and lines run in parallel."""
+        return (type(self).__name__, self.axis, self.n, tuple(self.flows()))
 
     def footprint(self, color: int) -> list[int]:
         return sorted({pos for c, routes in self.routes() if c == color for pos in routes})
@@ -185,6 +240,7 @@ class Multicast(Pattern):
             return []
         return [(self.color, multicast_route(self.axis, self.root, 0, self.length - 1))]
 
+    @_cached
     def line_ops(self) -> list[LineOp]:
         if self.length == 1:
             return []
@@ -194,6 +250,7 @@ class Multicast(Pattern):
         ]
         return ops
 
+    @_cached
     def flows(self) -> list[Flow]:
         if self.length == 1:
             return []
@@ -225,6 +282,7 @@ class Shift(Pattern):
     src_off: Offset = 0
     dst_off: Offset = 0
     op: str | None = None
+    lines: tuple[int, ...] | None = None  # run on these lines only (e.g. Cannon's skew); offsets then scalar
 
     def __post_init__(self) -> None:
         targets = [q for q in self.dest if q >= 0]
@@ -232,9 +290,9 @@ class Shift(Pattern):
             raise WafersimError(f"pattern '{self.name}': two positions send to the same destination")
         if any(q == p for p, q in enumerate(self.dest)):
             raise WafersimError(f"pattern '{self.name}': a position sends to itself")
-        streams = [stream_route(self.axis, p, q) for p, q in self._pairs()]
+        streams, colors = _shift_layout(self.axis, tuple(self.dest), tuple(self.palette), self.name)
         object.__setattr__(self, "_stream_routes", streams)
-        object.__setattr__(self, "_colors", assign_colors(streams, self.palette, f"pattern '{self.name}'"))
+        object.__setattr__(self, "_colors", colors)
 
     def _pairs(self) -> list[tuple[int, int]]:
         return [(p, q) for p, q in enumerate(self.dest) if q >= 0]
@@ -260,6 +318,19 @@ class Shift(Pattern):
         self._check_common(
             program, [q for q in self.dest if q >= 0], [(self.src, self.src_off), (self.dst, self.dst_off)]
         )
+        if self.lines is not None:
+            count = program.rows if self.axis == "x" else program.cols
+            if (
+                not self.lines
+                or len(set(self.lines)) != len(self.lines)
+                or not all(0 <= line < count for line in self.lines)
+            ):
+                raise WafersimError(
+                    f"pattern '{self.name}': lines {list(self.lines)} are not distinct lines of "
+                    f"0..{count - 1}"
+                )
+            if np.ndim(self.src_off) or np.ndim(self.dst_off):
+                raise WafersimError(f"pattern '{self.name}': a shift on some lines takes scalar offsets")
         if self.src == self.dst:
             # In place only on disjoint windows (ring collectives send one chunk while receiving another).
             shape = (program.rows, program.cols)
@@ -274,6 +345,7 @@ class Shift(Pattern):
     def routes(self):
         return list(zip(self._colors, self._stream_routes, strict=True))
 
+    @_cached
     def line_ops(self) -> list[LineOp]:
         ops = []
         for (p, q), color in zip(self._pairs(), self._colors, strict=True):
@@ -281,27 +353,36 @@ class Shift(Pattern):
             ops.append(LineOp("recv", q, self.n, self.dst, self.dst_off, color_in=color, op=self.op))
         return ops
 
+    @_cached
     def flows(self) -> list[Flow]:
-        return [
-            Flow(self.n, (abs(q - p),), _links(self.axis, p, q), (p,), (q,), color)
-            for (p, q), color in zip(self._pairs(), self._colors, strict=True)
-        ]
+        return _shift_flows(self.axis, tuple(self.dest), self._colors, self.n)
+
+    def timing_key(self) -> tuple:
+        # The flows follow from these; hashing them is much cheaper than hashing the flows of a long line.
+        return ("Shift", self.axis, self.n, tuple(self.dest), self._colors)
 
     def apply(self, memory, program) -> None:
         pairs = self._pairs()
         if not pairs:
             return
+        src, dst, axis = memory[self.src], memory[self.dst], self.axis
+        if self.lines is not None:
+            # Work on copies of the named lines, line-major (so axis 'x'), and write them back.
+            lines = list(self.lines)
+            src, dst, axis = _lines_view(src, self.axis)[lines], _lines_view(dst, self.axis)[lines], "x"
         sources = [p for p, _ in pairs]
         targets = [q for _, q in pairs]
-        values = gather(memory[self.src], self.axis, sources, self.src_off, self.n)
+        values = gather(src, axis, sources, self.src_off, self.n)
         if self.op is not None:
             values = combine(
                 program.symbols[self.dst].dtype,
                 self.op,
-                gather(memory[self.dst], self.axis, targets, self.dst_off, self.n),
+                gather(dst, axis, targets, self.dst_off, self.n),
                 values,
             )
-        scatter(memory[self.dst], self.axis, targets, self.dst_off, self.n, values)
+        scatter(dst, axis, targets, self.dst_off, self.n, values)
+        if self.lines is not None:
+            _lines_view(memory[self.dst], self.axis)[list(self.lines)] = dst
 
 
 @dataclass(frozen=True, eq=False)
@@ -361,6 +442,7 @@ class ChainReduce(Pattern):
         for chain in self.chains:
             yield chain, [next(colors) for _ in chain[1:]]
 
+    @_cached
     def line_ops(self) -> list[LineOp]:
         ops = []
         for chain, colors in self._stage_colors():
@@ -393,14 +475,17 @@ class ChainReduce(Pattern):
             )
         return ops
 
+    @_cached
     def flows(self) -> list[Flow]:
         flows = []
         for chain, colors in self._stage_colors():
             hops = tuple(abs(b - a) for a, b in zip(chain, chain[1:], strict=False))
-            links = tuple(
-                link for a, b in zip(chain, chain[1:], strict=False) for link in _links(self.axis, a, b)
+            stages = [_links(self.axis, a, b) for a, b in zip(chain, chain[1:], strict=False)]
+            links = tuple(link for stage in stages for link in stage)
+            link_colors = tuple(color for stage, color in zip(stages, colors, strict=True) for _ in stage)
+            flows.append(
+                Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:]), colors[0], link_colors)
             )
-            flows.append(Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:]), colors[0]))
         return flows
 
     def apply(self, memory, program) -> None:
@@ -472,12 +557,14 @@ class Stream(Pattern):
     def routes(self):
         return [(self.color, stream_route(self.axis, self.src_pos, self.dst_pos))]
 
+    @_cached
     def line_ops(self) -> list[LineOp]:
         return [
             LineOp("send", self.src_pos, self.n, self.src, 0, color_out=self.color),
             LineOp("recv", self.dst_pos, self._received, self.dst, 0, color_in=self.color),
         ]
 
+    @_cached
     def flows(self) -> list[Flow]:
         links = _links(self.axis, self.src_pos, self.dst_pos)
         hops = (abs(self.dst_pos - self.src_pos),)

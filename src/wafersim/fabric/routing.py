@@ -109,7 +109,7 @@ def check_step_routes(program, step, where: str) -> None:
     for color, users in by_color.items():
         for i, first in enumerate(users):
             for second in users[i + 1 :]:
-                pe = _shared_pe(first, second, color)
+                pe = _shared_pe(first, second, color, program)
                 if pe is not None:
                     raise WafersimError(
                         f"{where}: conflicting routes at {describe_pe(*pe)} on color {color}: patterns "
@@ -117,13 +117,18 @@ def check_step_routes(program, step, where: str) -> None:
                     )
 
 
-def _shared_pe(first, second, color: int) -> tuple[int, int] | None:
+def _shared_pe(first, second, color: int, program) -> tuple[int, int] | None:
     a = first.footprint(color)
     b = second.footprint(color)
     if not a or not b:
         return None
     if first.axis == second.axis:
         common = sorted(set(a) & set(b))
-        return pe_of(first.axis, 0, common[0]) if common else None
+        lines = sorted(set(first.line_indices(program)) & set(second.line_indices(program)))
+        return pe_of(first.axis, lines[0], common[0]) if common and lines else None
+    row_pattern, col_pattern = (first, second) if first.axis == "x" else (second, first)
     row_positions, col_positions = (a, b) if first.axis == "x" else (b, a)
-    return (min(col_positions), min(row_positions))
+    # A row pattern touches (y in its lines, x in its positions); a column pattern (y in positions, x in lines).
+    ys = sorted(set(row_pattern.line_indices(program)) & set(col_positions))
+    xs = sorted(set(col_pattern.line_indices(program)) & set(row_positions))
+    return (ys[0], xs[0]) if ys and xs else None

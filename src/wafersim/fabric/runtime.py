@@ -60,6 +60,19 @@ class Runtime:
                 f"the cycle engine runs grids up to {CYCLE_ENGINE_MAX_PES} PEs (64x64); {program.rows}x"
                 f"{program.cols} needs --engine fast"
             )
+        router = program.arch.router
+        if engine == "cycle" and (
+            router.hop_latency_cycles,
+            router.ramp_latency_cycles,
+            router.link_wavelets_per_cycle,
+        ) != (1, 1, 1):
+            # Its routers move a wavelet one queue per cycle: other latencies would need pipeline stages.
+            raise WafersimError(
+                f"{program.arch.name}: the cycle engine models 1-cycle hops and ramps and 1 wavelet per link per "
+                f"cycle; this architecture has hop_latency_cycles={router.hop_latency_cycles}, "
+                f"ramp_latency_cycles={router.ramp_latency_cycles}, "
+                f"link_wavelets_per_cycle={router.link_wavelets_per_cycle}"
+            )
         program.validate()
         _check_host_memory(program)
         self.program = program

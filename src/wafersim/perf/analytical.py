@@ -22,7 +22,7 @@ from wafersim.errors import WafersimError
 from wafersim.perf.cost import IterationCost
 from wafersim.perf.estimate import Estimate, EstimateRequest
 from wafersim.perf.layout import Layout, candidate_layouts, check_layout, layout_problem
-from wafersim.perf.memory import TOKEN_BUDGET, max_batch, memory_use
+from wafersim.perf.memory import TOKEN_BUDGET, max_batch, memory_use, stage_weight_bytes
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 
 
@@ -181,8 +181,6 @@ def accelerators_needed(request: EstimateRequest, precision: Precision) -> int |
     m, system = request.model, request.system
     context = request.input_len + request.output_len
     one = IterationCost(m, system, Layout(), precision, request.kv_precision)
-    from wafersim.perf.memory import stage_weight_bytes
-
     usable = system.memory.capacity_bytes * system.usable_memory_fraction
     lower = max(1, math.ceil(sum(stage_weight_bytes(one)) / usable))
     for count in range(lower, 8 * lower + 64):

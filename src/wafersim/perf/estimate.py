@@ -105,10 +105,9 @@ def _analytical(request: EstimateRequest) -> Estimate:
 
 
 def _wafer(request: EstimateRequest) -> Estimate:
-    raise WafersimError(
-        f"{request.system.id} is a wafer-scale system: its estimate is derived from fabric kernels by the "
-        "wafer-mapping layer, which is not built yet"
-    )
+    from wafersim.perf.wafer.estimator import estimate_wafer
+
+    return estimate_wafer(request)
 
 
 # The one place a system kind is registered.

@@ -127,8 +127,6 @@ def _skip_reason(point: Point, system: SystemSpec) -> str | None:
         return "accelerator count not published"
     if point.input_len == 0 or point.output_len == 0:
         return "input/output lengths not published"
-    if system.kind == "wafer":
-        return "wafer-scale estimates are not built yet"
     if point.metric == "ttft_s" and point.scenario == "server":
         # The server scenario's TTFT includes queueing under load: that is the serving simulator's to predict;
         # the estimate's TTFT is that of a request joining a running batch, without a queue.

@@ -22,7 +22,7 @@ class CapacitySearch:
     slo: SLO
     start_rps: float
     relative_tolerance: float = 0.02
-    max_probes: int = 40
+    max_probes: int = 24
     min_rps: float = 1e-4
 
     def __post_init__(self) -> None:
@@ -40,6 +40,7 @@ class CapacityResult:
     max_rate_rps: float
     summary: dict[str, Any] | None  # the run at max_rate_rps (None when no rate meets the SLOs)
     probes: list[dict[str, Any]] = field(default_factory=list)
+    bracketed: bool = True  # False: every probed rate met the SLOs (max_rate_rps is a lower bound)
 
 
 def meets(summary: dict[str, Any], slo: SLO) -> bool:
@@ -96,4 +97,4 @@ def find_capacity(
             high = middle
     if best is None:
         return CapacityResult(0.0, None, probes)
-    return CapacityResult(best[0], best[1], probes)
+    return CapacityResult(best[0], best[1], probes, bracketed=high is not None)

@@ -10,6 +10,10 @@ Policies:
 - "static": a batch is taken from the queue, prefilled, and decoded until its longest output is done;
   finished sequences keep their slot (padding), new requests wait for the next batch.
 
+With prefill/decode disaggregation an engine has a role: a "prefill" engine runs vLLM prefill steps only and
+hands each request (its KV) off after its first token; a "decode" engine admits handed-off requests straight
+into its batch (a preempted one is recomputed there with a prefill step, as vLLM would).
+
 Decode-only stretches are advanced in one jump up to the next event that changes the batch (a completion,
 KV exhaustion, or an arrival that would be admitted), with their iterations priced together.
 """
@@ -17,6 +21,7 @@ KV exhaustion, or an arrival that would be admitted), with their iterations pric
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,6 +79,8 @@ class Engine:
         config: SchedulerConfig,
         series: Series,
         segments: list | None = None,
+        role: Literal["both", "prefill", "decode"] = "both",
+        handoff: Callable[[np.ndarray, float], None] | None = None,
     ) -> None:
         self.index, self.r, self.pricer, self.config, self.series = index, requests, pricer, config, series
         self.block = config.block_tokens
@@ -91,6 +98,11 @@ class Engine:
         self.segment: Segment | None = None
         self.event = None  # the loop's handle on this engine's pending segment end
         self.segments = segments  # chrome-trace records, when asked for
+        self.role, self.handoff = role, handoff
+        if role != "both" and config.policy != "vllm":
+            raise WafersimError("prefill/decode disaggregation runs vLLM-style engines: use --scheduler vllm")
+        if role == "prefill" and handoff is None:
+            raise ValueError("a prefill engine needs somewhere to hand requests off to")
 
     # --- queue ----------------------------------------------------------------------------------------
 
@@ -118,17 +130,18 @@ class Engine:
         slots = self.config.max_batch - len(self.running) - len(self.prefilling)
         while self.waiting and len(ids) < slots:
             rid = self.waiting[0]
-            length = int(r.prompt[rid] + r.generated[rid])  # a preempted request recomputes its output too
-            if ids and tokens + length > token_budget:
+            # A preempted request recomputes the tokens it had generated too.
+            length = r.prompt_list[rid] + int(r.generated[rid])
+            if ids and not r.kv_ready[rid] and tokens + length > token_budget:
                 break
-            need = self._blocks(int(r.prompt[rid] + r.output[rid]) if full_length else length + 1)
+            need = -(-(r.prompt_list[rid] + r.output_list[rid] if full_length else length + 1) // self.block)
             if self.blocks_used + need > self.admissible_blocks():
                 break
             self.waiting.popleft()
             r.queued_s[rid] += now_s - r.enqueued_at_s[rid]
             self.blocks_used += need
             ids.append(rid)
-            tokens += length
+            tokens += 0 if r.kv_ready[rid] else length  # a handed-off request needs no prefill
         if ids:
             self.series.queue(now_s, self.index, len(self.waiting))
         return ids
@@ -140,21 +153,27 @@ class Engine:
         rid = self.waiting[0]
         if len(self.running) >= self.config.max_batch:
             return False
-        need = self._blocks(int(self.r.prompt[rid] + self.r.generated[rid]) + 1)
+        need = -(-(self.r.prompt_list[rid] + int(self.r.generated[rid]) + 1) // self.block)
         return self.blocks_used + need <= self.admissible_blocks()
 
     # --- planning -------------------------------------------------------------------------------------
 
-    def plan(self, now_s: float) -> Segment | None:
+    def plan(self, now_s: float, horizon_s: float = float("inf")) -> Segment | None:
+        """What runs next from `now_s`. `horizon_s`: when the next request is known to reach this engine (a
+        decode stretch planned past it would only be cut there), or infinity."""
         policy = self.config.policy
         if policy == "static":
             segment = self._plan_static(now_s)
         elif policy == "sarathi":
             segment = self._plan_sarathi(now_s)
         else:
-            ids = self._admit(now_s, max(self.config.prefill_tokens, 1), full_length=False)
-            if ids:
-                segment = self._prefill_segment(now_s, np.asarray(ids, dtype=np.int64))
+            ids = np.asarray(
+                self._admit(now_s, max(self.config.prefill_tokens, 1), full_length=False), dtype=np.int64
+            )
+            if len(ids) and self.role == "decode":
+                ids = self._join_ready(ids)
+            if len(ids):
+                segment = self._prefill_segment(now_s, ids, horizon_s)
             else:
                 segment = self._decode_segment(now_s, now_s)
         self.segment = segment
@@ -162,7 +181,7 @@ class Engine:
             self.series.kv(now_s, self.index, self.blocks_used * self.block, len(self.running))
         return segment
 
-    def _prefill_segment(self, now_s: float, ids: np.ndarray) -> Segment:
+    def _prefill_segment(self, now_s: float, ids: np.ndarray, horizon_s: float = float("inf")) -> Segment:
         """A vLLM prefill step, and when nothing else waits, the decode stretch after it, as one segment.
 
         The prefill's effects (first tokens, joining the batch) are applied now, stamped with its end time:
@@ -172,7 +191,8 @@ class Engine:
         lengths = r.prompt[ids] + r.generated[ids]
         end_s = now_s + self.pricer.prefill_batch_s(lengths)
         self._apply_prefill(ids, end_s)
-        if not self.waiting:
+        # No stretch when the next request arrives during the prefill: it would be cut back to the prefill.
+        if not self.waiting and self.role != "prefill" and end_s < horizon_s:
             tail = self._decode_segment(end_s, now_s, preempt=False)
             if tail is not None:
                 tail.kind, tail.decode_from = "prefill", 1
@@ -188,29 +208,57 @@ class Engine:
             r.generated[rid] = generated
             if r.first_token_s[rid] != r.first_token_s[rid]:  # NaN: no token yet
                 r.first_token_s[rid] = end_s
-            if generated >= r.output[rid]:
+            if generated >= r.output_list[rid]:
                 r.finish_s[rid] = end_s
                 r.status[rid] = COMPLETED
-                self.blocks_used -= -(-(int(r.prompt[rid]) + generated) // self.block)
+                self.blocks_used -= -(-(r.prompt_list[rid] + generated) // self.block)
             else:
-                self._join(ids)
+                self._continue(ids, end_s)
             return
         r.generated[ids] += 1
         first = np.isnan(r.first_token_s[ids])
         r.first_token_s[ids[first]] = end_s
         done = r.generated[ids] >= r.output[ids]
-        self._finish(ids[done], end_s)
-        self.blocks_used -= int(self._blocks(r.prompt[ids[done]] + r.generated[ids[done]]).sum())
-        self._join(ids[~done])
+        if done.any():
+            self._finish(ids[done], end_s)
+            self.blocks_used -= int(self._blocks(r.prompt[ids[done]] + r.generated[ids[done]]).sum())
+            ids = ids[~done]
+        self._continue(ids, end_s)
+
+    def _continue(self, ids: np.ndarray, end_s: float) -> None:
+        """After their prefill, sequences decode here, or (prefill engine) leave with their KV."""
+        if self.role != "prefill":
+            self._join(ids)
+            return
+        r = self.r
+        # The KV leaves as the step ends (streamed layer by layer, as Splitwise does); blocks free with it.
+        self.blocks_used -= int(self._blocks(r.prompt[ids] + r.generated[ids]).sum())
+        r.kv_ready[ids] = True
+        self.handoff(ids, end_s)
+
+    def _join_ready(self, ids: np.ndarray) -> np.ndarray:
+        """Handed-off requests join the batch at once; returns the others (preempted ones to recompute)."""
+        r = self.r
+        ready = r.kv_ready[ids]
+        if ready.any():
+            joining = ids[ready]
+            lengths = r.prompt[joining] + r.generated[joining]
+            # _admit reserved room for one more token than they hold; they hold their KV as it is.
+            self.blocks_used += int((self._blocks(lengths) - self._blocks(lengths + 1)).sum())
+            self._join(joining)
+        return ids[~ready]
 
     def _extra_blocks(self, lengths: np.ndarray, steps: int) -> int:
         return int((self._blocks(lengths + steps) - self._blocks(lengths)).sum())
 
     def _join(self, ids: np.ndarray) -> None:
+        if not len(ids):
+            return
         r = self.r
+        generated = r.generated[ids]
         self.running = np.concatenate([self.running, ids])
-        self.run_len = np.concatenate([self.run_len, r.prompt[ids] + r.generated[ids]])
-        self.run_left = np.concatenate([self.run_left, r.output[ids] - r.generated[ids]])
+        self.run_len = np.concatenate([self.run_len, r.prompt[ids] + generated])
+        self.run_left = np.concatenate([self.run_left, r.output[ids] - generated])
 
     def _keep(self, mask: np.ndarray) -> None:
         self.running, self.run_len, self.run_left = (
@@ -222,6 +270,7 @@ class Engine:
     def _preempt_newest(self, now_s: float) -> None:
         rid = int(self.running[-1])
         self.r.generated[rid] = self.run_len[-1] - self.r.prompt[rid]  # decode steps do not write it back
+        self.r.kv_ready[rid] = False  # its KV is dropped: it will be recomputed
         self.blocks_used -= int(self._blocks(self.run_len[-1]))
         self.running, self.run_len, self.run_left = self.running[:-1], self.run_len[:-1], self.run_left[:-1]
         self.r.preemptions[rid] += 1

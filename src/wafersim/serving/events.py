@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(order=True)
+@dataclass(slots=True)
 class Event:
     time_s: float
-    order: int = field(default=0, compare=True)
-    kind: str = field(default="", compare=False)
-    payload: Any = field(default=None, compare=False)
-    cancelled: bool = field(default=False, compare=False)
+    order: int = 0
+    kind: str = ""
+    payload: Any = None
+    cancelled: bool = False
 
 
 Handler = Callable[[Event], Iterable[Event] | None]
@@ -26,7 +26,8 @@ Handler = Callable[[Event], Iterable[Event] | None]
 
 class EventLoop:
     def __init__(self) -> None:
-        self._heap: list[Event] = []
+        # Entries are (time, order, event): tuples compare in C, and order breaks ties by scheduling order.
+        self._heap: list[tuple[float, int, Event]] = []
         self._order = 0
         self.now_s = 0.0
         self.handled = 0
@@ -35,8 +36,8 @@ class EventLoop:
         if time_s < self.now_s:
             raise ValueError(f"event {kind!r} at {time_s} s is before the current time {self.now_s} s")
         event = Event(time_s, self._order, kind, payload)
+        heapq.heappush(self._heap, (time_s, self._order, event))
         self._order += 1
-        heapq.heappush(self._heap, event)
         return event
 
     def push(self, event: Event) -> Event:
@@ -48,8 +49,9 @@ class EventLoop:
     def run(self, handlers: dict[str, Handler]) -> None:
         """Pop events in time order and hand each to the handler of its kind until none are left."""
         heap = self._heap
+        pop = heapq.heappop
         while heap:
-            event = heapq.heappop(heap)
+            event = pop(heap)[2]
             if event.cancelled:
                 continue
             self.now_s = event.time_s

@@ -124,9 +124,10 @@ def _series_summary(result: SimResult, end_s: float) -> dict[str, Any]:
     kv_mean, kv_peak, queue_mean, queue_peak = [], [], [], []
     for engine in range(result.engines):
         t, tokens = engine_series(s.kv_t, s.kv_engine, s.kv_tokens, engine)
-        if len(t):
-            kv_mean.append(time_average(t, tokens, end_s) / result.kv_capacity_tokens)
-            kv_peak.append(float(tokens.max()) / result.kv_capacity_tokens)
+        capacity = result.engine_capacity_tokens[engine]
+        if len(t) and result.engine_roles[engine] != "prefill":  # KV use of the engines that hold it
+            kv_mean.append(time_average(t, tokens, end_s) / capacity)
+            kv_peak.append(float(tokens.max()) / capacity)
         t, length = engine_series(s.queue_t, s.queue_engine, s.queue_len, engine)
         if len(t):
             queue_mean.append(time_average(t, length, end_s))
@@ -197,6 +198,39 @@ def write_requests(result: SimResult, path: Path) -> None:
             writer.writerows(zip(*(columns[name] for name in REQUEST_COLUMNS), strict=True))
     except OSError as error:
         raise WafersimError(f"{path}: cannot write ({error.strerror})") from None
+
+
+def write_series(result: SimResult, path: Path) -> int:
+    """KV use and queue length over time, long format: time_s, engine, series, value (rows in time order).
+
+    kv_tokens and running are sampled when an engine starts a segment; queue_len at every change.
+    """
+    s = result.series
+    columns = []
+    for name, times, engines, values in (
+        ("kv_tokens", s.kv_t, s.kv_engine, s.kv_tokens),
+        ("running", s.kv_t, s.kv_engine, s.kv_running),
+        ("queue_len", s.queue_t, s.queue_engine, s.queue_len),
+    ):
+        t = np.frombuffer(times, dtype=np.float64)
+        columns.append(
+            (t, np.frombuffer(engines, dtype=np.int64), np.frombuffer(values, dtype=np.int64), name)
+        )
+    times = np.concatenate([c[0] for c in columns])
+    order = np.argsort(times, kind="stable")
+    engines = np.concatenate([c[1] for c in columns])[order]
+    values = np.concatenate([c[2] for c in columns])[order]
+    names = np.concatenate([np.full(len(c[0]), c[3]) for c in columns])[order]
+    try:
+        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(("time_s", "engine", "series", "value"))
+            writer.writerows(
+                zip(times[order].tolist(), engines.tolist(), names.tolist(), values.tolist(), strict=True)
+            )
+    except OSError as error:
+        raise WafersimError(f"{path}: cannot write ({error.strerror})") from None
+    return len(order)
 
 
 def write_chrome_trace(result: SimResult, path: Path, start_s: float, end_s: float) -> int:

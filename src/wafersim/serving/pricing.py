@@ -34,10 +34,13 @@ def _total(work: StepWork) -> StepWork:
 
 
 class IterationPricer:
-    def __init__(self, replica: ReplicaModel) -> None:
+    def __init__(self, replica: ReplicaModel, exact_prefill: bool = False) -> None:
+        """`exact_prefill`: price multi-prompt prefills with exact calls (slower; for checking the table)."""
         self.replica = replica
+        self.exact_prefill = exact_prefill
         self.window = replica.sliding_window
         self._decode_rows: dict[int, np.ndarray] = {}
+        self._grids: dict[int, np.ndarray] = {}  # grid-point indices by row length, built once
         self._prefill = np.zeros(0)
         self._batched_prefill: dict[int, np.ndarray] = {}
         self.exact_calls = 0
@@ -64,7 +67,10 @@ class IterationPricer:
         `context_start` tokens and grows by one per step."""
         contexts = context_start + np.arange(iterations, dtype=float)
         row = self._decode_row(batch, float(contexts[-1]))
-        return np.interp(contexts / GRID_TOKENS, np.arange(len(row), dtype=float), row)
+        grid = self._grids.get(len(row))
+        if grid is None:
+            grid = self._grids[len(row)] = np.arange(len(row), dtype=float)
+        return np.interp(contexts * (1.0 / GRID_TOKENS), grid, row)
 
     # --- prefill --------------------------------------------------------------------------------------
 
@@ -107,7 +113,7 @@ class IterationPricer:
         n = len(prompt_tokens)
         if n == 1:
             return self.prefill_one_s(int(prompt_tokens[0]))
-        if self.window is not None or n > MAX_TABULATED_PROMPTS:
+        if self.exact_prefill or self.window is not None or n > MAX_TABULATED_PROMPTS:
             return self.iteration_s(prompt_tokens, np.zeros(n))
         total = float(prompt_tokens.sum())
         squares = float(np.dot(prompt_tokens.astype(float), prompt_tokens))

@@ -41,6 +41,11 @@ class ReplicaModel(Protocol):
     @property
     def power_w(self) -> float: ...
 
+    @property
+    def kv_bytes_per_token(self) -> float:
+        """KV bytes one accelerator holds per cached token (what it sends when the KV moves)."""
+        ...
+
     def iteration_time_s(self, work: StepWork) -> np.ndarray:
         """Seconds for each iteration described by `work` (fields may be arrays: many iterations at once)."""
         ...
@@ -110,8 +115,11 @@ def choose_layout(
     pp: int | None = None,
     ep: int | None = None,
     precision: Precision | None = None,
+    max_tpot_s: float | None = None,
 ) -> Estimate:
-    """The estimate's maximum-throughput layout for the workload's mean lengths (raises if nothing fits)."""
+    """The estimate's maximum-throughput layout for the workload's mean lengths (raises if nothing fits) — within
+    the TPOT target when one is given, so that a deployment is not laid out for a batch its users would not
+    accept."""
     input_len = max(1, int(round(prompt_tokens)))
     output_len = max(1, int(round(output_tokens)))
     # Mean lengths of a trace are within the context; clip only for the layout choice, never for requests.
@@ -119,9 +127,20 @@ def choose_layout(
         max(1, min(output_len, model.max_context - input_len)) if input_len < model.max_context else 1
     )
     input_len = min(input_len, model.max_context - output_len)
-    result = estimate(
-        EstimateRequest(model, system, count, input_len, output_len, tp=tp, pp=pp, ep=ep, precision=precision)
-    )
+
+    def best(pp_: int | None) -> Estimate:
+        request = EstimateRequest(
+            model, system, count, input_len, output_len, tp=tp, pp=pp_, ep=ep, precision=precision,
+            max_tpot_s=max_tpot_s,
+        )  # fmt: skip
+        return estimate(request)
+
+    # The engine runs one step per pipeline pass: it does not keep pp independent steps in flight as vLLM's
+    # virtual engines do, so a lone prompt's prefill would leave pp - 1 stages idle. Layouts without pipeline
+    # stages are therefore preferred when one fits; --pp asks for pipelining explicitly.
+    result = best(pp if pp is not None else 1)
+    if pp is None and not result.fits:
+        result = best(None)
     if not result.fits:
         raise WafersimError(
             f"{model.id} on {count} × {system.id} cannot hold one request of the workload's mean length "
@@ -162,7 +181,9 @@ def build_replica(spec: ReplicaSpec) -> ReplicaModel:
         detail = ", ".join(f"{k.removesuffix('_bytes')} {v / gib:.1f} GiB" for k, v in memory.items())
         raise WafersimError(
             f"{spec.model.id} on {spec.layout.tp * spec.layout.pp} × {spec.system.id} (tp={spec.layout.tp} "
-            f"pp={spec.layout.pp}) leaves no memory for the KV cache ({detail}): it cannot hold one request"
+            f"pp={spec.layout.pp}) leaves no memory for the KV cache ({detail}): it cannot hold one request; "
+            f"the workspace is sized for --max-batch {spec.max_batch} sequences, and a smaller --max-batch "
+            "leaves more for the KV cache"
         )
     return replica
 
@@ -191,6 +212,7 @@ def plan_deployment(
     ep: int | None = None,
     precision: Precision | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
+    max_tpot_s: float | None = None,
 ) -> Deployment:
     if replicas < 1:
         raise WafersimError(f"--replicas must be ≥ 1, got {replicas}")
@@ -198,8 +220,10 @@ def plan_deployment(
         raise WafersimError(f"--count must be ≥ 1, got {count}")
     if system.kind == "wafer":
         raise WafersimError(wafer_not_ready(system))
-    chosen = choose_layout(model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision)
-    layout = Layout(chosen.tp, chosen.pp, chosen.ep, chosen.dp)
+    chosen = choose_layout(
+        model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision, max_tpot_s
+    )
+    layout = Layout(chosen.tp, chosen.pp, chosen.ep, chosen.dp, chosen.attention_dp)
     precision_used: Precision = chosen.precision  # type: ignore[assignment]
     replica = build_replica(ReplicaSpec(model, system, layout, precision_used, max_batch))
     accelerators = replicas * count
@@ -211,3 +235,23 @@ def plan_deployment(
         accelerators=accelerators,
         power_w=system.power.system_w_per_accelerator * accelerators,
     )
+
+
+def kv_transfer_time(
+    prefill: Deployment, decode: Deployment, prefill_system: SystemSpec, decode_system: SystemSpec
+):
+    """Seconds to move a request's KV from a prefill engine to a decode engine, as a function of its tokens.
+
+    Every accelerator sends its own shard over its own scale-out link at the same time, so the time is set by
+    the larger per-accelerator shard of the two sides over the slower of the two links (alpha-beta).
+    """
+    bytes_per_token = max(prefill.replica.kv_bytes_per_token, decode.replica.kv_bytes_per_token)
+    links = (prefill_system.scale_out, decode_system.scale_out)
+    efficiency = min(prefill_system.efficiency.network, decode_system.efficiency.network)
+    bw_bytes_per_s = min(link.bw_bytes_per_s for link in links) * efficiency
+    latency_s = max(link.latency_s for link in links)
+
+    def transfer_s(tokens):
+        return latency_s + np.asarray(tokens, dtype=float) * bytes_per_token / bw_bytes_per_s
+
+    return transfer_s

@@ -1,13 +1,15 @@
 """Replay a workload against identical engines behind a router; returns per-request results and series.
 
-Events: "arrival" (the next request; each arrival schedules the one after it, so the heap stays small) and
-"segment" (an engine finished what it planned). An arrival that an engine would admit at its next step cuts
-that engine's decode stretch at the first step boundary after the arrival.
+Events: "arrival" (the next request; each arrival schedules the one after it, so the heap stays small),
+"segment" (an engine finished what it planned) and, with prefill/decode disaggregation, "handoff" (a request's
+KV reached the decode pool). A request that an engine would admit at its next step cuts that engine's decode
+stretch at the first step boundary after it arrives.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,15 +30,26 @@ ROUTERS = ("round-robin", "least-outstanding", "least-kv")
 @dataclass(frozen=True)
 class ServeConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
-    engines: int = 1
+    engines: int = 1  # decode engines when disaggregated
     router: RouterPolicy = "least-outstanding"
     record_segments: bool = False  # keep every segment for a Chrome trace
+    prefill_engines: int = 0  # > 0: prefill/decode disaggregation with this many prefill engines
 
     def __post_init__(self) -> None:
         if self.engines < 1:
             raise WafersimError(f"--replicas must be ≥ 1, got {self.engines}")
+        if self.prefill_engines < 0:
+            raise WafersimError(f"--prefill-replicas must be ≥ 1, got {self.prefill_engines}")
         if self.router not in ROUTERS:
             raise WafersimError(f"--router {self.router!r}: expected one of {', '.join(ROUTERS)}")
+
+
+@dataclass(frozen=True)
+class PrefillPool:
+    """Disaggregation: the engines that prefill, and the time to move a request's KV to a decode engine."""
+
+    replica: ReplicaModel
+    kv_transfer_s: Callable[[np.ndarray], np.ndarray]  # tokens of KV -> seconds
 
 
 @dataclass
@@ -45,32 +58,40 @@ class SimResult:
     series: Series
     config: ServeConfig
     engines: int
-    kv_capacity_tokens: int
+    kv_capacity_tokens: int  # of one (decode) engine
     wall_s: float
     events: int
     segments: list | None
     workload_source: str
+    engine_capacity_tokens: list[int] = field(default_factory=list)  # per engine index
+    engine_roles: list[str] = field(default_factory=list)
 
 
-def _reject(requests: Requests, replica: ReplicaModel, engine: Engine, context_limit: int) -> None:
-    """Requests no engine could ever serve are rejected up front, each with its reason."""
+def _reject(requests: Requests, pools: list[tuple[Engine, int, int]], context_limit: int) -> None:
+    """Requests no engine could ever serve are rejected up front, each with its reason.
+
+    `pools`: (an engine of the pool, tokens it must hold beyond the prompt: output or 1 for a prefill pool).
+    """
     total = requests.prompt + requests.output
-    too_long = np.flatnonzero(total > context_limit)
-    for rid in too_long:
+    too_long = total > context_limit
+    for rid in np.flatnonzero(too_long):
         requests.reason[int(rid)] = (
             "exceeds-context",
             f"prompt + output = {int(total[rid])} tokens exceeds the model's {context_limit}-token context",
         )
-    blocks = -(-total // engine.block)
-    too_big = np.flatnonzero((blocks > engine.admissible_blocks()) & (total <= context_limit))
-    for rid in too_big:
-        requests.reason[int(rid)] = (
-            "exceeds-kv-capacity",
-            f"needs {int(total[rid])} tokens of KV cache but one engine holds "
-            f"{engine.admissible_blocks() * engine.block} (after the admission watermark)",
-        )
-    rejected = np.concatenate([too_long, too_big])
-    requests.status[rejected] = REJECTED
+    too_big = np.zeros(requests.n, dtype=bool)
+    for engine, role in pools:
+        held = total if role != "prefill" else requests.prompt + 1
+        over = (-(-held // engine.block) > engine.admissible_blocks()) & ~too_long & ~too_big
+        where = "a prefill engine" if role == "prefill" else "one engine"
+        for rid in np.flatnonzero(over):
+            requests.reason[int(rid)] = (
+                "exceeds-kv-capacity",
+                f"needs {int(held[rid])} tokens of KV cache but {where} holds "
+                f"{engine.admissible_blocks() * engine.block} (after the admission watermark)",
+            )
+        too_big |= over
+    requests.status[too_long | too_big] = REJECTED
 
 
 def simulate(
@@ -78,80 +99,128 @@ def simulate(
     replica: ReplicaModel,
     config: ServeConfig | None = None,
     pricer: IterationPricer | None = None,
+    prefill: PrefillPool | None = None,
 ) -> SimResult:
     config = config or ServeConfig()
+    if (prefill is None) != (config.prefill_engines == 0):
+        raise ValueError("give a PrefillPool exactly when config.prefill_engines > 0")
     started = time.perf_counter()
     requests = Requests(workload)
     series = Series()
     pricer = pricer or IterationPricer(replica)
     segments: list | None = [] if config.record_segments else None
+    loop = EventLoop()
+
+    def handoff(ids: np.ndarray, end_s: float) -> None:
+        assert prefill is not None
+        arrive = end_s + prefill.kv_transfer_s(requests.prompt[ids] + requests.generated[ids])
+        for rid, when in zip(ids.tolist(), np.atleast_1d(arrive).tolist(), strict=True):
+            loop.schedule(when, "handoff", rid)
+
+    role = "decode" if prefill else "both"
     engines = [
-        Engine(i, requests, pricer, replica.kv_capacity_tokens, config.scheduler, series, segments)
+        Engine(i, requests, pricer, replica.kv_capacity_tokens, config.scheduler, series, segments, role)
         for i in range(config.engines)
     ]
-    if engines[0].admissible_blocks() < 1:
-        raise WafersimError(
-            f"one engine holds {replica.kv_capacity_tokens} KV tokens, less than one "
-            f"{config.scheduler.block_tokens}-token block: it cannot hold one request"
-        )
-    _reject(requests, replica, engines[0], replica.max_context_tokens)
+    prefill_engines: list[Engine] = []
+    if prefill is not None:
+        prefill_pricer = IterationPricer(prefill.replica)
+        prefill_engines = [
+            Engine(
+                config.engines + i,
+                requests,
+                prefill_pricer,
+                prefill.replica.kv_capacity_tokens,
+                config.scheduler,
+                series,
+                segments,
+                "prefill",
+                handoff,
+            )  # fmt: skip
+            for i in range(config.prefill_engines)
+        ]
+    every = engines + prefill_engines
+    for engine in (engines[0], *prefill_engines[:1]):
+        if engine.admissible_blocks() < 1:
+            raise WafersimError(
+                f"one {engine.role if engine.role != 'both' else ''} engine holds "
+                f"{engine.capacity_blocks * engine.block} KV tokens, less than one "
+                f"{config.scheduler.block_tokens}-token block: it cannot hold one request".replace("  ", " ")
+            )
+    context_limit = replica.max_context_tokens
+    pools = [(engines[0], role)] + ([(prefill_engines[0], "prefill")] if prefill_engines else [])
+    _reject(requests, pools, context_limit)
     order = np.flatnonzero(requests.status != REJECTED)
     if not len(order):
         first = next(iter(requests.reason.values()))
         raise WafersimError(f"every request is rejected, e.g. request 0: {first[1]}")
-    loop = EventLoop()
     router_state = {"next": 0}
 
-    def route() -> Engine:
+    def route(pool: list[Engine]) -> Engine:
+        if len(pool) == 1:
+            return pool[0]
         if config.router == "round-robin":
-            engine = engines[router_state["next"] % len(engines)]
+            engine = pool[router_state["next"] % len(pool)]
             router_state["next"] += 1
             return engine
         if config.router == "least-kv":
-            return min(engines, key=lambda e: (e.kv_fraction(), e.outstanding()))
-        return min(engines, key=Engine.outstanding)
+            return min(pool, key=lambda e: (e.kv_fraction(), e.outstanding()))
+        return min(pool, key=Engine.outstanding)
 
-    def start(engine: Engine, now_s: float) -> list[Event]:
-        segment = engine.plan(now_s)
-        if segment is None:
-            engine.event = None
-            return []
-        engine.event = loop.schedule(segment.end_s, "segment", engine)
-        return []
+    first_pool = prefill_engines or engines
+    # With one engine taking arrivals, the next arrival is known to reach it: planning can stop there.
+    lookahead = len(first_pool) == 1
+    cursor = {"next": 0}  # position in `order` of the next arrival
 
-    def on_arrival(event: Event) -> list[Event]:
-        position = event.payload
-        rid = int(order[position])
-        engine = route() if len(engines) > 1 else engines[0]
-        requests.engine[rid] = engine.index
-        engine.enqueue(rid, event.time_s)
+    def start(engine: Engine, now_s: float) -> None:
+        horizon_s = float("inf")
+        if lookahead and engine is first_pool[0] and cursor["next"] < len(order):
+            horizon_s = float(requests.arrival_s[order[cursor["next"]]])
+        segment = engine.plan(now_s, horizon_s)
+        engine.event = None if segment is None else loop.schedule(segment.end_s, "segment", engine)
+
+    def deliver(pool: list[Engine], rid: int, now_s: float) -> Engine:
+        engine = route(pool)
+        engine.enqueue(rid, now_s)
         if engine.event is None:
-            start(engine, event.time_s)
-        elif engine.would_admit_head() and engine.cut(event.time_s):
+            start(engine, now_s)
+        elif engine.would_admit_head() and engine.cut(now_s):
             engine.event.cancelled = True
             engine.event = loop.schedule(engine.segment.end_s, "segment", engine)
+        return engine
+
+    def on_arrival(event: Event) -> None:
+        position = event.payload
+        cursor["next"] = position + 1
+        rid = int(order[position])
+        engine = deliver(first_pool, rid, event.time_s)
+        requests.engine[rid] = engine.index
         if position + 1 < len(order):
             loop.schedule(float(requests.arrival_s[order[position + 1]]), "arrival", position + 1)
-        return []
 
-    def on_segment(event: Event) -> list[Event]:
+    def on_handoff(event: Event) -> None:
+        requests.engine[event.payload] = deliver(engines, event.payload, event.time_s).index
+
+    def on_segment(event: Event) -> None:
         engine: Engine = event.payload
         engine.complete(event.time_s)
-        return start(engine, event.time_s)
+        start(engine, event.time_s)
 
     loop.schedule(float(requests.arrival_s[order[0]]), "arrival", 0)
-    loop.run({"arrival": on_arrival, "segment": on_segment})
-    for engine in engines:  # the loop ends only when every engine is idle: nothing may be left behind
+    loop.run({"arrival": on_arrival, "segment": on_segment, "handoff": on_handoff})
+    for engine in every:  # the loop ends only when every engine is idle: nothing may be left behind
         if engine.waiting or len(engine.running) or engine.prefilling:
             raise RuntimeError(f"engine {engine.index} stopped with requests left (a scheduler bug)")
     return SimResult(
         requests=requests,
         series=series,
         config=config,
-        engines=len(engines),
+        engines=len(every),
         kv_capacity_tokens=replica.kv_capacity_tokens,
         wall_s=time.perf_counter() - started,
         events=loop.handled,
         segments=segments,
         workload_source=workload.source,
+        engine_capacity_tokens=[e.capacity_blocks * e.block for e in every],
+        engine_roles=[e.role for e in every],
     )

@@ -18,13 +18,19 @@ class Requests:
         self.arrival_s = workload.arrival_s
         self.prompt = workload.prompt_tokens
         self.output = workload.output_tokens
+        # Python-list mirrors for the scalar reads of the per-step loop (a list index is ~3× a NumPy one).
+        self.prompt_list: list[int] = self.prompt.tolist()
+        self.output_list: list[int] = self.output.tolist()
         self.generated = np.zeros(n, dtype=np.int64)
         self.first_token_s = np.full(n, np.nan)
         self.finish_s = np.full(n, np.nan)
         self.queued_s = np.zeros(n)  # total time spent waiting (re-queues after preemption included)
         self.enqueued_at_s = np.full(n, np.nan)
         self.preemptions = np.zeros(n, dtype=np.int64)
-        self.engine = np.full(n, -1, dtype=np.int64)
+        self.engine = np.full(n, -1, dtype=np.int64)  # the engine that decodes it (or served it whole)
+        self.kv_ready = np.zeros(
+            n, dtype=bool
+        )  # disaggregation: its KV sits on a decode engine, no prefill needed
         self.status = np.full(n, PENDING, dtype=np.int8)
         self.reason: dict[int, tuple[str, str]] = {}  # rejected request id -> (reason code, message)
 

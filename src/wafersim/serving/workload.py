@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -85,12 +85,16 @@ def _positive_int(text: str, what: str, where: str) -> int:
     return value
 
 
-def _azure_time_s(text: str, where: str) -> float:
-    # Seven fractional digits ("18:15:46.6805900") are more than datetime parses; split them off.
+def _azure_time_s(text: str, where: str) -> tuple[int, float]:
+    """(whole seconds since the epoch, fraction). Seven fractional digits ("18:15:46.6805900") are more than
+    datetime parses, and more than a float of epoch seconds keeps: the caller subtracts the whole seconds
+    first. Read as UTC, so no daylight-saving jump can reorder a trace."""
     stamp, _, fraction = text.strip().partition(".")
     try:
-        whole = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").timestamp()
-        return whole + (float(f"0.{fraction}") if fraction else 0.0)
+        whole = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        if fraction and not fraction.isdigit():
+            raise ValueError(fraction)
+        return int(whole.timestamp()), (float(f"0.{fraction}") if fraction else 0.0)
     except ValueError:
         raise WafersimError(
             f"{where}: TIMESTAMP {text.strip()!r} is not 'YYYY-MM-DD HH:MM:SS[.fffffff]'"
@@ -124,7 +128,9 @@ def read_azure_csv(path: Path) -> Workload:
         outputs.append(_positive_int(cells[column["GeneratedTokens"]], "GeneratedTokens", where))
     if not times:
         raise WafersimError(f"{path}: no requests after the header")
-    return _workload(times, prompts, outputs, str(path))
+    whole = np.array([t[0] for t in times], dtype=np.int64)
+    seconds = (whole - whole.min()).astype(float) + np.array([t[1] for t in times])
+    return _workload(seconds, prompts, outputs, str(path))
 
 
 def read_jsonl(path: Path) -> Workload:

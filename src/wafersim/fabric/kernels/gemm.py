@@ -1,13 +1,14 @@
-"""Matrix products C = A B (A: M x K, B: K x N) on a square P x P grid, one block of each matrix per PE.
+"""Matrix products C = A B (A: M x K, B: K x N), one block of each matrix per PE (zero-padded).
 
-Blocks are ceil(M/P) x ceil(K/P), ceil(K/P) x ceil(N/P) and ceil(M/P) x ceil(N/P), zero-padded; the local block
-product is one column FMA of length mb per (k, n) pair.
+Cannon and MeshGEMM need a square P x P grid (blocks ceil(M/P) x ceil(K/P), ...); SUMMA runs on any R x C grid.
+The local block product is one column FMA of length mb per (k, n) pair.
 
-- `gemm-summa` (van de Geijn & Watts, "SUMMA", 1997; the SDK's gemm-collectives_2d): in step s the PEs of
-  column s multicast their A blocks along the rows and those of row s their B blocks down the columns, then every
-  PE accumulates. Each step pays a multicast across the whole line.
-- `gemm-cannon` (Cannon, 1969): A and B start skewed (placed so by the host), then P rounds of local product and
-  a cyclic shift of A one PE west and B one PE north; the wrap-around stream crosses the whole line.
+- `gemm-summa` (van de Geijn & Watts, "SUMMA", 1997; the SDK's gemm-collectives_2d): K is cut into lcm(R, C)
+  panels; in step s the column owning panel s multicasts its A panel along the rows and the row owning it its B
+  panel down the columns, then every PE accumulates. Each step pays a multicast across the whole line.
+- `gemm-cannon` (Cannon, 1969): the initial alignment (row i of A turned i places, column j of B j places) runs
+  on the fabric as neighbour shifts (or, with skew='host', comes from the host placement), then P rounds of local
+  product and a cyclic shift of A one PE west and B one PE north; the wrap-around stream crosses the whole line.
 - `meshgemm` (WaferLLM, He et al., OSDI 2025): Cannon's algorithm on logical rings laid out interleaved (even
   positions ascending, odd descending), so every logical neighbour is at most 2 hops away and the shift's
   critical path is constant instead of growing with P.
@@ -15,11 +16,13 @@ product is one column FMA of length mb per (k, n) pair.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from wafersim.catalog.fabric_arch import FabricArch
 from wafersim.errors import WafersimError
-from wafersim.fabric.costs import gemm_cycles
+from wafersim.fabric.costs import gemm_cycles, vector_cycles
 from wafersim.fabric.dtypes import DType
 from wafersim.fabric.kernels.base import Arrays, Built, ceil_div, tile
 from wafersim.fabric.patterns import Multicast, Shift
@@ -28,28 +31,12 @@ from wafersim.fabric.routing import interleaved_ring
 from wafersim.fabric.runtime import Runtime
 
 
-def block_product(
-    program: Program,
-    mb: int,
-    kb: int,
-    nb: int,
-    a: str,
-    b: str,
-    c: str,
-    name: str,
-    a_alt: str | None = None,
-    b_alt: str | None = None,
-    owner: int | None = None,
-) -> Compute:
-    """C += A B on every PE. With a_alt/b_alt, PEs not in column/row `owner` read those buffers instead (SUMMA)."""
+def block_product(program: Program, mb: int, kb: int, nb: int, a: str, b: str, c: str, name: str) -> Compute:
+    """C += A B on every PE (Cannon, MeshGEMM)."""
     dtype = program.dtype
 
     def fn(memory, ys: slice, xs: slice) -> None:
         a_blocks, b_blocks = memory[a][ys, xs], memory[b][ys, xs]
-        if owner is not None:
-            yy, xx = pe_coords(ys, xs)
-            a_blocks = np.where(xx == owner, a_blocks, memory[a_alt][ys, xs])
-            b_blocks = np.where(yy == owner, b_blocks, memory[b_alt][ys, xs])
         h, w = a_blocks.shape[:2]
         a_cols = a_blocks.reshape(h, w, kb, mb)  # column-major A: column kk is contiguous
         b_rows = b_blocks.reshape(h, w, kb, nb)  # row-major B: B[kk, j]
@@ -58,8 +45,7 @@ def block_product(
             acc = dtype.fma(acc, a_cols[:, :, None, kk, :], b_rows[:, :, kk, :, None])
         memory[c][ys, xs] = acc.reshape(h, w, nb * mb)
 
-    reads = (a, b) + tuple(s for s in (a_alt, b_alt) if s)
-    return Compute(name, fn, gemm_cycles(program.arch, dtype, mb, kb, nb), reads=reads, writes=(c,))
+    return Compute(name, fn, gemm_cycles(program.arch, dtype, mb, kb, nb), reads=(a, b), writes=(c,))
 
 
 def _setup(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k: int, n: int, name: str):
@@ -88,45 +74,106 @@ def _reference(inputs: Arrays) -> Arrays:
     return {"C": np.asarray(inputs["A"], dtype=np.float64) @ np.asarray(inputs["B"], dtype=np.float64)}
 
 
-def _read_c(runtime: Runtime, p: int, mb: int, nb: int, m: int, n: int, order: list[int]) -> np.ndarray:
-    """C from the PEs; logical block (i, j) lives at physical (y=order[i], x=order[j])."""
-    raw = runtime.memcpy_d2h("C", 0, 0, p, p).reshape(p, p, nb, mb).swapaxes(2, 3)  # physical (y, x, mb, nb)
-    logical = raw[np.ix_(order, order)]
-    return logical.swapaxes(1, 2).reshape(p * mb, p * nb)[:m, :n]
+def _read_c(
+    runtime: Runtime,
+    rows: int,
+    cols: int,
+    mb: int,
+    nb: int,
+    m: int,
+    n: int,
+    row_order: list[int],
+    col_order: list[int],
+) -> np.ndarray:
+    """C from the PEs; logical block (i, j) lives at physical (y=row_order[i], x=col_order[j])."""
+    raw = (
+        runtime.memcpy_d2h("C", 0, 0, cols, rows).reshape(rows, cols, nb, mb).swapaxes(2, 3)
+    )  # (y, x, mb, nb)
+    logical = raw[np.ix_(row_order, col_order)]
+    return logical.swapaxes(1, 2).reshape(rows * mb, cols * nb)[:m, :n]
+
+
+SUMMA_MAX_PANELS = 4096
+
+
+def _panel_product(
+    program: Program, mb: int, kp: int, nb: int, s: int, a_root: int, a_off: int, b_root: int, b_off: int
+) -> Compute:
+    """C += A_panel B_panel; the owner column (row) reads its own A (B) panel, the others the multicast copy."""
+    dtype = program.dtype
+
+    def fn(memory, ys: slice, xs: slice) -> None:
+        yy, xx = pe_coords(ys, xs)
+        a_panel = np.where(xx == a_root, memory["A"][ys, xs, a_off : a_off + mb * kp], memory["Abuf"][ys, xs])
+        b_panel = np.where(yy == b_root, memory["B"][ys, xs, b_off : b_off + kp * nb], memory["Bbuf"][ys, xs])
+        h, w = a_panel.shape[:2]
+        a_cols = a_panel.reshape(h, w, kp, mb)
+        b_rows = b_panel.reshape(h, w, kp, nb)
+        acc = memory["C"][ys, xs].reshape(h, w, nb, mb)
+        for kk in range(kp):
+            acc = dtype.fma(acc, a_cols[:, :, None, kk, :], b_rows[:, :, kk, :, None])
+        memory["C"][ys, xs] = acc.reshape(h, w, nb * mb)
+
+    return Compute(
+        f"panel_product{s}",
+        fn,
+        gemm_cycles(program.arch, dtype, mb, kp, nb),
+        reads=("A", "B", "Abuf", "Bbuf"),
+        writes=("C",),
+    )
 
 
 def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k: int, n: int) -> Built:
-    program, p, mb, kb, nb = _setup(arch, rows, cols, dtype, m, k, n, "gemm-summa")
-    for sym, size in (("A", mb * kb), ("B", kb * nb), ("Abuf", mb * kb), ("Bbuf", kb * nb), ("C", mb * nb)):
+    """SUMMA on any R x C grid: K is cut into lcm(R, C) panels, so each panel lies in one column's A blocks and
+    one row's B blocks; step s multicasts panel s of A along the rows and of B down the columns."""
+    panels = math.lcm(rows, cols)
+    if panels > SUMMA_MAX_PANELS:
+        raise WafersimError(
+            f"gemm-summa on {rows}x{cols} needs lcm({rows}, {cols}) = {panels} panel steps (limit "
+            f"{SUMMA_MAX_PANELS}); use a grid whose dimensions share more factors"
+        )
+    program = Program(arch, rows, cols, dtype, name="gemm-summa")
+    mb, nb, kp = ceil_div(m, rows), ceil_div(n, cols), ceil_div(k, panels)
+    a_panels, b_panels = panels // cols, panels // rows  # panels in one PE's A block / B block
+    for sym, size in (
+        ("A", mb * kp * a_panels),
+        ("B", kp * nb * b_panels),
+        ("Abuf", mb * kp),
+        ("Bbuf", kp * nb),
+        ("C", mb * nb),
+    ):
         program.symbol(sym, size)
     steps = []
-    for s in range(p):
-        if p > 1:
-            steps.append(
-                Step(
-                    f"bcast{s}",
-                    patterns=(
-                        Multicast(f"A_row_bcast{s}", "x", s, "A", "Abuf", mb * kb, 0, p),
-                        Multicast(f"B_col_bcast{s}", "y", s, "B", "Bbuf", kb * nb, 1, p),
-                    ),
-                )
+    for s in range(panels):
+        a_root, a_off = s // a_panels, (s % a_panels) * mb * kp
+        b_root, b_off = s // b_panels, (s % b_panels) * kp * nb
+        patterns = []
+        if cols > 1:
+            patterns.append(
+                Multicast(f"A_row_bcast{s}", "x", a_root, "A", "Abuf", mb * kp, 0, cols, src_off=a_off)
             )
+        if rows > 1:
+            patterns.append(
+                Multicast(f"B_col_bcast{s}", "y", b_root, "B", "Bbuf", kp * nb, 1, rows, src_off=b_off)
+            )
+        if patterns:
+            steps.append(Step(f"bcast{s}", patterns=tuple(patterns)))
         steps.append(
             Step(
                 f"product{s}",
-                computes=(
-                    block_product(program, mb, kb, nb, "A", "B", "C", f"block_product{s}", "Abuf", "Bbuf", s),
-                ),
+                computes=(_panel_product(program, mb, kp, nb, s, a_root, a_off, b_root, b_off),),
             )
         )
     program.function("gemm", steps)
 
     def load(runtime: Runtime, inputs: Arrays) -> None:
-        runtime.memcpy_h2d("A", _a_layout(tile(inputs["A"], p, p, mb, kb)), 0, 0, p, p)
-        runtime.memcpy_h2d("B", _b_layout(tile(inputs["B"], p, p, kb, nb)), 0, 0, p, p)
+        a_blocks = tile(inputs["A"], rows, cols, mb, a_panels * kp)
+        b_blocks = tile(inputs["B"], rows, cols, b_panels * kp, nb)
+        runtime.memcpy_h2d("A", a_blocks.swapaxes(2, 3).reshape(rows, cols, -1), 0, 0, cols, rows)
+        runtime.memcpy_h2d("B", b_blocks.reshape(rows, cols, -1), 0, 0, cols, rows)
 
     def unload(runtime: Runtime) -> Arrays:
-        return {"C": _read_c(runtime, p, mb, nb, m, n, list(range(p)))}
+        return {"C": _read_c(runtime, rows, cols, mb, nb, m, n, list(range(rows)), list(range(cols)))}
 
     return Built(
         program,
@@ -136,14 +183,69 @@ def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k:
         unload,
         _reference,
         {"m": m, "k": k, "n": n},
-        (m * k + k * n) * 8 * 3,  # float64 draws, tiled copies, skewed copies
-    )
+        (m * k + k * n) * 8 * 3,
+    )  # float64 draws, padded tiles, per-PE layouts
+
+
+def _skew_steps(
+    program: Program, p: int, order: list[int], dest: tuple[int, ...], mb: int, kb: int, nb: int
+) -> list[Step]:
+    """Cannon's initial alignment on the fabric: logical row i of A turns i places left and logical column j of
+    B i places up, one neighbour shift per step on the lines still turning. A line that turned i times holds its
+    block in buffer i % 2, so a final local copy brings the odd ones back to buffer 0."""
+    steps = []
+    for j in range(1, p):
+        cur, nxt = (j - 1) % 2, j % 2
+        lines = tuple(order[i] for i in range(j, p))
+        steps.append(
+            Step(
+                f"skew{j}",
+                patterns=(
+                    Shift(f"A_skew{j}", "x", dest, f"A{cur}", f"A{nxt}", mb * kb, (0, 1, 2, 3), lines=lines),
+                    Shift(f"B_skew{j}", "y", dest, f"B{cur}", f"B{nxt}", kb * nb, (4, 5, 6, 7), lines=lines),
+                ),
+            )
+        )
+    odd = np.zeros(p, dtype=bool)
+    odd[[order[i] for i in range(1, p, 2)]] = True  # physical lines with an odd logical index
+    if not odd.any():
+        return steps
+
+    def copy(name: str, size: int, by_row: bool) -> Compute:
+        mask = odd[:, None] if by_row else odd[None, :]  # (rows, cols) after broadcasting
+
+        def fn(memory, ys: slice, xs: slice) -> None:
+            where = np.broadcast_to(mask, (p, p))[ys, xs][..., None]
+            memory[f"{name}0"][ys, xs] = np.where(
+                where, memory[f"{name}1"][ys, xs], memory[f"{name}0"][ys, xs]
+            )
+
+        # A copy issues at the add width of the type (no published width for moves).
+        cycles = np.where(
+            np.broadcast_to(mask, (p, p)), vector_cycles(program.arch, "add", program.dtype, size), 0
+        )
+        return Compute(f"{name}_skew_gather", fn, cycles, reads=(f"{name}1",), writes=(f"{name}0",))
+
+    steps.append(Step("skew_gather", computes=(copy("A", mb * kb, True), copy("B", kb * nb, False))))
+    return steps
 
 
 def build_cannon(
-    arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k: int, n: int, interleaved: bool = False
+    arch: FabricArch,
+    rows: int,
+    cols: int,
+    dtype: DType,
+    m: int,
+    k: int,
+    n: int,
+    interleaved: bool = False,
+    skew: str = "fabric",
 ) -> Built:
+    """skew='fabric': the initial alignment runs on the fabric (activations arriving unskewed); skew='host': the
+    host places the blocks already aligned (weights resident in SRAM), and the alignment is free."""
     name = "meshgemm" if interleaved else "gemm-cannon"
+    if skew not in ("fabric", "host"):
+        raise WafersimError(f"{name}: skew must be 'fabric' or 'host', got {skew!r}")
     program, p, mb, kb, nb = _setup(arch, rows, cols, dtype, m, k, n, name)
     for sym, size in (("A0", mb * kb), ("A1", mb * kb), ("B0", kb * nb), ("B1", kb * nb), ("C", mb * nb)):
         program.symbol(sym, size)
@@ -152,7 +254,7 @@ def build_cannon(
     dest = [0] * p
     for i, pos in enumerate(order):
         dest[pos] = order[(i - 1) % p]
-    steps = []
+    steps = _skew_steps(program, p, order, tuple(dest), mb, kb, nb) if skew == "fabric" else []
     for s in range(p):
         cur, nxt = s % 2, (s + 1) % 2
         steps.append(
@@ -178,20 +280,21 @@ def build_cannon(
     def load(runtime: Runtime, inputs: Arrays) -> None:
         a_blocks = tile(inputs["A"], p, p, mb, kb)
         b_blocks = tile(inputs["B"], p, p, kb, nb)
-        # Host-side skew: logical PE (i, j) starts with A[i, i+j] and B[i+j, j] (Cannon's initial alignment).
         logical = np.arange(p)
-        skew = (logical[:, None] + logical[None, :]) % p
-        a_logical = a_blocks[logical[:, None], skew]
-        b_logical = b_blocks[skew, logical[None, :]]
-        a_phys = np.empty_like(a_logical)
-        b_phys = np.empty_like(b_logical)
-        a_phys[np.ix_(order, order)] = a_logical
-        b_phys[np.ix_(order, order)] = b_logical
+        if skew == "host":
+            # Logical PE (i, j) starts with A[i, i+j] and B[i+j, j] (Cannon's initial alignment).
+            aligned = (logical[:, None] + logical[None, :]) % p
+            a_blocks = a_blocks[logical[:, None], aligned]
+            b_blocks = b_blocks[aligned, logical[None, :]]
+        a_phys = np.empty_like(a_blocks)
+        b_phys = np.empty_like(b_blocks)
+        a_phys[np.ix_(order, order)] = a_blocks
+        b_phys[np.ix_(order, order)] = b_blocks
         runtime.memcpy_h2d("A0", _a_layout(a_phys), 0, 0, p, p)
         runtime.memcpy_h2d("B0", _b_layout(b_phys), 0, 0, p, p)
 
     def unload(runtime: Runtime) -> Arrays:
-        return {"C": _read_c(runtime, p, mb, nb, m, n, order)}
+        return {"C": _read_c(runtime, p, p, mb, nb, m, n, order, order)}
 
     return Built(
         program,
@@ -201,5 +304,5 @@ def build_cannon(
         unload,
         _reference,
         {"m": m, "k": k, "n": n},
-        (m * k + k * n) * 8 * 3,  # float64 draws, tiled copies, skewed copies
-    )
+        (m * k + k * n) * 8 * 3,
+    )  # float64 draws, tiled copies, aligned copies

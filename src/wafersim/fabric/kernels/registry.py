@@ -36,7 +36,7 @@ def _mat(rows: int, cols: int) -> dict[str, int]:
 
 
 def _cube(rows: int, cols: int) -> dict[str, int]:
-    return {"m": 16 * rows, "k": 16 * rows, "n": 16 * rows}
+    return {"m": 16 * rows, "k": 16 * rows, "n": 16 * cols}
 
 
 KERNELS: dict[str, KernelInfo] = {
@@ -58,7 +58,7 @@ KERNELS: dict[str, KernelInfo] = {
         ),
         KernelInfo(
             "gemm-summa",
-            "C = A B by SUMMA: per step, row and column multicasts of one block",
+            "C = A B by SUMMA (any grid): per step, row and column multicasts of one K panel",
             ("m", "k", "n"),
             build_summa,
             _cube,
@@ -189,6 +189,8 @@ def run_kernel(
     **shape: int | None,
 ) -> KernelResult:
     """Build and run a kernel; random inputs come from numpy.random.default_rng(seed)."""
+    if seed is not None and seed < 0:
+        raise WafersimError(f"seed must be a non-negative integer, got {seed}")
     built = build_kernel(name, arch, rows, cols, dtype, **shape)
     return run_built(built, name, engine, seed, inputs, trace)
 

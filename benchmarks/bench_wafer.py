@@ -1,0 +1,66 @@
+"""Benchmark: the wafer placement search (cold caches) and an estimate once the search is cached.
+
+Goals (wafer issue): placement search for llama-3.1-70b on 4 cs-3 <= 10 s on a 2-core machine; a single
+estimate after the search is cached <= 0.5 s. Prints medians (wall-clock on a shared machine is noisy).
+Run: `python benchmarks/bench_wafer.py [--repeats N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from wafersim.catalog import load_catalog
+from wafersim.perf import EstimateRequest, estimate
+from wafersim.perf.wafer import pipeline, search
+
+
+def _clear() -> None:
+    search.search.cache_clear()
+    pipeline._layer.cache_clear()
+
+
+def _timed(function, repeats: int, cold: bool) -> float:
+    times = []
+    for _ in range(repeats):
+        if cold:
+            _clear()
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    repeats = parser.parse_args().repeats
+    catalog = load_catalog()
+    cases = [
+        ("llama-3.1-70b on 4 × cs-3, batch 1", "llama-3.1-70b", 4, 1),
+        ("llama-3.1-70b on 4 × cs-3, batch auto", "llama-3.1-70b", 4, None),
+        ("llama-3.1-70b on 8 × cs-3, batch auto", "llama-3.1-70b", 8, None),
+        ("llama-3.1-8b on 1 × cs-3, batch 1", "llama-3.1-8b", 1, 1),
+        ("llama-3.1-8b on 1 × cs-3, batch auto", "llama-3.1-8b", 1, None),
+    ]
+    print(f"{'case':42s} {'candidates':>10s} {'search (cold)':>14s} {'estimate (cached)':>18s}")
+    for name, model, count, batch in cases:
+        request = EstimateRequest(
+            model=catalog.model(model),
+            system=catalog.system("cs-3"),
+            count=count,
+            input_len=1000,
+            output_len=1000,
+            batch=batch,
+        )
+        cold = _timed(lambda r=request: estimate(r), repeats, cold=True)
+        warm = _timed(lambda r=request: estimate(r), repeats, cold=False)
+        from wafersim.perf.wafer.estimator import WaferOptions, model_on_wafer, workload
+
+        found = search.search(model_on_wafer(request), workload(request, WaferOptions()))
+        print(f"{name:42s} {found.candidates:>10d} {cold:>12.2f} s {warm * 1e3:>15.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

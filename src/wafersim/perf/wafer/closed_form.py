@@ -1,0 +1,176 @@
+"""Closed-form cycle counts of the fabric kernels, derived from the fast engine's machine model.
+
+The fast engine (`wafersim.fabric.fast_engine`) times a step as the longer of its local computation and its
+streams; a stream of n wavelets through relay stages of h_i hops costs  sum_i(h_i * hop + 2 * ramp) + n
+(latency plus one wavelet per cycle). Local vector work costs ceil(length / SIMD width) per instruction
+(`wafersim.fabric.costs`). The formulas below write the same steps down for the kernels the LLM mapping uses,
+so the placement search can price thousands of candidates without building programs; `kernel_cycles` on the
+fast engine stays the reference and `tests/perf/wafer/test_closed_form.py` holds these within 5% of it over a
+sweep of shapes and grids. No constant here is fitted: hop, ramp and SIMD widths come from the architecture.
+
+Batching: a batch of b vectors multiplied by one resident matrix costs b local GEMVs and reduces b partial
+vectors, which is what `meshgemv` with m = b * M costs (the partial results are just longer); `tokens=b`
+expresses that directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from wafersim.catalog.fabric_arch import FabricArch
+from wafersim.fabric.costs import vector_cycles
+from wafersim.fabric.dtypes import dtype_named
+from wafersim.fabric.kernels.collectives import ktree_groups
+from wafersim.fabric.kernels.rowwise import EXP_VECTOR_PASSES, RECIPROCAL_SCALAR_OPS, RSQRT_SCALAR_OPS
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Cycles of a sequence of steps, split by what bounds each step: local work or fabric streams."""
+
+    compute_cycles: int = 0
+    fabric_cycles: int = 0
+
+    @property
+    def cycles(self) -> int:
+        return self.compute_cycles + self.fabric_cycles
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.compute_cycles + other.compute_cycles, self.fabric_cycles + other.fabric_cycles)
+
+    def times(self, factor: int) -> Cost:
+        return Cost(self.compute_cycles * factor, self.fabric_cycles * factor)
+
+
+ZERO = Cost()
+
+
+def _hop_ramp(arch: FabricArch) -> tuple[int, int]:
+    return arch.router.hop_latency_cycles, arch.router.ramp_latency_cycles
+
+
+def vec(arch: FabricArch, op: str, length: int, dtype: str = "fp16") -> int:
+    """One vector instruction over `length` contiguous elements."""
+    return vector_cycles(arch, op, dtype_named(dtype), length)
+
+
+@lru_cache(maxsize=4096)
+def _ktree_shape(length: int) -> tuple[int, int, int]:
+    """(largest group, roots span, number of groups) of the two-level K-tree on a line (collectives.py)."""
+    groups = ktree_groups(length)
+    roots = [g[-1] for g in groups]
+    return max(len(g) for g in groups), roots[-1] - roots[0], len(groups)
+
+
+def ktree_allreduce_line(arch: FabricArch, length: int, n: int) -> int:
+    """K-tree allreduce of n elements along every line of `length` PEs: group chains, root chain, multicast."""
+    if length <= 1 or n <= 0:
+        return 0
+    hop, ramp = _hop_ramp(arch)
+    largest, span, groups = _ktree_shape(length)
+    chain = (largest - 1) * (hop + 2 * ramp) + n
+    if groups == 1:
+        root = length - 1
+        reach = max(root, length - 1 - root)
+        return chain + reach * hop + 2 * ramp + n
+    roots = span * hop + (groups - 1) * 2 * ramp + n
+    # The result sits on the last group's root (the line's last PE); the multicast reaches the far end.
+    bcast = (length - 1) * hop + 2 * ramp + n
+    return chain + roots + bcast
+
+
+def multicast_line(arch: FabricArch, length: int, n: int) -> int:
+    """One PE's n elements to every PE of its line, root at one end."""
+    if length <= 1 or n <= 0:
+        return 0
+    hop, ramp = _hop_ramp(arch)
+    return (length - 1) * hop + 2 * ramp + n
+
+
+def stream(arch: FabricArch, hops: int, n: int) -> int:
+    """A point-to-point stream of n wavelets over `hops` hops."""
+    if n <= 0:
+        return 0
+    hop, ramp = _hop_ramp(arch)
+    return hops * hop + 2 * ramp + n
+
+
+def meshgemv(arch: FabricArch, rows: int, cols: int, m: int, n: int, tokens: int = 1) -> Cost:
+    """WaferLLM MeshGEMV of an m x n matrix tiled over rows x cols PEs, for `tokens` vectors at once.
+
+    The reduction runs along the rows (lines of `cols` PEs); call with rows and cols swapped for the transposed
+    orientation (input split over rows, reduction along columns), as consecutive GEMVs alternate.
+    """
+    mb, nb = ceil_div(m, rows), ceil_div(n, cols)
+    local = tokens * nb * vec(arch, "fma", mb)
+    return Cost(local, ktree_allreduce_line(arch, cols, tokens * mb))
+
+
+def allreduce_ktree_2d(arch: FabricArch, rows: int, cols: int, n: int) -> Cost:
+    """The registry's `allreduce-ktree`: along the rows, then along the columns."""
+    return Cost(0, ktree_allreduce_line(arch, cols, n) + ktree_allreduce_line(arch, rows, n))
+
+
+def rmsnorm(arch: FabricArch, cols: int, n: int, tokens: int = 1) -> Cost:
+    """RMSNorm of `tokens` vectors of n elements split over `cols` columns (statistic by K-tree allreduce)."""
+    nb = ceil_div(n, cols)
+    sumsq = tokens * vec(arch, "mixed_fma", nb)
+    scale = tokens * (RSQRT_SCALAR_OPS + 2 * vec(arch, "mul", nb))
+    return Cost(sumsq + scale, ktree_allreduce_line(arch, cols, tokens))
+
+
+def softmax(arch: FabricArch, cols: int, n: int, tokens: int = 1) -> Cost:
+    """Row-wise softmax of `tokens` rows of n elements split over `cols` columns (max, exp-sum, normalise)."""
+    nb = ceil_div(n, cols)
+    local = tokens * (
+        vec(arch, "add", nb)
+        + (1 + EXP_VECTOR_PASSES) * vec(arch, "fma", nb)
+        + vec(arch, "mixed_fma", nb)
+        + RECIPROCAL_SCALAR_OPS
+        + vec(arch, "mul", nb)
+    )
+    return Cost(local, 2 * ktree_allreduce_line(arch, cols, tokens))
+
+
+def elementwise(arch: FabricArch, rows: int, cols: int, n: int, op: str = "add") -> Cost:
+    return Cost(vec(arch, op, ceil_div(n, rows * cols)), 0)
+
+
+def meshgemm(arch: FabricArch, p: int, m: int, k: int, n: int) -> Cost:
+    """WaferLLM MeshGEMM on a p x p grid: Cannon's initial alignment on the fabric (p - 1 neighbour-shift steps
+    on the lines still turning, then a local copy on the odd lines), p block products and p - 1
+    interleaved-ring shifts (<= 2 hops). Both operands are aligned on the fabric, as the library kernel does
+    for activations arriving unskewed; weights placed pre-aligned by the host would save the B half."""
+    mb, kb, nb = ceil_div(m, p), ceil_div(k, p), ceil_div(n, p)
+    product = nb * kb * vec(arch, "fma", mb)
+    if p == 1:
+        return Cost(product, 0)
+    hop, ramp = _hop_ramp(arch)
+    # A moves along x and B along y; each PE's ramp carries both sends, so the step streams mb*kb + kb*nb.
+    reach = 2 if p > 2 else 1
+    shift = reach * hop + 2 * ramp + mb * kb + kb * nb
+    # A PE on an odd row and an odd column copies both blocks back (at the add width, as the kernel charges).
+    gather = vec(arch, "add", mb * kb) + vec(arch, "add", kb * nb)
+    return Cost(p * product + gather, 2 * (p - 1) * shift)
+
+
+def kernel_closed_form(name: str, arch: FabricArch, rows: int, cols: int, **shape: int) -> int:
+    """Closed-form cycles for a registry kernel name (what the agreement test compares to `kernel_cycles`)."""
+    if name == "meshgemv":
+        return meshgemv(arch, rows, cols, shape["m"], shape["n"]).cycles
+    if name == "allreduce-ktree":
+        return allreduce_ktree_2d(arch, rows, cols, shape["n"]).cycles
+    if name == "rmsnorm":
+        return rmsnorm(arch, cols, shape["n"]).cycles
+    if name == "softmax":
+        return softmax(arch, cols, shape["n"]).cycles
+    if name == "elementwise":
+        return elementwise(arch, rows, cols, shape["n"]).cycles
+    if name == "meshgemm":
+        return meshgemm(arch, rows, shape["m"], shape["k"], shape["n"]).cycles
+    raise KeyError(name)

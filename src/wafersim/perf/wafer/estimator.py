@@ -1,0 +1,231 @@
+"""`estimate` for wafer-scale systems (cs-2, cs-3): the placement search's answer in the common Estimate shape.
+
+Precision: the wafer computes in fp16 (its SIMD type, `@fmach`). 16-bit weights (bf16 models) are stored as fp16
+(2 bytes); fp8/int8 (1 byte) and fp4 (4.5 bits, with block scales) are stored at that width in SRAM and widened to
+fp16 by one vector pass per weight element a step touches (the `sram` part of the breakdown). The KV cache and
+activations are fp16. GPU parallelism notions (tp, pp, ep, attention-dp) do not apply: the placement search
+decides how layers are spread; asking for them is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from wafersim.catalog import BYTES_PER_ELEMENT, ModelSpec
+from wafersim.catalog.fabric_arch import load_arch
+from wafersim.errors import WafersimError
+from wafersim.perf.estimate import Estimate, EstimateRequest
+from wafersim.perf.wafer.pipeline import ModelOnWafer, sram_use
+from wafersim.perf.wafer.search import Phases, Workload, decode_split, search
+from wafersim.perf.wafer.speculative import Speculative, SpeculativeResult, speculative_step
+from wafersim.perf.wafer.streaming import streaming_estimate
+
+
+@dataclass(frozen=True)
+class WaferOptions:
+    """Wafer-only knobs (the `wafersim wafer estimate` flags)."""
+
+    decode_grid: tuple[int, int] | None = None  # region shape (rows, cols) of the decode placement
+    prefill_grid: tuple[int, int] | None = None  # region shape of the prefill placement
+    speculative: Speculative | None = None
+    weight_streaming: bool = False
+
+
+def model_on_wafer(request: EstimateRequest, model: ModelSpec | None = None) -> ModelOnWafer:
+    system = request.system
+    if system.fabric_arch is None:
+        raise WafersimError(f"system '{system.id}': kind 'wafer' needs a fabric_arch")
+    precision = request.resolved_precision
+    return ModelOnWafer(
+        model=model or request.model,
+        arch=load_arch(system.fabric_arch),
+        system=system,
+        weight_bytes=BYTES_PER_ELEMENT[precision],
+    )
+
+
+def _check(request: EstimateRequest) -> None:
+    for name in ("tp", "pp", "ep"):
+        if getattr(request, name) not in (None, 0, 1):
+            raise WafersimError(
+                f"--{name} {getattr(request, name)}: {request.system.id} is a wafer-scale system; the placement "
+                "search decides how layers spread over regions and wafers (omit --tp/--pp/--ep)"
+            )
+    if request.attention_dp:
+        raise WafersimError(f"--attention-dp does not apply to wafer-scale system {request.system.id}")
+    if request.kv_precision not in (None, "bf16"):
+        raise WafersimError(
+            f"--kv-precision {request.kv_precision}: the wafer model keeps the KV cache in fp16 (16-bit)"
+        )
+
+
+def workload(request: EstimateRequest, options: WaferOptions) -> Workload:
+    return Workload(
+        input_len=request.input_len,
+        output_len=request.output_len,
+        count=request.count,
+        batch=request.batch,
+        max_batch=request.max_batch,
+        max_tpot_s=request.max_tpot_s,
+        grid=options.decode_grid,
+        prefill_grid=options.prefill_grid,
+    )
+
+
+def _base(request: EstimateRequest) -> dict:
+    return dict(
+        model=request.model.id,
+        system=request.system.id,
+        count=request.count,
+        precision=request.resolved_precision,
+        kv_precision="bf16",
+        input_len=request.input_len,
+        output_len=request.output_len,
+    )
+
+
+def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None) -> Estimate:
+    options = options or WaferOptions()
+    _check(request)
+    if options.weight_streaming:
+        return streaming_estimate(request, model_on_wafer(request), options.decode_grid)
+    mow = model_on_wafer(request)
+    work = workload(request, options)
+    spec = None
+    # A draft model takes SRAM the target's placement must leave free: search, try the draft beside the
+    # result, and if it does not fit search again with the draft's per-PE need reserved (a few rounds).
+    for _ in range(4):
+        result = search(mow, work)
+        best = result.best
+        if best is None:
+            return _no_fit(request, result.fewest_wafers, work, mow.reserved_bytes_per_pe)
+        if result.prefill_error:
+            return Estimate(**_base(request), fits=False, reason=result.prefill_error)
+        if options.speculative is None:
+            break
+        spec = speculative_step(request, mow, work, best, options.speculative)
+        if spec.fits:
+            break
+        mow = replace(mow, reserved_bytes_per_pe=mow.reserved_bytes_per_pe + spec.needed_bytes_per_pe)
+    if spec is not None and not spec.fits:
+        return Estimate(
+            **_base(request), fits=False, reason=spec.reason, accelerators_needed=result.fewest_wafers
+        )
+    return _answer(request, mow, work, best, result.fewest_wafers, spec)
+
+
+def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserved: float = 0.0) -> Estimate:
+    if fewest is None:
+        mow = model_on_wafer(request)
+        layer_gb = max(s.weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
+        wafer_gb = mow.sram_per_pe * mow.fabric_hw[0] * mow.fabric_hw[1] / 1e9
+        reason = (
+            f"no region shape of {request.system.fabric_arch} holds one layer of {request.model.id} at "
+            f"{request.resolved_precision} with a {work.length}-token sequence: its largest layer is "
+            f"{layer_gb:.1f} GB against {wafer_gb:.1f} GB of SRAM per wafer, and a layer spanning wafers is not "
+            "modelled (try a narrower --precision)"
+        )
+    elif fewest > request.count:
+        reason = (
+            f"{request.model.id} at {request.resolved_precision} needs {fewest} {request.system.id} systems "
+            f"(weights resident in SRAM with one {work.length}-token sequence"
+            + (f", {reserved:,.0f} B per PE kept for the speculative draft" if reserved else "")
+            + f"); --count is {request.count}"
+        )
+    elif work.grid is not None:
+        reason = f"--grid {work.grid[0]}x{work.grid[1]}: no placement with that region shape fits the SRAM"
+    else:
+        reason = f"batch {work.batch} does not fit the SRAM left after the weights (KV cache and workspace)"
+    return Estimate(**_base(request), fits=False, reason=reason, accelerators_needed=fewest)
+
+
+def _answer(
+    request: EstimateRequest,
+    mow: ModelOnWafer,
+    work: Workload,
+    best: Phases,
+    fewest: int | None,
+    spec: SpeculativeResult | None,
+) -> Estimate:
+    p = best.placement
+    q = best.prefill_placement or p
+    out = request.output_len
+    wafers = max(p.wafers, q.wafers)
+    replicas = max(1, request.count // wafers)
+    micro, tokens = decode_split(p, best.batch)
+    # The prefill chunk's workspace shares the decode placement only when prefill runs there.
+    act_tokens = max(tokens, best.chunk) if best.prefill_placement is None else tokens
+    sram = sram_use(mow, p, best.batch, work.length, act_tokens, work.decode_context)
+    tpot = best.tpot_s(out)
+    throughput = best.throughput(out) * replicas
+    decode = best.decode
+    extra: dict = {}
+    if spec is not None:
+        tpot = spec.tpot_s + (best.batch - 1) / out * best.prefill_occupancy_s
+        throughput = replicas * best.batch / (spec.tpot_s + best.batch / out * best.prefill_occupancy_s)
+        extra["speculative"] = spec.summary()
+    power = request.system.power.system_w_per_accelerator * request.count
+    extra.update(
+        {
+            "mode": "weights-resident",
+            "wafers_used": wafers * replicas,
+            "wafers_per_replica": wafers,
+            "sram_bytes_used": sram.used_bytes * replicas,
+            "sram_bytes_per_pe_peak": sram.peak_per_pe,
+            "sram_per_pe": sram.per_pe_bytes,
+            "model_bytes_on_wafer": mow.model_bytes_on_wafer,
+            "placement": {
+                "region_rows": p.rows,
+                "region_cols": p.cols,
+                "regions_per_wafer": p.regions_per_wafer,
+                "layers_per_region": p.layers_per_region,
+                "layer_regions": len(p.regions) - p.head_regions,
+                "head_regions": p.head_regions,
+                "decode_micro_batches": micro,
+                "decode_tokens_per_micro_batch": tokens,
+                "prefill_chunk_tokens": best.chunk,
+                "prefill_chunks": best.chunks,
+                "prefill_region_rows": q.rows,
+                "prefill_region_cols": q.cols,
+                "prefill_layers_per_region": q.layers_per_region,
+                "relayout_s": best.relayout_s,
+            },
+            "decode_step_s": decode.step_s,
+        }
+    )
+    return Estimate(
+        **_base(request),
+        fits=True,
+        batch=best.batch,
+        tp=0,
+        pp=len(p.regions),
+        ep=0,
+        dp=replicas,
+        ttft_s=best.ttft_s,
+        tpot_s=tpot,
+        prefill_s=best.ttft_s,
+        output_tokens_per_s_per_user=1.0 / tpot,
+        output_tokens_per_s=throughput,
+        memory_bytes_per_accelerator=sram.used_bytes / wafers,
+        memory={k: v * replicas for k, v in sram.total_bytes.items()},
+        accelerators_needed=fewest,
+        power_w=power,
+        joules_per_token=power / throughput,
+        breakdown={
+            "decode": {
+                "compute_s": decode.compute_s,
+                "sram_s": decode.sram_s,
+                "fabric_s": decode.fabric_s,
+                "io_s": decode.io_s,
+                "idle_s": decode.idle_s,
+            },
+            "prefill_chunk": {
+                "compute_s": best.prefill.compute_s,
+                "sram_s": best.prefill.sram_s,
+                "fabric_s": best.prefill.fabric_s,
+                "io_s": best.prefill.io_s,
+                "relayout_s": best.relayout_s,
+            },
+        },
+        extra=extra,
+    )

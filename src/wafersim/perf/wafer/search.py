@@ -1,0 +1,341 @@
+"""Placement search: region shape, layers per region and wafers, chosen to maximise the objective under the SRAM
+limit; per phase, a placement (prefill may use another, reached by re-laying weights and KV), the decode
+micro-batching and the prefill chunk size.
+
+Candidates: the wafer's program rectangle cut into a x b regions for a, b in REGION_SPLITS (or the one region
+shape `--grid` asks for); for each, the fewest layers per region whose SRAM fits, for every wafer count up to
+`count`. Objective: with a fixed batch, the lowest time per output token (then the highest throughput); with
+`batch=None`, the highest deployment throughput at the largest batch the SRAM holds (and, with `max_tpot_s`,
+whose TPOT stays within it). Ties go to fewer wafers. Results are cached per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from wafersim.errors import WafersimError
+from wafersim.perf.wafer.closed_form import ceil_div
+from wafersim.perf.wafer.layer import ACT_BYTES, activation_elems_per_pe, kv_elems_per_pe
+from wafersim.perf.wafer.pipeline import (
+    CODE_RESERVE_BYTES,
+    ModelOnWafer,
+    Placement,
+    StepTime,
+    build_placement,
+    sram_use,
+    step_time,
+)
+
+# Cuts of the rectangle per axis: regions from the whole wafer down to ~29 x 19 PEs on WSE-3 (smaller regions
+# cannot hold a layer of any catalog model, and spend more on hand-offs than they save: docs/wafer.md's sweep).
+REGION_SPLITS = (*range(1, 17), 20, 24, 28, 32, 40)
+# Prefill chunk sizes tried (tokens per pipeline pass), as powers of two up to the prompt.
+MAX_CHUNK = 8192
+
+
+@dataclass(frozen=True)
+class Workload:
+    input_len: int
+    output_len: int
+    count: int
+    batch: int | None
+    max_batch: int
+    max_tpot_s: float | None
+    grid: tuple[int, int] | None = None  # decode region shape (rows, cols): --grid / --decode-grid
+    prefill_grid: tuple[int, int] | None = None  # prefill region shape: --prefill-grid
+
+    @property
+    def length(self) -> int:
+        return self.input_len + self.output_len
+
+    @property
+    def decode_context(self) -> int:
+        # Sequences in a running batch sit, on average, half-way through their output.
+        return self.input_len + self.output_len // 2
+
+
+@dataclass(frozen=True)
+class Phases:
+    """A placement evaluated at one batch: decode step, prefill of one prompt (on its own placement when the
+    phases differ, reached by re-laying weights and KV cache), SRAM."""
+
+    placement: Placement
+    batch: int
+    decode: StepTime
+    prefill: StepTime
+    chunk: int
+    chunks: int
+    prefill_placement: Placement | None = None  # None: prefill runs on the decode placement
+    relayout_s: float = 0.0  # one switch between the two placements
+
+    @property
+    def ttft_s(self) -> float:
+        return self.relayout_s + self.prefill.path_s + (self.chunks - 1) * self.prefill.busiest_s
+
+    @property
+    def prefill_occupancy_s(self) -> float:
+        """Pipeline time one prompt takes from the others: its chunks through the busiest stage, plus its
+        share of switching placements there and back (prompts are prefilled together, a batch at a time)."""
+        return self.chunks * self.prefill.busiest_s + 2 * self.relayout_s / self.batch
+
+    def tpot_s(self, output_len: int) -> float:
+        # Continuous batching: each step also admits the other sequences' share of new prompts.
+        return self.decode.step_s + (self.batch - 1) / output_len * self.prefill_occupancy_s
+
+    def throughput(self, output_len: int) -> float:
+        return self.batch / (self.decode.step_s + self.batch / output_len * self.prefill_occupancy_s)
+
+
+def _fits(
+    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int
+) -> bool:
+    return sram_use(mow, p, sequences, length, act_tokens, context).peak_per_pe <= mow.sram_per_pe
+
+
+def _table_regions(mow: ModelOnWafer, rows: int, cols: int) -> int | None:
+    """Fewest regions that hold the LM head next to a one-token workspace."""
+    d, vocab = mow.model.hidden_size, mow.model.vocab_size
+    free = mow.sram_per_pe - CODE_RESERVE_BYTES
+    for t in range(1, 4097):
+        share = ceil_div(vocab, t)
+        need = (ceil_div(share, rows) + 1) * ceil_div(d, cols) * mow.weight_bytes
+        need += (3 * ceil_div(share, rows) + 2 * ceil_div(d, cols)) * ACT_BYTES
+        if need <= free:
+            return t
+    return None
+
+
+def _max_layers_per_region(mow: ModelOnWafer, rows: int, cols: int, length: int, context: int) -> int:
+    """Most consecutive layers one region holds for one sequence at full length (0: not even one)."""
+    free = mow.sram_per_pe - CODE_RESERVE_BYTES
+    per_layer = [
+        s.tile_elems_per_pe(rows, cols) * mow.weight_bytes
+        + kv_elems_per_pe(s, rows, cols, 1, length) * mow.kv_bytes
+        for s in mow.shapes
+    ]
+    act = max(activation_elems_per_pe(s, rows, cols, 1, context) for s in set(mow.shapes)) * ACT_BYTES
+    best = 0
+    for k in range(1, len(per_layer) + 1):
+        worst = max(sum(per_layer[i : i + k]) for i in range(0, len(per_layer), k))
+        if worst + act > free:
+            break
+        best = k
+    return best
+
+
+def region_shapes(mow: ModelOnWafer, grid: tuple[int, int] | None) -> list[tuple[int, int]]:
+    height, width = mow.fabric_hw
+    if grid is not None:
+        rows, cols = grid
+        if rows > height or cols > width:
+            raise WafersimError(
+                f"--grid {rows}x{cols} exceeds the {mow.arch.name} program rectangle {height}x{width} (rows x cols)"
+            )
+        return [grid]
+    return sorted({(height // a, width // b) for a in REGION_SPLITS for b in REGION_SPLITS})
+
+
+def candidates(mow: ModelOnWafer, work: Workload) -> tuple[list[Placement], int | None]:
+    """Placements that hold the model for one sequence within `count` wafers, and the fewest wafers any
+    region shape needs (None if no shape can hold even one layer)."""
+    out: list[Placement] = []
+    fewest: int | None = None
+    layers = mow.model.num_layers
+    for rows, cols in region_shapes(mow, work.grid):
+        tables = _table_regions(mow, rows, cols)
+        k_max = _max_layers_per_region(mow, rows, cols, work.length, work.decode_context)
+        if tables is None or k_max == 0:
+            continue
+        height, width = mow.fabric_hw
+        per_wafer = (height // rows) * (width // cols)
+        if tables > per_wafer:
+            continue
+        need = ceil_div(ceil_div(layers, k_max) + tables, per_wafer)
+        fewest = need if fewest is None else min(fewest, need)
+        seen = set()
+        for wafers in range(need, work.count + 1):
+            room = wafers * per_wafer - tables
+            k = ceil_div(layers, room)
+            if k > k_max or k in seen:
+                continue
+            seen.add(k)
+            placement = build_placement(mow, rows, cols, k, tables)
+            if _fits(mow, placement, 1, work.length, 1, work.decode_context):
+                out.append(placement)
+    return out, fewest
+
+
+def largest(lo: int, hi: int, ok) -> int:
+    """Largest x in [lo, hi] with ok(x), assuming ok is monotone (True then False); lo - 1 if none."""
+    if not ok(lo):
+        return lo - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def decode_split(p: Placement, batch: int) -> tuple[int, int]:
+    """(micro-batches, sequences per micro-batch): enough micro-batches to keep every stage busy."""
+    micro = max(1, min(batch, len(p.regions)))
+    return micro, ceil_div(batch, micro)
+
+
+def best_prefill(
+    mow: ModelOnWafer, p: Placement, work: Workload, batch: int
+) -> tuple[float, int, StepTime] | None:
+    """(TTFT without re-layout, chunk tokens, chunk step) of the best chunk size on placement p while it holds
+    `batch` sequences' KV cache; None if not even a one-token chunk fits beside it."""
+    tokens = decode_split(p, batch)[1]
+    best: tuple[float, int, StepTime] | None = None
+    chunk = 1
+    while True:
+        size = min(chunk, work.input_len)
+        if _fits(mow, p, batch, work.length, max(tokens, size), work.input_len):
+            chunks = ceil_div(work.input_len, size)
+            # Each chunk's queries attend, on average, to half the prompt.
+            step = step_time(mow, p, size, 1, max(1, work.input_len // 2), new_per_sequence=size)
+            ttft = step.path_s + (chunks - 1) * step.busiest_s
+            if best is None or ttft < best[0]:
+                best = (ttft, size, step)
+        else:
+            break  # larger chunks need more workspace still
+        if chunk >= min(work.input_len, MAX_CHUNK):
+            break
+        chunk *= 2
+    return best
+
+
+def evaluate(mow: ModelOnWafer, p: Placement, work: Workload, batch: int) -> Phases | None:
+    """The placement at `batch` sequences, or None if their KV cache and workspaces overflow SRAM."""
+    micro, tokens = decode_split(p, batch)
+    if not _fits(mow, p, batch, work.length, tokens, work.decode_context):
+        return None
+    decode = step_time(mow, p, tokens, micro, work.decode_context)
+    best = best_prefill(mow, p, work, batch)
+    if best is None:
+        return None
+    _, size, prefill = best
+    return Phases(p, batch, decode, prefill, size, ceil_div(work.input_len, size))
+
+
+def relayout_s(mow: ModelOnWafer, a: Placement, b: Placement, batch: int, work: Workload) -> float:
+    """Time to move weights and KV cache from placement a to placement b.
+
+    On a wafer every PE sends out and takes in its resident words through its ramp, one 16-bit word per
+    wavelet per cycle, plus the crossing of the wafer; layers whose wafer changes cross the system I/O, every
+    wafer's links working in parallel."""
+    if a == b:
+        return 0.0
+    height, width = mow.fabric_hw
+    words = (
+        max(sram_use(mow, x, batch, work.length, 0, 1).peak_per_pe - CODE_RESERVE_BYTES for x in (a, b))
+        / ACT_BYTES
+    )
+    fabric = (words + (height + width) * mow.arch.router.hop_latency_cycles) / mow.arch.clock_hz
+    home_a = {i: r.wafer for r in a.regions if r.kind == "layers" for i in range(r.first_layer, r.last_layer)}
+    home_b = {i: r.wafer for r in b.regions if r.kind == "layers" for i in range(r.first_layer, r.last_layer)}
+    moved = sum(
+        s.weight_elems * mow.weight_bytes + batch * work.length * s.cache_elems * mow.kv_bytes
+        for i, s in enumerate(mow.shapes)
+        if home_a[i] != home_b[i]
+    )
+    links = max(a.wafers, b.wafers)
+    return fabric + moved / (mow.system.scale_out.bw_bytes_per_s * links)
+
+
+def with_prefill_placement(mow: ModelOnWafer, work: Workload, phases: Phases) -> Phases:
+    """Per-phase placements: the prefill placement (any shape, or the --prefill-grid one) that gives the lowest
+    TTFT, re-layout included, while holding the running batch's KV cache."""
+    p, batch = phases.placement, phases.batch
+    shaped = Workload(
+        work.input_len, work.output_len, work.count, batch, work.max_batch, None, work.prefill_grid
+    )
+    options, _ = candidates(mow, shaped)
+    best = phases if work.prefill_grid in (None, (p.rows, p.cols)) else None
+    for q in options:
+        if q == p:
+            continue
+        found = best_prefill(mow, q, work, batch)
+        if found is None:
+            continue
+        switch = relayout_s(mow, p, q, batch, work)
+        ttft, size, step = found
+        if best is None or switch + ttft < best.ttft_s:
+            best = Phases(p, batch, phases.decode, step, size, ceil_div(work.input_len, size), q, switch)
+    return best if best is not None else phases
+
+
+def _best_batch(mow: ModelOnWafer, p: Placement, work: Workload) -> Phases | None:
+    if work.batch is not None:
+        return evaluate(mow, p, work, work.batch)
+
+    def holds(b: int) -> bool:
+        return _fits(mow, p, b, work.length, decode_split(p, b)[1], work.decode_context)
+
+    top = largest(1, work.max_batch, holds)
+    if work.max_tpot_s is not None:
+
+        def quick(b: int) -> bool:
+            phases = evaluate(mow, p, work, b)
+            return phases is not None and phases.tpot_s(work.output_len) <= work.max_tpot_s
+
+        top = largest(1, max(top, 1), quick)
+    return evaluate(mow, p, work, top) if top >= 1 else None
+
+
+def _score(phases: Phases, work: Workload) -> tuple[float, float]:
+    if work.batch is not None:
+        return (-phases.tpot_s(work.output_len), phases.throughput(work.output_len))
+    return (phases.throughput(work.output_len), -phases.tpot_s(work.output_len))
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    best: Phases | None
+    fewest_wafers: int | None
+    candidates: int
+    prefill_error: str | None = None  # --prefill-grid given but no placement of that shape holds the prefill
+
+
+@lru_cache(maxsize=256)
+def search(mow: ModelOnWafer, work: Workload) -> SearchResult:
+    placements, fewest = candidates(mow, work)
+    best: Phases | None = None
+    for placement in sorted(placements, key=lambda p: (p.wafers, -p.rows * p.cols, p.rows)):
+        phases = _best_batch(mow, placement, work)
+        if phases is None:
+            continue
+        # Ties (within 0.5%) keep the earlier candidate: fewer wafers, then larger regions.
+        if best is None or _better(_score(phases, work), _score(best, work)):
+            best = phases
+    if best is None:
+        return SearchResult(None, fewest, len(placements))
+    chosen = with_prefill_placement(mow, work, best)
+    error = None
+    if (
+        work.prefill_grid is not None
+        and chosen.prefill_placement is None
+        and work.prefill_grid
+        != (
+            best.placement.rows,
+            best.placement.cols,
+        )
+    ):
+        error = (
+            f"--prefill-grid {work.prefill_grid[0]}x{work.prefill_grid[1]}: no placement of that shape fits"
+        )
+    return SearchResult(chosen, fewest, len(placements), error)
+
+
+def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    scale = max(abs(b[0]), 1e-30)
+    if (a[0] - b[0]) / scale > 0.005:
+        return True
+    if (b[0] - a[0]) / scale > 0.005:
+        return False
+    return a[1] > b[1] * 1.005

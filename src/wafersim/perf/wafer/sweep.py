@@ -1,0 +1,59 @@
+"""Decode time of one layer as its region grows: where spreading over more PEs stops paying.
+
+Local work (GEMV columns, attention over the keys) shrinks with the region's area, while every K-tree allreduce
+and hand-off grows with its side (a multicast crosses the whole line; the root chain spans it). The layer's
+decode time therefore falls with the region until the fabric terms dominate, then rises again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wafersim.catalog import ModelSpec
+from wafersim.catalog.fabric_arch import FabricArch
+from wafersim.perf.wafer.layer import layer_cost, layer_shape
+
+DEFAULT_SIDES = (32, 48, 64, 96, 128, 192, 256, 384, 512, 640, 762)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    rows: int
+    cols: int
+    compute_cycles: int
+    sram_cycles: int
+    fabric_cycles: int
+    weight_bytes_per_pe: float  # the layer's weight tile on each PE (16-bit): does it fit 48 KB?
+
+    @property
+    def cycles(self) -> int:
+        return self.compute_cycles + self.sram_cycles + self.fabric_cycles
+
+
+def layer_sweep(
+    model: ModelSpec,
+    arch: FabricArch,
+    sides: tuple[int, ...] = DEFAULT_SIDES,
+    tokens: int = 1,
+    context: int = 1024,
+    layer: int = 0,
+) -> list[SweepPoint]:
+    """One decode step of `layer` for `tokens` sequences at `context` keys on square regions of each side
+    (capped at the program rectangle)."""
+    shape = layer_shape(model, layer)
+    height, width = arch.fabric.program_height_pes, arch.fabric.program_width_pes
+    points = []
+    for side in sides:
+        rows, cols = min(side, height), min(side, width)
+        cost = layer_cost(arch, shape, rows, cols, tokens, context)
+        points.append(
+            SweepPoint(
+                rows,
+                cols,
+                cost.compute_cycles,
+                cost.sram_cycles,
+                cost.fabric_cycles,
+                shape.tile_elems_per_pe(rows, cols) * 2.0,
+            )
+        )
+    return points

@@ -1,0 +1,47 @@
+"""The closed-form cycle counts stay within 5% of the fast engine over a sweep of kernels, shapes and grids."""
+
+import pytest
+
+from wafersim.catalog.fabric_arch import load_arch
+from wafersim.fabric.kernels.registry import kernel_cycles
+from wafersim.perf.wafer.closed_form import kernel_closed_form
+
+GRIDS = [(1, 1), (1, 7), (4, 4), (8, 30), (33, 17), (64, 64), (100, 200), (300, 762)]
+CASES = [
+    ("meshgemv", r, c, {"m": m, "n": n})
+    for r, c in GRIDS
+    for m, n in ((64, 64), (1000, 3000), (6144, 4096))
+    if -(-m // r) * -(-n // c) <= 12_000  # the kernel must fit one PE's SRAM
+]
+CASES += [
+    (k, r, c, {"n": n})
+    for r, c in GRIDS
+    for k in ("rmsnorm", "softmax")
+    for n in (4096, 8192)
+    if 3 * 2 * -(-n // c) <= 40_000  # three fp16 vectors per PE
+]
+CASES += [("elementwise", r, c, {"n": 4096 * r}) for r, c in GRIDS]
+CASES += [("allreduce-ktree", r, c, {"n": 37}) for r, c in GRIDS]
+CASES += [("meshgemm", p, p, {"m": 64 * p, "k": 48 * p, "n": 32 * p}) for p in (1, 2, 3, 8, 16)]
+
+
+@pytest.mark.parametrize("arch_name", ["wse-2", "wse-3"])
+@pytest.mark.parametrize("name,rows,cols,shape", CASES)
+def test_closed_form_within_5_percent_of_fast_engine(arch_name, name, rows, cols, shape):
+    arch = load_arch(arch_name)
+    rows, cols = min(rows, arch.fabric.program_height_pes), min(cols, arch.fabric.program_width_pes)
+    reference = kernel_cycles(name, arch, rows, cols, **shape)
+    predicted = kernel_closed_form(name, arch, rows, cols, **shape)
+    assert abs(predicted - reference) <= 0.05 * reference, (reference, predicted)
+
+
+def test_closed_form_scales_with_clock_free_machine_constants():
+    """Changing the hop latency changes the closed form the way it changes the engine (no fitted factor)."""
+    arch = load_arch("wse-3")
+    slow = arch.model_copy(update={"router": arch.router.model_copy(update={"hop_latency_cycles": 3})})
+    for a in (arch, slow):
+        ref = kernel_cycles("meshgemv", a, 64, 64, m=4096, n=4096)
+        assert abs(kernel_closed_form("meshgemv", a, 64, 64, m=4096, n=4096) - ref) <= 0.05 * ref
+    assert kernel_closed_form("meshgemv", slow, 64, 64, m=4096, n=4096) > kernel_closed_form(
+        "meshgemv", arch, 64, 64, m=4096, n=4096
+    )
