@@ -180,9 +180,12 @@ def simulate_capacity(job: CapacityJob) -> ReplicaCapacity:
         "replica_accelerators": job.replica_accelerators,
     }
     try:
+        # The layout is chosen within the TPOT target (as `wafersim capacity` does), not for a batch users
+        # would not accept.
         deployment = plan_deployment(
-            job.model, job.system, job.replica_accelerators, 1, mean_prompt, mean_output
-        )
+            job.model, job.system, job.replica_accelerators, 1, mean_prompt, mean_output,
+            max_tpot_s=job.slo.tpot_p90_s,
+        )  # fmt: skip
     except WafersimError as error:
         return ReplicaCapacity(**common, available=False, reason=str(error))
     config = ServeConfig(scheduler=SchedulerConfig(), engines=deployment.engines)

@@ -38,6 +38,14 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], table_id:
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _colours(result) -> dict[str, Any]:
+    """One colour per option in every figure."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"]
+    return {option["id"]: palette(i % 10) for i, option in enumerate(result["options"])}
+
+
 def _capacity_vs_power(plt, result):
     """Users each option serves as its IT power grows (per-MW rate for the scenario's model mix)."""
     figure, axis = plt.subplots(figsize=(7, 4))
@@ -45,12 +53,13 @@ def _capacity_vs_power(plt, result):
     for option in result["options"]:
         plan = option["plans"].get("max_users", {})
         periods = plan.get("periods") or []
+        colour = _colours(result)[option["id"]]
         if not plan.get("feasible"):
-            axis.plot([], [], label=f"{option['id']} (not available)")
+            axis.plot([], [], color=colour, label=f"{option['id']} (not available)")
             continue
         power = [0.0] + [p["power_mw"] for p in periods]
         users = [0.0] + [p["users_served"] / 1e9 for p in periods]
-        axis.plot(power, users, marker="o", label=option["id"])
+        axis.plot(power, users, marker="o", color=colour, label=option["id"])
     mixed = result["mixed"].get("max_users", {})
     if mixed.get("feasible"):
         power = [0.0] + [p["power_mw"] for p in mixed["periods"]]
@@ -73,7 +82,8 @@ def _cost_by_option(plt, result):
     rows = [r for r in result["capacity"] if r["usd_per_million_tokens"] is not None]
     labels = [f"{r['option']}\n{r['model']}" for r in rows]
     values = [r["usd_per_million_tokens"] for r in rows]
-    axis.bar(range(len(rows)), values, color="tab:blue")
+    colours = _colours(result)
+    axis.bar(range(len(rows)), values, color=[colours[r["option"]] for r in rows])
     axis.set_xticks(range(len(rows)), labels, fontsize=7)
     missing = [
         f"{r['option']}/{r['model']}" for r in result["capacity"] if r["usd_per_million_tokens"] is None
@@ -99,7 +109,7 @@ def _mix_over_time(plt, result):
     for option_id in power:
         heights = [p["systems"][option_id] * power[option_id] / 1e6 for p in chosen["periods"]]
         if any(heights):
-            axis.bar(names, heights, bottom=bottom, label=option_id)
+            axis.bar(names, heights, bottom=bottom, label=option_id, color=_colours(result)[option_id])
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axis.plot(names, [p["power_mw"] for p in result["periods"]], "k_", markersize=30, label="budget")
     axis.set_ylabel("IT power of the fleet (MW)")
