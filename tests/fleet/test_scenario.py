@@ -58,6 +58,7 @@ def _write(tmp_path, change) -> Path:
             "options.0.replica_accelerators_by_model.x",
         ),
         (lambda d: d["power"].update(basis="wall"), "power.basis"),
+        (lambda d: d["periods"][0].update(power_mw=float("inf")), "periods.0.power_mw"),
         (lambda d: d.pop("slo"), "slo"),
     ],
 )

@@ -273,7 +273,9 @@ def solve(
     c = cost_vector()
     if c is not None:
         cost = float(c[:n_x] @ result.x[:n_x])
-    return Solution(objective, True, "optimal", x, y, np.asarray(phi, dtype=float), cost)
+    # status 0 = proven optimal; 1 = stopped at the time limit with a feasible (maybe not optimal) fleet.
+    message = "optimal" if result.status == 0 else f"best found, not proven optimal ({result.message})"
+    return Solution(objective, True, message, x, y, np.asarray(phi, dtype=float), cost)
 
 
 def period_figures(problem: Problem, solution: Solution, t: int) -> dict:

@@ -93,6 +93,7 @@ def _fleet(problem: Problem, solution: Solution, reason: str | None) -> dict[str
         "usd_per_million_tokens": final["usd_per_million_tokens"],
         "capex_usd": final["capex_usd"],
         "total_cost_usd": solution.cost_usd,
+        "solver": solution.message,
         "periods": periods,
     }
 

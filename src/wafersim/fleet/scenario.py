@@ -19,7 +19,8 @@ SECONDS_PER_DAY = 86_400.0
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # YAML reads ".inf" and ".nan" as floats; no budget, price or rate here may be either.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class LengthSpec(_Spec):
