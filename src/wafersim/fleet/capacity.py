@@ -87,9 +87,10 @@ def _code_digest() -> str:
     """Hash of the code an answer comes from: serving, perf and this module (plus the package version)."""
     root = Path(wafersim.__file__).parent
     digest = hashlib.sha256(wafersim.__version__.encode())
-    files = sorted((root / "serving").glob("*.py")) + sorted((root / "perf").glob("*.py"))
+    # Sub-packages too (perf/wafer prices wafer iterations once serving uses it).
+    files = sorted((root / "serving").rglob("*.py")) + sorted((root / "perf").rglob("*.py"))
     for path in [*files, Path(__file__)]:
-        digest.update(path.name.encode())
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
