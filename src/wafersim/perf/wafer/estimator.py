@@ -9,13 +9,14 @@ decides how layers are spread; asking for them is refused.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from wafersim.catalog import BYTES_PER_ELEMENT, ModelSpec
 from wafersim.catalog.fabric_arch import load_arch
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import Estimate, EstimateRequest
-from wafersim.perf.wafer.pipeline import ModelOnWafer, sram_use
+from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_use
 from wafersim.perf.wafer.search import Phases, Workload, decode_split, search
 from wafersim.perf.wafer.speculative import Speculative, SpeculativeResult, speculative_step
 from wafersim.perf.wafer.streaming import streaming_estimate
@@ -118,12 +119,16 @@ def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserv
     if fewest is None:
         mow = model_on_wafer(request)
         layer_gb = max(s.weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
-        wafer_gb = mow.sram_per_pe * mow.fabric_hw[0] * mow.fabric_hw[1] / 1e9
+        pes = mow.fabric_hw[0] * mow.fabric_hw[1]
+        usable_gb = (mow.sram_per_pe - CODE_RESERVE_BYTES) * pes / 1e9  # after the code reserve on every PE
+        model_gb = sum(s.weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
         reason = (
             f"no region shape of {request.system.fabric_arch} holds one layer of {request.model.id} at "
             f"{request.resolved_precision} with a {work.length}-token sequence: its largest layer is "
-            f"{layer_gb:.1f} GB against {wafer_gb:.1f} GB of SRAM per wafer, and a layer spanning wafers is not "
-            "modelled (try a narrower --precision)"
+            f"{layer_gb:.1f} GB against {usable_gb:.1f} GB of SRAM per wafer left after the code reserve. This "
+            f"mapping keeps each layer on one wafer, so no count of {request.system.id} holds it; a mapping that "
+            f"split layers across wafers would need at least {math.ceil(model_gb / usable_gb)} (weights alone). "
+            "A narrower --precision may fit"
         )
     elif fewest > request.count:
         reason = (
