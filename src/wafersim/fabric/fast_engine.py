@@ -5,8 +5,8 @@ a stream of n wavelets through stages of h_1..h_k hops (k > 1 for a relay chain,
 forward one wavelet per cycle) takes  sum_i (h_i * hop + 2 * ramp)  cycles of latency plus n cycles of
 streaming. When streams share a resource - a directed link, or a PE's ramp in either direction (a PE receives at
 most one wavelet per cycle from its router) - the routers serve the competing streams in turns, so a stream of n
-is delayed by min(n, m) for every other stream of m on the resource (processor sharing). Compute runs concurrently; a step lasts as long as its longest part.
-Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis. A stream
+is delayed by min(n, m) for every other stream of m on the resource (processor sharing). Compute runs
+concurrently; a step lasts as long as its longest part. Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis. A stream
 whose route must be switched first carries one control wavelet (switching.py), counted like data.
 """
 
