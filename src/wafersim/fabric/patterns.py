@@ -46,7 +46,11 @@ class LineOp:
 
 @dataclass(frozen=True)
 class Flow:
-    """One stream for analytic timing: `n` wavelets through pipelined stages of `hops` each."""
+    """One stream for analytic timing: `n` wavelets through pipelined stages of `hops` each.
+
+    Where and when it loads the fabric: `links` (with the stage each belongs to and its distance in hops from
+    that stage's sender), `ramp_out` (the sender of each stage, in order) and `ramp_in` (each receiving PE with
+    its stage and distance; the last stage's receivers are the final ones, earlier ones are relays)."""
 
     n: int
     hops: tuple[int, ...]
@@ -55,9 +59,16 @@ class Flow:
     ramp_in: tuple[int, ...]
     first_color: int = -1  # color of the first stage (a route switch on it delays the whole stream)
     link_colors: tuple[int, ...] = ()  # color of the stage each link belongs to (default: first_color)
+    link_place: tuple[tuple[int, int], ...] = ()  # (stage, hops from the stage's sender) per link
+    in_place: tuple[tuple[int, int], ...] = ()  # (stage, hops from the stage's sender) per ramp_in entry
 
     def link_color(self, index: int) -> int:
         return self.link_colors[index] if self.link_colors else self.first_color
+
+
+def _placed_links(axis: str, a: int, b: int, stage: int = 0):
+    links = _links(axis, a, b)
+    return links, tuple((stage, abs(pos - a)) for pos, _ in links)
 
 
 def combine(dtype: DType, op: str, own: np.ndarray, incoming: np.ndarray) -> np.ndarray:
@@ -120,10 +131,13 @@ def _shift_layout(axis: str, dest: tuple[int, ...], palette: tuple[int, ...], na
 @functools.lru_cache(maxsize=256)
 def _shift_flows(axis: str, dest: tuple[int, ...], colors: tuple[int, ...], n: int) -> list[Flow]:
     pairs = [(p, q) for p, q in enumerate(dest) if q >= 0]
-    return [
-        Flow(n, (abs(q - p),), _links(axis, p, q), (p,), (q,), color)
-        for (p, q), color in zip(pairs, colors, strict=True)
-    ]
+    flows = []
+    for (p, q), color in zip(pairs, colors, strict=True):
+        links, place = _placed_links(axis, p, q)
+        flows.append(
+            Flow(n, (abs(q - p),), links, (p,), (q,), color, link_place=place, in_place=((0, abs(q - p)),))
+        )
+    return flows
 
 
 def _cached(method):
@@ -256,7 +270,14 @@ class Multicast(Pattern):
             return []
         reach = max(self.length - 1 - self.root, self.root)
         links = _links(self.axis, self.root, self.length - 1) + _links(self.axis, self.root, 0)
-        return [Flow(self.n, (reach,), links, (self.root,), tuple(self._others()), self.color)]
+        place = tuple((0, abs(pos - self.root)) for pos, _ in links)
+        others = tuple(self._others())
+        in_place = tuple((0, abs(p - self.root)) for p in others)
+        return [
+            Flow(
+                self.n, (reach,), links, (self.root,), others, self.color, link_place=place, in_place=in_place
+            )
+        ]
 
     def apply(self, memory, program) -> None:
         if self.length == 1:
@@ -480,11 +501,26 @@ class ChainReduce(Pattern):
         flows = []
         for chain, colors in self._stage_colors():
             hops = tuple(abs(b - a) for a, b in zip(chain, chain[1:], strict=False))
-            stages = [_links(self.axis, a, b) for a, b in zip(chain, chain[1:], strict=False)]
-            links = tuple(link for stage in stages for link in stage)
-            link_colors = tuple(color for stage, color in zip(stages, colors, strict=True) for _ in stage)
+            pairs = list(zip(chain, chain[1:], strict=False))
+            stages = [_placed_links(self.axis, a, b, i) for i, (a, b) in enumerate(pairs)]
+            links = tuple(link for stage_links, _ in stages for link in stage_links)
+            place = tuple(spot for _, stage_place in stages for spot in stage_place)
+            link_colors = tuple(
+                color for (stage_links, _), color in zip(stages, colors, strict=True) for _ in stage_links
+            )
+            in_place = tuple(enumerate(hops))
             flows.append(
-                Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:]), colors[0], link_colors)
+                Flow(
+                    self.n,
+                    hops,
+                    links,
+                    tuple(chain[:-1]),
+                    tuple(chain[1:]),
+                    colors[0],
+                    link_colors,
+                    place,
+                    in_place,
+                )
             )
         return flows
 
@@ -568,7 +604,19 @@ class Stream(Pattern):
     def flows(self) -> list[Flow]:
         links = _links(self.axis, self.src_pos, self.dst_pos)
         hops = (abs(self.dst_pos - self.src_pos),)
-        return [Flow(self.n, hops, links, (self.src_pos,), (self.dst_pos,), self.color)]
+        place = tuple((0, abs(pos - self.src_pos)) for pos, _ in links)
+        return [
+            Flow(
+                self.n,
+                hops,
+                links,
+                (self.src_pos,),
+                (self.dst_pos,),
+                self.color,
+                link_place=place,
+                in_place=((0, hops[0]),),
+            )
+        ]
 
     def apply(self, memory, program) -> None:
         values = gather(memory[self.src], self.axis, [self.src_pos], 0, self.n)
