@@ -83,6 +83,12 @@ def offset_at(off: Offset, y: int, x: int) -> int:
     return int(off) if np.ndim(off) == 0 else int(off[y, x])
 
 
+def _compact(array: np.ndarray) -> np.ndarray:
+    """A broadcast (rows, cols) offset grid reduced to its distinct axes (size 1 where it is broadcast), so
+    whole-wafer checks do not touch a million equal entries."""
+    return array[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in array.strides)]
+
+
 def _lines_view(array: np.ndarray, axis: str) -> np.ndarray:
     """(lines, positions, ...) view of a (rows, cols, ...) array."""
     return array if axis == "x" else array.swapaxes(0, 1)
@@ -355,9 +361,13 @@ class Shift(Pattern):
         if self.src == self.dst:
             # In place only on disjoint windows (ring collectives send one chunk while receiving another).
             shape = (program.rows, program.cols)
-            gap = np.abs(np.broadcast_to(self.src_off, shape) - np.broadcast_to(self.dst_off, shape))
+            gap = np.abs(
+                _compact(np.broadcast_to(self.src_off, shape))
+                - _compact(np.broadcast_to(self.dst_off, shape))
+            )
             if gap.min() < self.n:
-                y, x = np.unravel_index(int(np.argmin(gap)), shape)
+                y, x = np.unravel_index(int(np.argmin(gap)), gap.shape)
+                y, x = (y if gap.shape[0] > 1 else 0), (x if gap.shape[1] > 1 else 0)
                 raise WafersimError(
                     f"pattern '{self.name}': PE (x={x}, y={y}) would send and receive overlapping windows of "
                     f"'{self.src}'; double-buffer the shift"
