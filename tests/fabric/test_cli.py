@@ -122,6 +122,11 @@ def test_run_table_and_outputs(capsys, tmp_path):
         (["fabric", "run", "broadcast", "--grid", "2x2", "--k", "3"], "does not take --k"),
         (["fabric", "run", "gemv", "--arch", "wse-7"], "unknown fabric architecture"),
         (["fabric", "run", "gemv", "--seed", "-1"], "seed must be a non-negative integer"),
+        (["fabric", "run", "broadcast", "--grid", "full", "--trace", "t.json"], "trace export is for grids"),
+        (
+            ["fabric", "run", "allreduce-ring", "--grid", "64x64", "--n", "8192", "--engine", "cycle"],
+            "beyond the cycle engine's",
+        ),
         (["fabric", "run", "gemv", "--trace", "/nonexistent/dir/t.json"], "cannot write trace"),
         (["fabric", "run", "gemv", "--heatmap", "/nonexistent/dir/h.png"], "cannot write heatmap"),
         (["fabric", "run", "gemv", "--clock-hz", "2e9"], "not selectable"),

@@ -4,9 +4,10 @@ Timing of a step, from the machine model only (hop and ramp latencies, one wavel
 a stream of n wavelets through stages of h_1..h_k hops (k > 1 for a relay chain, whose middle PEs combine and
 forward one wavelet per cycle) takes  sum_i (h_i * hop + 2 * ramp)  cycles of latency plus n cycles of
 streaming. When streams share a resource - a directed link, or a PE's ramp in either direction (a PE receives at
-most one wavelet per cycle from its router) - the routers serve the competing streams in turns, so a stream of n
-is delayed by min(n, m) for every other stream of m on the resource (processor sharing). Compute runs concurrently; a step lasts as long as its longest part.
-Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis. A stream
+most one wavelet per cycle from its router) - the routers serve the competing streams in turns, so a stream is
+delayed one cycle for every cycle another stream's demand on the resource overlaps its own (each stream's demand
+starts when its first wavelet can reach the resource: equal starts give min(n, m), processor sharing). Compute runs
+concurrently; a step lasts as long as its longest part. Rows and columns are identical in structure (SPMD), so loads are computed on one line of each axis. A stream
 whose route must be switched first carries one control wavelet (switching.py), counted like data.
 """
 
@@ -25,28 +26,60 @@ def _wavelets(flow, switched: frozenset[int]) -> int:
     return flow.n + (flow.first_color in switched)
 
 
-def _axis_loads(step: Step, switched: dict[int, frozenset[int]]) -> dict[str, dict[str, dict]]:
-    """Per axis and resource kind: resource -> sizes of the streams using it (one line stands for all)."""
+def _stage_starts(flow, hop: int, ramp: int) -> list[int]:
+    """Cycle at which each stage's sender pushes its first wavelet (a relay forwards as soon as it receives)."""
+    starts = [0]
+    for hops in flow.hops[:-1]:
+        starts.append(starts[-1] + hops * hop + 2 * ramp)
+    return starts
+
+
+def _axis_loads(step: Step, switched: dict[int, frozenset[int]], hop: int, ramp: int) -> dict:
+    """Per axis and resource kind: resource -> (first cycle, wavelets) of each stream using it (one line stands
+    for all lines of its axis)."""
     loads: dict[str, dict[str, dict]] = {axis: {"link": {}, "out": {}, "in": {}} for axis in ("x", "y")}
     for number, pattern in enumerate(step.patterns):
         axis_loads = loads[pattern.axis]
+        colors = switched.get(number, frozenset())
         for flow in pattern.flows():
-            colors = switched.get(number, frozenset())
-            wavelets = _wavelets(flow, colors)
+            own = _wavelets(flow, colors)
+            starts = _stage_starts(flow, hop, ramp)
             for index, link in enumerate(flow.links):
-                axis_loads["link"].setdefault(link, []).append(flow.n + (flow.link_color(index) in colors))
-            for pos in flow.ramp_out:
-                axis_loads["out"].setdefault(pos, []).append(wavelets)
-            for pos in flow.ramp_in:
-                axis_loads["in"].setdefault(pos, []).append(wavelets)
+                stage, distance = flow.link_place[index]
+                wavelets = flow.n + (flow.link_color(index) in colors)
+                axis_loads["link"].setdefault(link, []).append(
+                    (starts[stage] + ramp + distance * hop, wavelets)
+                )
+            for stage, pos in enumerate(flow.ramp_out):
+                axis_loads["out"].setdefault(pos, []).append((starts[stage], own, number))
+            for index, pos in enumerate(flow.ramp_in):
+                stage, hops = flow.in_place[index]
+                axis_loads["in"].setdefault(pos, []).append((starts[stage] + ramp + hops * hop, own))
     return loads
 
 
-def _shared(sizes: list[int], own: int) -> int:
-    """Cycles until a stream of `own` wavelets is through a resource it shares, served in turns, with streams of
-    `sizes` (its own included): every stream advances one wavelet per turn, so each other stream delays it by
-    at most its own length (processor sharing with simultaneous starts)."""
-    return sum(min(size, own) for size in sizes)
+def _overlap(first: int, length: int, other_first: int, other_length: int) -> int:
+    return max(0, min(first + length, other_first + other_length) - max(first, other_first))
+
+
+def _delay(users: list[tuple], first: int, length: int) -> int:
+    """Cycles a stream wanting a resource from cycle `first` for `length` wavelets loses to the other `users`:
+    the routers serve competing streams in turns, so each costs it one cycle per cycle their demands overlap
+    (equal starts: min(n, m) per competitor, i.e. processor sharing). `users` includes the stream itself."""
+    return sum(_overlap(first, length, user[0], user[1]) for user in users) - length
+
+
+def _send_delay(
+    users: list[tuple[int, int, int]], first: int, length: int, pattern: int, other_axis: bool
+) -> int:
+    """_delay at a core's ramp towards its router, where the turns start with the earliest pattern of the step
+    (the core serves its sends least recently served first, in program order at the start): a stream that goes
+    first against an equally early competitor at least as long as itself loses one cycle less."""
+    delay = _delay(users, first, length) + (length if other_axis else 0)
+    for start, count, number in users:
+        if start == first and number > pattern and count >= length:
+            delay -= 1
+    return delay
 
 
 _STEP_CACHE: dict[tuple, tuple[int, list[int]]] = {}
@@ -81,33 +114,62 @@ def _step_cycles(
 ) -> tuple[int, list[int]]:
     hop = program.arch.router.hop_latency_cycles
     ramp = program.arch.router.ramp_latency_cycles
-    loads = _axis_loads(step, switched)
+    loads = _axis_loads(step, switched, hop, ramp)
     flow_times = []
-    worst: dict[tuple[str, str, int], int] = {}  # (other axis, ramp direction, stream size) -> delay
+    worst: dict[tuple, int] = {}
 
-    def worst_other(axis: str, kind: str, own: int) -> int:
-        """Delay from the busiest ramp of the other axis' lines (a PE's ramp carries its row's and its column's
-        streams); cached because all streams of a pattern usually have one size."""
-        key = (axis, kind, own)
+    def worst_other(axis: str, kind: str, first: int, length: int) -> int:
+        """Delay from the busiest ramp among the other axis' lines (a PE's ramp carries its row's and its
+        column's streams); cached because the streams of a pattern mostly share their timing."""
+        key = (axis, kind, first, length)
         if key not in worst:
-            worst[key] = max((_shared(sizes, own) for sizes in loads[axis][kind].values()), default=0)
+            worst[key] = max(
+                (_delay(users, first, length) + length for users in loads[axis][kind].values()), default=0
+            )
+        return worst[key]
+
+    def worst_send_other(axis: str, first: int, length: int, pattern: int) -> int:
+        key = (axis, "out", first, length, pattern)
+        if key not in worst:
+            worst[key] = max(
+                (_send_delay(users, first, length, pattern, True) for users in loads[axis]["out"].values()),
+                default=0,
+            )
         return worst[key]
 
     for number, pattern in enumerate(step.patterns):
         axis_loads = loads[pattern.axis]
-        other_axis = "y" if pattern.axis == "x" else "x"
+        other = "y" if pattern.axis == "x" else "x"
+        colors = switched.get(number, frozenset())
         for flow in pattern.flows():
-            own = _wavelets(flow, switched.get(number, frozenset()))
-            other_out = worst_other(other_axis, "out", own)
-            other_in = worst_other(other_axis, "in", own)
-            streaming = max(
-                own,
-                max((_shared(axis_loads["link"][link], own) for link in flow.links), default=0),
-                max(_shared(axis_loads["out"][p], own) + other_out for p in flow.ramp_out),
-                max(_shared(axis_loads["in"][p], own) + other_in for p in flow.ramp_in),
-            )
+            own = _wavelets(flow, colors)
+            starts = _stage_starts(flow, hop, ramp)
+            last_stage = len(flow.hops) - 1
+            # A delay on the way (link, sender's ramp, relay's ramp) holds up the rest of the stream.
+            upstream = 0
+            for index, link in enumerate(flow.links):
+                stage, distance = flow.link_place[index]
+                length = flow.n + (flow.link_color(index) in colors)
+                upstream = max(
+                    upstream, _delay(axis_loads["link"][link], starts[stage] + ramp + distance * hop, length)
+                )
+            for stage, pos in enumerate(flow.ramp_out):
+                first = starts[stage]
+                same = _send_delay(axis_loads["out"][pos], first, own, number, False)
+                upstream = max(upstream, same + worst_send_other(other, first, own, number))
+            finals = []
+            for index, pos in enumerate(flow.ramp_in):
+                stage, hops = flow.in_place[index]
+                first = starts[stage] + ramp + hops * hop
+                delay = _delay(axis_loads["in"][pos], first, own) + worst_other(other, "in", first, own)
+                if stage == last_stage:
+                    finals.append(first + own + delay + ramp)
+                else:
+                    upstream = max(upstream, delay)
             latency = sum(h * hop + 2 * ramp for h in flow.hops)
-            flow_times.append(latency + streaming)
+            # The most contended resource sets the pace (competing streams slowed once are not slowed again
+            # by the same competitors further on), so delays are not added up.
+            flow_times.append(max([latency + own + upstream, *finals]))
     return max([compute, *flow_times]), flow_times
 
 

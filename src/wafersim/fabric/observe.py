@@ -12,8 +12,7 @@ import numpy as np
 
 from wafersim.errors import WafersimError
 from wafersim.fabric.kernels.base import KernelResult
-
-TRACE_MAX_PES = 64 * 64
+from wafersim.fabric.runtime import TRACE_MAX_PES
 
 
 def busy_fraction(result: KernelResult) -> np.ndarray:

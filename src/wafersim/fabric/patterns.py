@@ -17,90 +17,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from wafersim.errors import WafersimError
-from wafersim.fabric.dtypes import DType
-from wafersim.fabric.routing import LineRoutes, assign_colors, multicast_route, step_port, stream_route
-
-Offset = int | np.ndarray  # element offset, the same on every PE or one per PE (rows, cols)
-
-
-@dataclass(frozen=True)
-class LineOp:
-    """A core operation at position `pos` of every line. kind: 'send' | 'recv' | 'relay'.
-
-    send: stream sym[off:off+n] out on color_out. recv: take n wavelets from color_in into sym[off:], combined as
-    op(own[own_off+i], incoming) when `own` is set, else stored (op None) or op(sym, incoming).
-    relay: take a wavelet from color_in, combine op(sym[off+i], incoming), send the result on color_out.
-    """
-
-    kind: str
-    pos: int
-    n: int
-    sym: str
-    off: Offset = 0
-    color_in: int | None = None
-    color_out: int | None = None
-    op: str | None = None
-    own: str | None = None
-    own_off: Offset = 0
-
-
-@dataclass(frozen=True)
-class Flow:
-    """One stream for analytic timing: `n` wavelets through pipelined stages of `hops` each."""
-
-    n: int
-    hops: tuple[int, ...]
-    links: tuple[tuple[int, str], ...]  # (position the link leaves, port) on the line
-    ramp_out: tuple[int, ...]
-    ramp_in: tuple[int, ...]
-    first_color: int = -1  # color of the first stage (a route switch on it delays the whole stream)
-    link_colors: tuple[int, ...] = ()  # color of the stage each link belongs to (default: first_color)
-
-    def link_color(self, index: int) -> int:
-        return self.link_colors[index] if self.link_colors else self.first_color
-
-
-def combine(dtype: DType, op: str, own: np.ndarray, incoming: np.ndarray) -> np.ndarray:
-    if op == "add":
-        return dtype.add(own, incoming)
-    if op == "max":
-        return dtype.max(own, incoming)
-    raise WafersimError(f"unknown combine op '{op}' (add, max)")
-
-
-def offset_at(off: Offset, y: int, x: int) -> int:
-    return int(off) if np.ndim(off) == 0 else int(off[y, x])
-
-
-def _lines_view(array: np.ndarray, axis: str) -> np.ndarray:
-    """(lines, positions, ...) view of a (rows, cols, ...) array."""
-    return array if axis == "x" else array.swapaxes(0, 1)
-
-
-def gather(array: np.ndarray, axis: str, positions: Sequence[int], off: Offset, n: int) -> np.ndarray:
-    sub = _lines_view(array, axis)[:, list(positions), :]
-    if np.ndim(off) == 0:
-        return sub[:, :, int(off) : int(off) + n]
-    index = _lines_view(np.asarray(off), axis)[:, list(positions), None] + np.arange(n)
-    return np.take_along_axis(sub, index, axis=2)
-
-
-def scatter(array: np.ndarray, axis: str, positions: Sequence[int], off: Offset, n: int, values) -> None:
-    view = _lines_view(array, axis)
-    positions = list(positions)
-    if np.ndim(off) == 0:
-        view[:, positions, int(off) : int(off) + n] = values
-        return
-    sub = view[:, positions, :]
-    index = _lines_view(np.asarray(off), axis)[:, positions, None] + np.arange(n)
-    np.put_along_axis(sub, index, np.broadcast_to(values, index.shape).astype(sub.dtype), axis=2)
-    view[:, positions, :] = sub
-
-
-def _links(axis: str, a: int, b: int) -> tuple[tuple[int, str], ...]:
-    step = 1 if b > a else -1
-    port = step_port(axis, step)
-    return tuple((pos, port) for pos in range(a, b, step))
+from wafersim.fabric.lines import (  # noqa: F401  (LineOp, Offset, combine, offset_at: re-exported)
+    Flow,
+    LineOp,
+    Offset,
+    combine,
+    compact_grid,
+    gather,
+    line_links,
+    lines_view,
+    offset_at,
+    placed_links,
+    scatter,
+)
+from wafersim.fabric.routing import LineRoutes, assign_colors, multicast_route, stream_route
 
 
 @functools.lru_cache(maxsize=256)
@@ -120,10 +50,13 @@ def _shift_layout(axis: str, dest: tuple[int, ...], palette: tuple[int, ...], na
 @functools.lru_cache(maxsize=256)
 def _shift_flows(axis: str, dest: tuple[int, ...], colors: tuple[int, ...], n: int) -> list[Flow]:
     pairs = [(p, q) for p, q in enumerate(dest) if q >= 0]
-    return [
-        Flow(n, (abs(q - p),), _links(axis, p, q), (p,), (q,), color)
-        for (p, q), color in zip(pairs, colors, strict=True)
-    ]
+    flows = []
+    for (p, q), color in zip(pairs, colors, strict=True):
+        links, place = placed_links(axis, p, q)
+        flows.append(
+            Flow(n, (abs(q - p),), links, (p,), (q,), color, link_place=place, in_place=((0, abs(q - p)),))
+        )
+    return flows
 
 
 def _cached(method):
@@ -255,8 +188,15 @@ class Multicast(Pattern):
         if self.length == 1:
             return []
         reach = max(self.length - 1 - self.root, self.root)
-        links = _links(self.axis, self.root, self.length - 1) + _links(self.axis, self.root, 0)
-        return [Flow(self.n, (reach,), links, (self.root,), tuple(self._others()), self.color)]
+        links = line_links(self.axis, self.root, self.length - 1) + line_links(self.axis, self.root, 0)
+        place = tuple((0, abs(pos - self.root)) for pos, _ in links)
+        others = tuple(self._others())
+        in_place = tuple((0, abs(p - self.root)) for p in others)
+        return [
+            Flow(
+                self.n, (reach,), links, (self.root,), others, self.color, link_place=place, in_place=in_place
+            )
+        ]
 
     def apply(self, memory, program) -> None:
         if self.length == 1:
@@ -334,9 +274,13 @@ class Shift(Pattern):
         if self.src == self.dst:
             # In place only on disjoint windows (ring collectives send one chunk while receiving another).
             shape = (program.rows, program.cols)
-            gap = np.abs(np.broadcast_to(self.src_off, shape) - np.broadcast_to(self.dst_off, shape))
+            gap = np.abs(
+                compact_grid(np.broadcast_to(self.src_off, shape))
+                - compact_grid(np.broadcast_to(self.dst_off, shape))
+            )
             if gap.min() < self.n:
-                y, x = np.unravel_index(int(np.argmin(gap)), shape)
+                y, x = np.unravel_index(int(np.argmin(gap)), gap.shape)
+                y, x = (y if gap.shape[0] > 1 else 0), (x if gap.shape[1] > 1 else 0)
                 raise WafersimError(
                     f"pattern '{self.name}': PE (x={x}, y={y}) would send and receive overlapping windows of "
                     f"'{self.src}'; double-buffer the shift"
@@ -369,7 +313,7 @@ class Shift(Pattern):
         if self.lines is not None:
             # Work on copies of the named lines, line-major (so axis 'x'), and write them back.
             lines = list(self.lines)
-            src, dst, axis = _lines_view(src, self.axis)[lines], _lines_view(dst, self.axis)[lines], "x"
+            src, dst, axis = lines_view(src, self.axis)[lines], lines_view(dst, self.axis)[lines], "x"
         sources = [p for p, _ in pairs]
         targets = [q for _, q in pairs]
         values = gather(src, axis, sources, self.src_off, self.n)
@@ -382,7 +326,7 @@ class Shift(Pattern):
             )
         scatter(dst, axis, targets, self.dst_off, self.n, values)
         if self.lines is not None:
-            _lines_view(memory[self.dst], self.axis)[list(self.lines)] = dst
+            lines_view(memory[self.dst], self.axis)[list(self.lines)] = dst
 
 
 @dataclass(frozen=True, eq=False)
@@ -480,11 +424,26 @@ class ChainReduce(Pattern):
         flows = []
         for chain, colors in self._stage_colors():
             hops = tuple(abs(b - a) for a, b in zip(chain, chain[1:], strict=False))
-            stages = [_links(self.axis, a, b) for a, b in zip(chain, chain[1:], strict=False)]
-            links = tuple(link for stage in stages for link in stage)
-            link_colors = tuple(color for stage, color in zip(stages, colors, strict=True) for _ in stage)
+            pairs = list(zip(chain, chain[1:], strict=False))
+            stages = [placed_links(self.axis, a, b, i) for i, (a, b) in enumerate(pairs)]
+            links = tuple(link for stage_links, _ in stages for link in stage_links)
+            place = tuple(spot for _, stage_place in stages for spot in stage_place)
+            link_colors = tuple(
+                color for (stage_links, _), color in zip(stages, colors, strict=True) for _ in stage_links
+            )
+            in_place = tuple(enumerate(hops))
             flows.append(
-                Flow(self.n, hops, links, tuple(chain[:-1]), tuple(chain[1:]), colors[0], link_colors)
+                Flow(
+                    self.n,
+                    hops,
+                    links,
+                    tuple(chain[:-1]),
+                    tuple(chain[1:]),
+                    colors[0],
+                    link_colors,
+                    place,
+                    in_place,
+                )
             )
         return flows
 
@@ -566,9 +525,21 @@ class Stream(Pattern):
 
     @_cached
     def flows(self) -> list[Flow]:
-        links = _links(self.axis, self.src_pos, self.dst_pos)
+        links = line_links(self.axis, self.src_pos, self.dst_pos)
         hops = (abs(self.dst_pos - self.src_pos),)
-        return [Flow(self.n, hops, links, (self.src_pos,), (self.dst_pos,), self.color)]
+        place = tuple((0, abs(pos - self.src_pos)) for pos, _ in links)
+        return [
+            Flow(
+                self.n,
+                hops,
+                links,
+                (self.src_pos,),
+                (self.dst_pos,),
+                self.color,
+                link_place=place,
+                in_place=((0, hops[0]),),
+            )
+        ]
 
     def apply(self, memory, program) -> None:
         values = gather(memory[self.src], self.axis, [self.src_pos], 0, self.n)

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 
 from wafersim.errors import WafersimError
 
-PORTS = ("N", "E", "S", "W", "RAMP")
 OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
 # Moving to a higher position along an axis leaves by this port ('x': East, 'y': South).
 FORWARD = {"x": "E", "y": "S"}

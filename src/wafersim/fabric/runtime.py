@@ -22,6 +22,8 @@ from wafersim.fabric.stats import RunStats
 ENGINES = ("cycle", "fast")
 # The cycle engine simulates every router; beyond this many PEs it is too slow to be useful.
 CYCLE_ENGINE_MAX_PES = 64 * 64
+# A trace has one thread per PE: beyond this it is too big for the trace viewers.
+TRACE_MAX_PES = 64 * 64
 
 
 # The simulation keeps every PE's SRAM image in host memory (plus inputs and a reference); refuse up front,
@@ -59,6 +61,10 @@ class Runtime:
             raise WafersimError(
                 f"the cycle engine runs grids up to {CYCLE_ENGINE_MAX_PES} PEs (64x64); {program.rows}x"
                 f"{program.cols} needs --engine fast"
+            )
+        if trace and program.rows * program.cols > TRACE_MAX_PES:
+            raise WafersimError(
+                f"trace export is for grids up to {TRACE_MAX_PES} PEs; {program.rows}x{program.cols} is too large"
             )
         router = program.arch.router
         if engine == "cycle" and (

@@ -23,26 +23,43 @@ _State = dict[int, dict[str, dict[int, tuple[int, tuple]]]]
 def switched_colors(program: Program, function: str) -> list[dict[int, frozenset[int]]]:
     """For each step of `function`: {pattern index: colors it must switch with a control wavelet}."""
     state: _State = {}
+    newest: dict[tuple[int, str], int] = {}  # (color, axis) -> last step that configured it along that axis
+    # (color, axis) -> (ids of the route tables last written, step that wrote them): a step re-applying the very
+    # same tables (a GEMM's or a ring's repeated shift) needs no switch and no bookkeeping.
+    written: dict[tuple[int, str], tuple[tuple[int, ...], int]] = {}
     result = []
     for index, step in enumerate(program.functions[function]):
         switched: dict[int, set[int]] = {}
         updates = []
         for number, pattern in enumerate(step.patterns):
             other_axis = "y" if pattern.axis == "x" else "x"
+            by_color: dict[int, list] = {}
             for color, routes in pattern.routes():
-                table = state.get(color, {})
-                same = table.get(pattern.axis, {})
-                newest_other = max((set_at for set_at, _ in table.get(other_axis, {}).values()), default=-1)
-                for pos, config in routes.items():
-                    previous = same.get(pos)
-                    set_at = previous[0] if previous else -1
-                    if (previous and previous[1] != config) or newest_other > set_at:
+                by_color.setdefault(color, []).append(routes)
+            for color, tables in by_color.items():
+                newest_other = newest.get((color, other_axis), -1)
+                ids = tuple(id(table) for table in tables)
+                previous_write = written.get((color, pattern.axis))
+                if previous_write and previous_write[0] == ids and newest_other <= previous_write[1]:
+                    newest[(color, pattern.axis)] = index
+                    continue
+                same = state.get(color, {}).get(pattern.axis, {})
+                for routes in tables:
+                    if any(
+                        (previous := same.get(pos)) is not None
+                        and previous[1] != config
+                        or newest_other > (previous[0] if previous else -1)
+                        for pos, config in routes.items()
+                    ):
                         switched.setdefault(number, set()).add(color)
                         break
-                updates.append((color, pattern.axis, routes))
-        for color, axis, routes in updates:
+                updates.append((color, pattern.axis, tables, ids))
+        for color, axis, tables, ids in updates:
             positions = state.setdefault(color, {}).setdefault(axis, {})
-            for pos, config in routes.items():
-                positions[pos] = (index, config)
+            for routes in tables:
+                for pos, config in routes.items():
+                    positions[pos] = (index, config)
+            newest[(color, axis)] = index
+            written[(color, axis)] = (ids, index)
         result.append({number: frozenset(colors) for number, colors in switched.items()})
     return result

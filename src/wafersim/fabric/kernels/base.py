@@ -102,6 +102,8 @@ def run_built(
 ) -> KernelResult:
     start = time.perf_counter()
     runtime = Runtime(built.program, engine, trace=trace)
+    if engine == "cycle":
+        _check_cycle_engine_effort(built, kernel)
     budget = HOST_MEMORY_FRACTION * host_memory_bytes()
     if built.host_input_bytes > budget:
         raise WafersimError(
@@ -143,6 +145,30 @@ def run_built(
         sim_wall_s=wall,
         stats=runtime.stats,
     )
+
+
+# Above this many PE-cycles of fabric activity the cycle engine (5e4-2e5 PE-cycles/s) would run for 3-10 minutes.
+CYCLE_ENGINE_MAX_PE_CYCLES = 3e7
+
+
+def _check_cycle_engine_effort(built: Built, kernel: str) -> None:
+    """Refuse, with the fast engine's estimate, runs the cycle engine would take far too long on. Steps with
+    only local computation are skipped over by the cycle engine, so only communication steps count."""
+    program = built.program
+    switches = switched_colors(program, built.function)
+    steps = program.functions[built.function]
+    fabric_cycles = sum(
+        step_cycles(program, step, switched)[0]
+        for step, switched in zip(steps, switches, strict=True)
+        if step.patterns
+    )
+    effort = fabric_cycles * program.rows * program.cols
+    if effort > CYCLE_ENGINE_MAX_PE_CYCLES:
+        raise WafersimError(
+            f"{kernel} {built.shape} on {program.rows}x{program.cols}: about {fabric_cycles} cycles of fabric "
+            f"activity x {program.rows * program.cols} PEs = {effort:.2g} PE-cycles, beyond the cycle engine's "
+            f"{CYCLE_ENGINE_MAX_PE_CYCLES:.0e}; use --engine fast or a smaller shape"
+        )
 
 
 def program_cycles(program: Program, function: str) -> int:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -198,6 +199,16 @@ def run_kernel(
 def kernel_cycles(
     name: str, arch: FabricArch | str, rows: int, cols: int, dtype: str = "fp16", **shape: int | None
 ) -> int:
-    """Cycles of one kernel invocation for a shape and grid (fast-engine timing, no data moved)."""
-    built = build_kernel(name, arch, rows, cols, dtype, **shape)
+    """Cycles of one kernel invocation for a shape and grid (fast-engine timing, no data moved). Cached: a
+    mapping layer asks for the same shapes again and again."""
+    if isinstance(arch, str):
+        arch = load_arch(arch)
+    return _kernel_cycles(name, arch, rows, cols, dtype, tuple(sorted(shape.items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _kernel_cycles(
+    name: str, arch: FabricArch, rows: int, cols: int, dtype: str, shape: tuple[tuple[str, int | None], ...]
+) -> int:
+    built = build_kernel(name, arch, rows, cols, dtype, **dict(shape))
     return program_cycles(built.program, built.function)
