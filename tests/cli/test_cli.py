@@ -214,3 +214,30 @@ def test_estimate_wafer_grid_flags(capsys):
         "8x8",
     )
     assert code == 2 and "wafer-scale systems" in err
+
+
+def test_missing_optional_extras_are_named(capsys, monkeypatch, tmp_path):
+    """Without the fleet or plot extras, the commands that need them say which extra to install."""
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("wafersim.fleet")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    code, _, err = run(capsys, "plan", "small-test")
+    assert code == 2 and "wafersim[fleet]" in err
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _, err = run(
+        capsys,
+        "wafer",
+        "map",
+        "--model",
+        "llama-3.1-8b",
+        "--system",
+        "cs-3",
+        "--count",
+        "1",
+        "--plot",
+        str(tmp_path / "m.png"),
+    )
+    assert code == 2 and "wafersim[plot]" in err

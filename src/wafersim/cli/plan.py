@@ -75,7 +75,12 @@ def _table(result: dict) -> None:
 @click.option("--workers", type=int, default=None, help="Processes for capacity searches (default ≤ 2).")
 def plan(scenario, as_json, report, cache_dir, no_cache, workers):
     """Plan a fleet for SCENARIO (a YAML path or a shipped name such as openai-cerebras-750mw)."""
-    from wafersim.fleet.plan import plan as make_plan
+    try:
+        from wafersim.fleet.plan import plan as make_plan
+    except ImportError as error:  # SciPy and PyYAML are the fleet extra's
+        raise WafersimError(
+            f"wafersim plan needs SciPy and PyYAML ({error.name} is missing): pip install 'wafersim[fleet]'"
+        ) from None
     from wafersim.fleet.scenario import load_scenario
 
     if workers is not None and workers < 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wafersim.errors import WafersimError
 from wafersim.perf.wafer.pipeline import ModelOnWafer, region_sram
 from wafersim.perf.wafer.search import Phases, Workload, decode_split
 
@@ -55,11 +56,14 @@ def placement_map(mow: ModelOnWafer, work: Workload, phases: Phases) -> dict[str
 
 def write_plot(data: dict[str, Any], path: str) -> None:
     """One panel per wafer: regions coloured by SRAM fill, labelled with their layers (matplotlib, lazily)."""
-    import matplotlib
+    try:
+        import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
+    except ImportError:
+        raise WafersimError("--plot needs matplotlib: pip install 'wafersim[plot]'") from None
 
     wafers = data["wafers_used"]
     fig, axes = plt.subplots(
