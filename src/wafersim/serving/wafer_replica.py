@@ -121,21 +121,20 @@ class WaferReplica:
         # Attention costs depend on the keys only through ceil(keys / C) per PE: price per bucket of C keys.
         keys = np.ceil((flat["pairs_prefill"] + flat["pairs_decode"]) / tokens)
         buckets = np.maximum(np.ceil(keys / self.plan.placement.cols), 1.0)
-        prefill = tokens > sequences  # some sequence brings several tokens: KV entries cross the region's row
-        # Pass sizes the engine weighs (rows: candidates; columns: iterations).
+        prefill = tokens > sequences  # some sequence brings several tokens (a prompt chunk)
+        # Pass sizes the engine weighs (rows: candidates; columns: iterations): the estimate's decode split for
+        # decode-only iterations; with prompt chunks, also every power-of-two chunk up to the workspace.
         cap = np.minimum(float(self.plan.pass_tokens), tokens)
         even = np.minimum(np.ceil(tokens / np.minimum(sequences, self.stages)), cap)
         powers = [np.minimum(float(2**k), cap) for k in range(self.plan.pass_tokens.bit_length())]
-        per_pass = np.stack([*powers, cap, even])
+        per_pass = np.where(prefill, np.stack([*powers, cap, even]), even)
         passes = np.ceil(tokens / per_pass)
         chain = np.minimum(passes, np.ceil(np.ceil(tokens / sequences) / per_pass))
+        # A pass carrying several tokens of one sequence spreads their KV entries along the region's row (the
+        # estimate's prefill chunk); one token per sequence is the decode step's one-hop shift.
+        spread = (per_pass > 1) & prefill
         table = np.stack(
-            [
-                per_pass.ravel(),
-                np.broadcast_to(buckets, per_pass.shape).ravel(),
-                np.tile(prefill, len(per_pass)),
-            ],
-            axis=1,
+            [per_pass.ravel(), np.broadcast_to(buckets, per_pass.shape).ravel(), spread.ravel()], axis=1
         )
         unique, inverse = np.unique(table, axis=0, return_inverse=True)
         priced = np.array([self._pass(int(t), int(b), bool(f)) for t, b, f in unique]).reshape(-1, 2)
