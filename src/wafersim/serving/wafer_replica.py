@@ -16,10 +16,10 @@ order (causal chunks: a chunk enters a stage after the previous one left it). Th
 
 where path is one pass through every stage, I/O included, and busiest the slowest stage (`step_time`): the
 stage-1 occupancy of all M passes, or the chain of the sequence that needs the most passes in order, whichever
-ends later. The engine cuts each iteration the way that finishes soonest among t = powers of two up to W, W
-itself and the even split over the stages ceil(T / min(n, S)) — the choices the estimate weighs for its prefill
-chunk and its decode micro-batches. For a decode batch (c = 1) this is the estimate's decode step,
-max(path, M · busiest): the micro-batches are in flight together and each starts its next token as soon as it
+ends later. A decode-only iteration is cut as the estimate cuts its decode batch, t = ceil(T / min(n, S))
+(capped at W); one that carries prompt chunks the way that finishes soonest among t = powers of two up to W,
+the chunk sizes the estimate's prefill search weighs. For a decode batch (c = 1) this is the estimate's
+decode step, max(path, M · busiest): the micro-batches are in flight together and each starts its next token as soon as it
 leaves the last stage. For one prompt (n = 1) it is the estimate's TTFT, path + (chunks − 1) · busiest, with
 the best chunk. Attention is priced at the iteration's mean keys per query token (attention pairs / tokens), as
 the estimate prices decode at the mean context and prefill chunks at half the prompt. The chain is that of a
@@ -123,11 +123,12 @@ class WaferReplica:
         buckets = np.maximum(np.ceil(keys / self.plan.placement.cols), 1.0)
         prefill = tokens > sequences  # some sequence brings several tokens (a prompt chunk)
         # Pass sizes the engine weighs (rows: candidates; columns: iterations): the estimate's decode split for
-        # decode-only iterations; with prompt chunks, also every power-of-two chunk up to the workspace.
+        # decode-only iterations; with prompt chunks, every power-of-two chunk up to the workspace, as the
+        # estimate's chunk search (powers only: a handful of distinct passes to price, whatever the lengths).
         cap = np.minimum(float(self.plan.pass_tokens), tokens)
         even = np.minimum(np.ceil(tokens / np.minimum(sequences, self.stages)), cap)
         powers = [np.minimum(float(2**k), cap) for k in range(self.plan.pass_tokens.bit_length())]
-        per_pass = np.where(prefill, np.stack([*powers, cap, even]), even)
+        per_pass = np.where(prefill, np.stack(powers), even)
         passes = np.ceil(tokens / per_pass)
         chain = np.minimum(passes, np.ceil(np.ceil(tokens / sequences) / per_pass))
         # A pass carrying several tokens of one sequence spreads their KV entries along the region's row (the
