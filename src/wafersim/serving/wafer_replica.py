@@ -49,7 +49,7 @@ from wafersim.perf.wafer.pipeline import (
     region_bytes,
     step_time,
 )
-from wafersim.perf.wafer.search import Phases, best_prefill, decode_split, search
+from wafersim.perf.wafer.search import Phases, Workload, best_prefill, decode_split, search
 from wafersim.perf.work import StepWork
 
 
@@ -87,7 +87,7 @@ class WaferReplica:
             "activation_bytes": totals["activations"],
             "code_bytes": float(CODE_RESERVE_BYTES * pes),
         }
-        # (tokens per pass, key buckets, prefill?) -> (path_s, busiest_s): iterations repeat a few shapes.
+        # (tokens per pass, key buckets, chunk spread?) -> (path_s, busiest_s): iterations repeat a few shapes.
         self._passes: dict[tuple[int, int, bool], tuple[float, float]] = {}
 
     # --- ReplicaModel ---------------------------------------------------------------------------------
@@ -144,19 +144,19 @@ class WaferReplica:
         seconds = np.maximum(path + (chain - 1.0) * busiest, passes * busiest).min(axis=0)
         return np.where(flat["tokens"] > 0, seconds, 0.0).reshape(shape)
 
-    def _pass(self, tokens: int, buckets: int, prefill: bool) -> tuple[float, float]:
-        key = (tokens, buckets, prefill)
+    def _pass(self, tokens: int, buckets: int, spread: bool) -> tuple[float, float]:
+        key = (tokens, buckets, spread)
         found = self._passes.get(key)
         if found is None:
             p = self.plan.placement
             step = step_time(
-                self.plan.mow, p, tokens, 1, buckets * p.cols, new_per_sequence=2 if prefill else 1
+                self.plan.mow, p, tokens, 1, buckets * p.cols, new_per_sequence=2 if spread else 1
             )
             found = self._passes[key] = (step.path_s, step.busiest_s)
         return found
 
 
-def _plan(phases: Phases, mow: ModelOnWafer, work, batch: int) -> WaferPlan:
+def _plan(phases: Phases, mow: ModelOnWafer, work: Workload, batch: int) -> WaferPlan:
     p = phases.placement
     # The estimate's prefill chunk on the decode placement (its own search, with the batch's KV resident).
     found = best_prefill(mow, p, work, batch)
