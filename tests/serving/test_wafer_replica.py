@@ -185,3 +185,18 @@ def test_azure_traces_replay_on_cs3(trace, model, count):
     )
     assert gaps.min() >= fastest * (1 - 1e-9)
     assert summary["tpot_p50_s"] < 10 * fastest  # a lightly loaded replay decodes near batch-1 speed
+
+
+@pytest.mark.parametrize(("model", "count"), [("llama-3.1-8b", 1), ("llama-3.1-70b", 4)])
+def test_kv_bytes_per_token_is_the_fullest_wafers_share(model, count):
+    """What one wafer's I/O carries per token when KV moves (disaggregation): on one wafer, the model's whole KV
+    per token (layers × 2 × KV heads × head dim × 2 bytes); over several, the largest wafer share, which is at
+    least an even share and less than the whole."""
+    m = CATALOG.model(model)
+    replica = plan_deployment(m, CS3, count, 1, PROMPT, OUTPUT).replica
+    whole = m.num_layers * 2 * m.num_kv_heads * m.head_dim * 2
+    wafers = replica.accelerators
+    if wafers == 1:
+        assert replica.kv_bytes_per_token == whole
+    else:
+        assert whole / wafers <= replica.kv_bytes_per_token < whole
