@@ -1,9 +1,9 @@
 """What the simulator needs from a system type: the time of one iteration and the KV cache it can hold.
 
 `ReplicaModel` is the one interface; the GPU/TPU/LPU implementation prices iterations with the performance
-layer's `IterationCost`. A new system kind registers a builder in REPLICA_BUILDERS; the simulator is untouched.
-Wafer replicas (several micro-batches in flight across pipeline stages, KV in the SRAM left after weights)
-plug in here once the wafer-mapping layer exists.
+layer's `IterationCost`, the wafer one (`wafer_replica.py`: several micro-batches in flight across pipeline
+stages, KV in the SRAM left after weights) with the wafer estimator's fabric costs. A new system kind registers
+a builder in REPLICA_BUILDERS; the simulator is untouched.
 """
 
 from __future__ import annotations
@@ -57,9 +57,13 @@ class ReplicaSpec:
 
     model: ModelSpec
     system: SystemSpec
-    layout: Layout  # dp = engines the --count accelerators hold (each tp × pp)
+    layout: Layout  # dp = engines the --count accelerators hold (each tp × pp); unused for wafers
     precision: Precision
     max_batch: int = DEFAULT_MAX_BATCH
+    # Wafer systems: the placement search, not a layout, decides an engine's wafers; it needs the wafers on hand
+    # (--count) and the workload's mean (prompt, output) tokens, as the estimate does.
+    count: int | None = None
+    mean_tokens: tuple[int, int] | None = None
 
 
 class PerfReplica:
@@ -105,6 +109,17 @@ class PerfReplica:
         return np.asarray(self.cost.time_s(work), dtype=float)
 
 
+def layout_lengths(model: ModelSpec, prompt_tokens: float, output_tokens: float) -> tuple[int, int]:
+    """Whole-token mean lengths for choosing a layout or placement."""
+    input_len = max(1, int(round(prompt_tokens)))
+    output_len = max(1, int(round(output_tokens)))
+    # Mean lengths of a trace are within the context; clip only for the layout choice, never for requests.
+    output_len = (
+        max(1, min(output_len, model.max_context - input_len)) if input_len < model.max_context else 1
+    )
+    return min(input_len, model.max_context - output_len), output_len
+
+
 def choose_layout(
     model: ModelSpec,
     system: SystemSpec,
@@ -120,13 +135,7 @@ def choose_layout(
     """The estimate's maximum-throughput layout for the workload's mean lengths (raises if nothing fits) — within
     the TPOT target when one is given, so that a deployment is not laid out for a batch its users would not
     accept."""
-    input_len = max(1, int(round(prompt_tokens)))
-    output_len = max(1, int(round(output_tokens)))
-    # Mean lengths of a trace are within the context; clip only for the layout choice, never for requests.
-    output_len = (
-        max(1, min(output_len, model.max_context - input_len)) if input_len < model.max_context else 1
-    )
-    input_len = min(input_len, model.max_context - output_len)
+    input_len, output_len = layout_lengths(model, prompt_tokens, output_tokens)
 
     def best(pp_: int | None) -> Estimate:
         request = EstimateRequest(
@@ -154,13 +163,13 @@ def _analytical_replica(spec: ReplicaSpec) -> ReplicaModel:
 
 
 def _wafer_replica(spec: ReplicaSpec) -> ReplicaModel:
-    raise WafersimError(wafer_not_ready(spec.system))
+    # Imported here: the wafer layer is only loaded for wafer systems.
+    from wafersim.serving.wafer_replica import wafer_replica
 
-
-def wafer_not_ready(system: SystemSpec) -> str:
-    return (
-        f"{system.id} is a wafer-scale system: serving it needs the wafer replica model (iteration times from "
-        "fabric kernels, KV in the SRAM left after weights), which waits for the wafer-mapping layer"
+    if spec.count is None or spec.mean_tokens is None:
+        raise ValueError("a wafer ReplicaSpec needs count and mean_tokens (the placement search's inputs)")
+    return wafer_replica(
+        spec.model, spec.system, spec.count, *spec.mean_tokens, spec.precision, spec.max_batch
     )
 
 
@@ -219,7 +228,9 @@ def plan_deployment(
     if count < 1:
         raise WafersimError(f"--count must be ≥ 1, got {count}")
     if system.kind == "wafer":
-        raise WafersimError(wafer_not_ready(system))
+        return _plan_wafer(
+            model, system, count, replicas, prompt_tokens, output_tokens, tp, pp, ep, precision, max_batch
+        )
     chosen = choose_layout(
         model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision, max_tpot_s
     )
@@ -231,6 +242,43 @@ def plan_deployment(
         replica=replica,
         engines=replicas * layout.dp,
         layout=layout,
+        precision=precision_used,
+        accelerators=accelerators,
+        power_w=system.power.system_w_per_accelerator * accelerators,
+    )
+
+
+def _plan_wafer(
+    model: ModelSpec,
+    system: SystemSpec,
+    count: int,
+    replicas: int,
+    prompt_tokens: float,
+    output_tokens: float,
+    tp: int | None,
+    pp: int | None,
+    ep: int | None,
+    precision: Precision | None,
+    max_batch: int,
+) -> Deployment:
+    """Wafers: the placement search picks an engine's wafers; `count` wafers hold count // that many engines."""
+    for name, value in (("tp", tp), ("pp", pp), ("ep", ep)):
+        if value not in (None, 0, 1):
+            raise WafersimError(
+                f"--{name} {value}: {system.id} is a wafer-scale system; the placement search decides how layers "
+                "spread over regions and wafers (omit --tp/--pp/--ep)"
+            )
+    precision_used: Precision = precision or model.default_precision
+    lengths = layout_lengths(model, prompt_tokens, output_tokens)
+    spec = ReplicaSpec(model, system, Layout(), precision_used, max_batch, count=count, mean_tokens=lengths)
+    replica = build_replica(spec)
+    per_replica = count // replica.accelerators
+    accelerators = replicas * count
+    return Deployment(
+        replica=replica,
+        engines=replicas * per_replica,
+        # As the wafer estimate reports it: tp and ep do not apply (0), pp = pipeline stages (regions).
+        layout=Layout(0, getattr(replica, "stages", 1), 0, per_replica),
         precision=precision_used,
         accelerators=accelerators,
         power_w=system.power.system_w_per_accelerator * accelerators,

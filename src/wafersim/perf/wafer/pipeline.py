@@ -316,3 +316,43 @@ def step_time(
     busiest = max(busiest, link)
     path = compute + sram + fabric + io
     return StepTime(path, busiest, micro_batches, compute, sram, fabric, io)
+
+
+def kv_slot_bytes_per_pe(mow: ModelOnWafer, p: Placement, region: Region) -> float:
+    """Bytes one PE of a layer region spends per token slot of KV cache: every layer of the region keeps its
+    ceil(cache / R) cached dimensions of each token it holds (tokens are spread over the C columns, so the
+    region holds C tokens per slot). Sliding-window layers count as full ones: a pool of tokens shared by many
+    sequences cannot rely on a window to free them."""
+    shapes = mow.shapes[region.first_layer : region.last_layer]
+    return float(sum(ceil_div(s.cache_elems, p.rows) for s in shapes) * mow.kv_bytes)
+
+
+def kv_capacity_tokens(mow: ModelOnWafer, p: Placement, act_tokens: int, context: int) -> int:
+    """Tokens of KV cache (pooled over sequences) the placement holds in the SRAM left after the weights (with
+    tile padding), the code reserve and the activation workspace of `act_tokens`-token passes.
+
+    The fullest layer region sets it (every region must hold every cached token of its layers). A region with
+    no room for its own workspace leaves 0. Counted with `region_bytes`, the accounting `sram_use` reports."""
+    capacity: int | None = None
+    for region in p.regions:
+        fixed = sum(region_bytes(mow, p, region, 0, 0, act_tokens, context).values()) / (p.rows * p.cols)
+        free = mow.sram_per_pe - CODE_RESERVE_BYTES - fixed
+        if free < 0:
+            return 0
+        if region.kind != "layers":
+            continue
+        slots = int(free // kv_slot_bytes_per_pe(mow, p, region))
+        capacity = slots * p.cols if capacity is None else min(capacity, slots * p.cols)
+    return capacity or 0
+
+
+def kv_bytes_per_token_per_wafer(mow: ModelOnWafer, p: Placement) -> float:
+    """KV bytes per cached token on the wafer that holds the most of it (what each wafer's I/O carries when a
+    request's KV moves: every wafer sends its own layers' share at once)."""
+    per_wafer: dict[int, float] = {}
+    for region in p.regions:
+        if region.kind == "layers":
+            shapes = mow.shapes[region.first_layer : region.last_layer]
+            added = sum(s.cache_elems for s in shapes) * mow.kv_bytes
+            per_wafer[region.wafer] = per_wafer.get(region.wafer, 0.0) + added
+    return max(per_wafer.values())
