@@ -130,6 +130,14 @@ def _shortfall(problem: Problem, allowed: tuple[int, ...] | None) -> dict[str, A
     return {"periods": periods, "note": note}
 
 
+def _shortfall_reason(shortfall: dict[str, Any], solver_reason: str | None) -> str:
+    """A person's reason for an infeasible min_cost plan: what falls short and what would close it."""
+    steps = [period["close_by"] for period in shortfall["periods"] if "close_by" in period]
+    if steps:
+        return "demand beyond the power budget: " + "; ".join(steps)
+    return shortfall["note"] or solver_reason or "infeasible"
+
+
 def _capacity_rows(scenario: Scenario, options, caps, mean_output: float) -> list[dict[str, Any]]:
     per_user = scenario.demand.peak_requests_per_user_s()
     rows = []
@@ -272,6 +280,7 @@ def plan(
             fleet = _fleet(problem, solution, None)
             if objective == "min_cost" and not fleet["feasible"]:
                 fleet["shortfall"] = _shortfall(problem, (o,))
+                fleet["reason"] = _shortfall_reason(fleet["shortfall"], fleet["reason"])
             plans[objective] = fleet
         budget_w = problem.it_budget_w[-1]
         at_budget = math.floor(budget_w / data.it_power_w + 1e-9)
@@ -296,6 +305,7 @@ def plan(
         fleet = _fleet(problem, solve(problem, objective), None)
         if objective == "min_cost" and not fleet["feasible"]:
             fleet["shortfall"] = _shortfall(problem, None)
+            fleet["reason"] = _shortfall_reason(fleet["shortfall"], fleet["reason"])
         mixed[objective] = fleet
     chosen = dict(mixed[scenario.objective])
     return plain(

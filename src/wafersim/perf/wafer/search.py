@@ -289,9 +289,13 @@ def _best_batch(mow: ModelOnWafer, p: Placement, work: Workload) -> Phases | Non
 
 
 def _score(phases: Phases, work: Workload) -> tuple[float, float]:
+    """Ranks what the deployment delivers: `count` wafers run count // wafers copies of a placement side by
+    side, so a smaller placement repeated can beat one spread over every wafer."""
+    copies = max(1, work.count // phases.placement.wafers)
+    throughput = phases.throughput(work.output_len) * copies
     if work.batch is not None:
-        return (-phases.tpot_s(work.output_len), phases.throughput(work.output_len))
-    return (phases.throughput(work.output_len), -phases.tpot_s(work.output_len))
+        return (-phases.tpot_s(work.output_len), throughput)
+    return (throughput, -phases.tpot_s(work.output_len))
 
 
 @dataclass(frozen=True)
