@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--model", default="llama-3.1-70b")
     parser.add_argument("--system", default="h100-sxm")
     parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--tp", type=int, default=None, help="tensor-parallel degree (default: the planner's)")
     parser.add_argument("--scheduler", default="vllm")
     parser.add_argument("--rate-scale", type=float, default=1.0, help="× the conv trace's mean rate")
     parser.add_argument("--seed", type=int, default=0)
@@ -50,6 +51,7 @@ def main() -> None:
         1,
         float(conv.prompt_tokens.mean()),
         float(conv.output_tokens.mean()),
+        tp=args.tp,
     )
     started, cpu_started = time.perf_counter(), time.process_time()
     result = simulate(
