@@ -171,11 +171,14 @@ def simulate(
     # With one engine taking arrivals, the next arrival is known to reach it: planning can stop there.
     lookahead = len(first_pool) == 1
     cursor = {"next": 0}  # position in `order` of the next arrival
+    # Python-list copies for the per-event scalar reads (a list index is several times cheaper than NumPy's).
+    order_list: list[int] = order.tolist()
+    arrivals: list[float] = requests.arrival_s[order].tolist()
 
     def start(engine: Engine, now_s: float) -> None:
         horizon_s = float("inf")
-        if lookahead and engine is first_pool[0] and cursor["next"] < len(order):
-            horizon_s = float(requests.arrival_s[order[cursor["next"]]])
+        if lookahead and engine is first_pool[0] and cursor["next"] < len(order_list):
+            horizon_s = arrivals[cursor["next"]]
         segment = engine.plan(now_s, horizon_s)
         engine.event = None if segment is None else loop.schedule(segment.end_s, "segment", engine)
 
@@ -192,11 +195,11 @@ def simulate(
     def on_arrival(event: Event) -> None:
         position = event.payload
         cursor["next"] = position + 1
-        rid = int(order[position])
+        rid = order_list[position]
         engine = deliver(first_pool, rid, event.time_s)
         requests.engine[rid] = engine.index
-        if position + 1 < len(order):
-            loop.schedule(float(requests.arrival_s[order[position + 1]]), "arrival", position + 1)
+        if position + 1 < len(order_list):
+            loop.schedule(arrivals[position + 1], "arrival", position + 1)
 
     def on_handoff(event: Event) -> None:
         requests.engine[event.payload] = deliver(engines, event.payload, event.time_s).index
