@@ -39,6 +39,14 @@ Policy = Literal["vllm", "sarathi", "static"]
 SMALL_BATCH = 64
 
 
+def _appended(values: np.ndarray, value: int) -> np.ndarray:
+    """A new int64 array: `values` then `value`."""
+    out = np.empty(len(values) + 1, dtype=np.int64)
+    out[:-1] = values
+    out[-1] = value
+    return out
+
+
 @dataclass(frozen=True)
 class SchedulerConfig:
     policy: Policy = "vllm"
@@ -200,10 +208,10 @@ class Engine:
         self._apply_prefill(ids, end_s)
         # No stretch when the next request arrives during the prefill: it would be cut back to the prefill.
         if not self.waiting and self.role != "prefill" and end_s < horizon_s:
-            tail = self._decode_segment(end_s, now_s, preempt=False)
+            tail = self._decode_segment(end_s, now_s, preempt=False, lead=1)
             if tail is not None:
                 tail.kind, tail.decode_from = "prefill", 1
-                tail.ends_s = np.concatenate(((end_s,), tail.ends_s))
+                tail.ends_s[0] = end_s
                 return tail
         return Segment("prefill", now_s, np.array([end_s]), self.running, decode_from=1)
 
@@ -270,10 +278,10 @@ class Engine:
                 self.running = np.array((rid,), dtype=np.int64)
                 self.run_len = np.array((length,), dtype=np.int64)
                 self.run_left = np.array((left,), dtype=np.int64)
-            else:
-                self.running = np.concatenate((self.running, ids))
-                self.run_len = np.concatenate((self.run_len, (length,)))
-                self.run_left = np.concatenate((self.run_left, (left,)))
+            else:  # copy into arrays one longer (cheaper than concatenating a Python tuple)
+                self.running = _appended(self.running, rid)
+                self.run_len = _appended(self.run_len, length)
+                self.run_left = _appended(self.run_left, left)
             return
         generated = r.generated[ids]
         self.running = np.concatenate([self.running, ids])
@@ -319,8 +327,11 @@ class Engine:
             if not len(self.running):
                 return 0  # one running sequence always fits alone (checked at arrival)
 
-    def _decode_segment(self, from_s: float, now_s: float, preempt: bool = True) -> Segment | None:
-        """Decode steps from `from_s` until the batch changes (planned at `now_s`)."""
+    def _decode_segment(
+        self, from_s: float, now_s: float, preempt: bool = True, lead: int = 0
+    ) -> Segment | None:
+        """Decode steps from `from_s` until the batch changes (planned at `now_s`). `lead`: slots left unset
+        at the front of the segment's `ends_s`, for the caller's own iterations (saves a concatenation)."""
         n = len(self.running)
         if not n:
             return None
@@ -334,7 +345,11 @@ class Engine:
         held = sum(self.run_len.tolist()) if n <= SMALL_BATCH else int(self.run_len.sum())
         context = float(held) / n - 1.0
         durations = self.pricer.decode_run_s(n, context, steps)
-        return Segment("decode", now_s, from_s + durations.cumsum(), ids, blocks_before=blocks_before)
+        ends = np.empty(lead + steps)
+        decode_ends = ends[lead:]
+        durations.cumsum(out=decode_ends)
+        decode_ends += from_s  # in place: the same sums as `from_s + cumsum`, without a temporary
+        return Segment("decode", now_s, ends, ids, blocks_before=blocks_before)
 
     def _plan_sarathi(self, now_s: float) -> Segment | None:
         r = self.r
@@ -407,9 +422,10 @@ class Engine:
         r.finish_s[rid] = when_s
         r.status[rid] = COMPLETED
         r.generated[rid] = r.output_list[rid]
-        self.running, self.run_len, self.run_left = (
-            np.concatenate((a[:i], a[i + 1 :])) for a in (self.running, self.run_len, self.run_left)
-        )
+        running, run_len, run_left = self.running, self.run_len, self.run_left
+        self.running = np.concatenate((running[:i], running[i + 1 :]))
+        self.run_len = np.concatenate((run_len[:i], run_len[i + 1 :]))
+        self.run_left = np.concatenate((run_left[:i], run_left[i + 1 :]))
 
     def _finish_all(self, ids: np.ndarray, when_s: float) -> None:
         """`_finish` of the whole running batch, which leaves it empty (scalar writes for one sequence)."""

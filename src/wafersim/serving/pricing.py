@@ -20,7 +20,7 @@ import numpy as np
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 from wafersim.serving.replica import ReplicaModel
 
-GRID_TOKENS = 16
+GRID_TOKENS = 16  # a power of two: decode_run_s relies on dividing by it being exact
 PREFILL_GRID_TOKENS = 16
 SPREAD_POINTS = 9  # grid over the spread of prompt lengths in a multi-prompt prefill
 MAX_TABULATED_PROMPTS = 64
@@ -41,6 +41,7 @@ class IterationPricer:
         self.window = replica.sliding_window
         self._decode_rows: dict[int, np.ndarray] = {}
         self._grids: dict[int, np.ndarray] = {}  # grid-point indices by row length, built once
+        self._grid_steps = np.arange(4096, dtype=float) / GRID_TOKENS  # k / GRID_TOKENS, grown on demand
         self._prefill = np.zeros(0)
         self._batched_prefill: dict[int, np.ndarray] = {}
         self.exact_calls = 0
@@ -65,12 +66,19 @@ class IterationPricer:
     def decode_run_s(self, batch: int, context_start: float, iterations: int) -> np.ndarray:
         """Durations of `iterations` decode steps of `batch` sequences whose mean cached context starts at
         `context_start` tokens and grows by one per step."""
-        contexts = context_start + np.arange(iterations, dtype=float)
-        row = self._decode_row(batch, float(contexts[-1]))
+        last = context_start + (iterations - 1)  # the same float as the last context NumPy would sum
+        row = self._decode_rows.get(batch)
+        if row is None or (len(row) - 1) * GRID_TOKENS < last:  # _decode_row's own test, hoisted
+            row = self._decode_row(batch, last)
         grid = self._grids.get(len(row))
         if grid is None:
             grid = self._grids[len(row)] = np.arange(len(row), dtype=float)
-        return np.interp(contexts * (1.0 / GRID_TOKENS), grid, row)
+        steps = self._grid_steps
+        if iterations > len(steps):
+            steps = self._grid_steps = np.arange(max(iterations, 2 * len(steps)), dtype=float) / GRID_TOKENS
+        # Grid positions (context_start + k) / GRID_TOKENS, as one addition to a cached k / GRID_TOKENS:
+        # dividing by a power of two is exact, so the sums round to the very same floats.
+        return np.interp(context_start / GRID_TOKENS + steps[:iterations], grid, row)
 
     # --- prefill --------------------------------------------------------------------------------------
 
