@@ -73,7 +73,8 @@ def _cached(method):
 
 
 class Pattern:
-    """Common checks. Subclasses set name, axis, n, colors, reads, writes.
+    """Common checks. Subclasses set name, axis, n, src, dst and colors; a pattern reads its source symbol and
+    writes its destination.
 
     flows() and line_ops() are pure; the engines ask for them several times per step, so they are computed once
     per pattern (see _cached)."""
@@ -81,9 +82,17 @@ class Pattern:
     name: str
     axis: str
     n: int
+    src: str
+    dst: str
     colors: tuple[int, ...]
-    reads: tuple[str, ...]
-    writes: tuple[str, ...]
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.src,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.dst,)
 
     def line_length(self, program) -> int:
         return program.cols if self.axis == "x" else program.rows
@@ -148,14 +157,6 @@ class Multicast(Pattern):
     @property
     def colors(self) -> tuple[int, ...]:
         return (self.color,)
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.src,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.dst,)
 
     def _others(self) -> list[int]:
         return [p for p in range(self.length) if p != self.root]
@@ -240,14 +241,6 @@ class Shift(Pattern):
     @property
     def colors(self) -> tuple[int, ...]:
         return tuple(sorted(set(self._colors)))
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.src,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.dst,)
 
     def check(self, program) -> None:
         if len(self.dest) != self.line_length(program):
@@ -363,14 +356,6 @@ class ChainReduce(Pattern):
     def colors(self) -> tuple[int, ...]:
         return tuple(sorted(set(self._colors)))
 
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.src,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.dst,)
-
     def check(self, program) -> None:
         self._check_common(
             program,
@@ -478,14 +463,6 @@ class Stream(Pattern):
     @property
     def colors(self) -> tuple[int, ...]:
         return (self.color,)
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.src,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.dst,)
 
     @property
     def _received(self) -> int:
