@@ -38,6 +38,8 @@ Policy = Literal["vllm", "sarathi", "static"]
 # quantities are integers). Batches of 10-30 sequences are typical of a loaded engine.
 SMALL_BATCH = 64
 
+_accumulate = np.add.accumulate
+
 
 def _appended(values: np.ndarray, value: int) -> np.ndarray:
     """A new int64 array: `values` then `value`."""
@@ -67,7 +69,7 @@ class SchedulerConfig:
             raise WafersimError(f"watermark must be in [0, 1), got {self.watermark}")
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     kind: str  # prefill (then decodes) | decode | mixed | static
     start_s: float
@@ -347,7 +349,7 @@ class Engine:
         durations = self.pricer.decode_run_s(n, context, steps)
         ends = np.empty(lead + steps)
         decode_ends = ends[lead:]
-        durations.cumsum(out=decode_ends)
+        _accumulate(durations, out=decode_ends)  # what cumsum calls, without its dispatch
         decode_ends += from_s  # in place: the same sums as `from_s + cumsum`, without a temporary
         return Segment("decode", now_s, ends, ids, blocks_before=blocks_before)
 
@@ -422,10 +424,13 @@ class Engine:
         r.finish_s[rid] = when_s
         r.status[rid] = COMPLETED
         r.generated[rid] = r.output_list[rid]
-        running, run_len, run_left = self.running, self.run_len, self.run_left
+        running = self.running
         self.running = np.concatenate((running[:i], running[i + 1 :]))
-        self.run_len = np.concatenate((run_len[:i], run_len[i + 1 :]))
-        self.run_left = np.concatenate((run_left[:i], run_left[i + 1 :]))
+        # run_len and run_left were just made by _complete_decode (no one else holds them): shift in place.
+        run_len, run_left = self.run_len, self.run_left
+        run_len[i:-1] = run_len[i + 1 :]
+        run_left[i:-1] = run_left[i + 1 :]
+        self.run_len, self.run_left = run_len[:-1], run_left[:-1]
 
     def _finish_all(self, ids: np.ndarray, when_s: float) -> None:
         """`_finish` of the whole running batch, which leaves it empty (scalar writes for one sequence)."""
