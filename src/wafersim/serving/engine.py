@@ -194,6 +194,8 @@ class Engine:
             segment = self._plan_static(now_s)
         elif policy == "sarathi":
             segment = self._plan_sarathi(now_s)
+        elif not self.waiting:  # nothing to admit (the common case): straight to the decode stretch
+            segment = self._decode_segment(now_s, now_s)
         else:
             admitted = self._admit(now_s, max(self.config.prefill_tokens, 1), full_length=False)
             ids = np.asarray(admitted, dtype=np.int64) if admitted else None
@@ -360,9 +362,12 @@ class Engine:
             return None
         left_rel = self._left_rel
         remaining = (min(left_rel.tolist()) if n <= SMALL_BATCH else int(left_rel.min())) - self._step
-        steps = self._decode_steps(now_s, min(remaining, self.config.max_jump_iterations), preempt)
-        if steps == 0:
-            return None
+        steps = min(remaining, self.config.max_jump_iterations)
+        # _decode_steps's first test, inline: each sequence needs at most ceil(steps / block) new blocks.
+        if n * -(-steps // self.block) > self.capacity_blocks - self.blocks_used:
+            steps = self._decode_steps(now_s, steps, preempt)
+            if steps == 0:
+                return None
         ids = self.running
         n = len(ids)  # preemption may have shrunk the batch
         blocks_before = self.blocks_used - self.reserved_blocks  # the rest is held by the running sequences
@@ -447,13 +452,12 @@ class Engine:
         r.finish_s[rid] = when_s
         r.status[rid] = COMPLETED
         r.generated[rid] = r.output_list[rid]
-        running = self.running
-        self.running = np.concatenate((running[:i], running[i + 1 :]))
-        # The relative counts are this engine's own arrays (no one else holds them): shift in place.
-        len_rel, left_rel = self._len_rel, self._left_rel
+        # These arrays are this engine's own (the finished segment held `running`, and is gone): shift in place.
+        running, len_rel, left_rel = self.running, self._len_rel, self._left_rel
+        running[i:-1] = running[i + 1 :]
         len_rel[i:-1] = len_rel[i + 1 :]
         left_rel[i:-1] = left_rel[i + 1 :]
-        self._len_rel, self._left_rel = len_rel[:-1], left_rel[:-1]
+        self.running, self._len_rel, self._left_rel = running[:-1], len_rel[:-1], left_rel[:-1]
 
     def _finish_all(self, ids: np.ndarray, when_s: float) -> None:
         """`_finish` of the whole running batch, which leaves it empty (scalar writes for one sequence)."""
