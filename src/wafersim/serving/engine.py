@@ -41,14 +41,6 @@ SMALL_BATCH = 64
 _accumulate = np.add.accumulate
 
 
-def _appended(values: np.ndarray, value: int) -> np.ndarray:
-    """A new int64 array: `values` then `value`."""
-    out = np.empty(len(values) + 1, dtype=np.int64)
-    out[:-1] = values
-    out[-1] = value
-    return out
-
-
 @dataclass(frozen=True)
 class SchedulerConfig:
     policy: Policy = "vllm"
@@ -110,6 +102,11 @@ class Engine:
         self._len_rel = np.empty(0, dtype=np.int64)
         self._left_rel = np.empty(0, dtype=np.int64)
         self._step = 0
+        # When not None: three buffers with spare room, of which `running`, `_len_rel` and `_left_rel` are the
+        # first len(running) entries (prefix views), so that a sequence joins with three scalar writes. Only
+        # the engine holds them between segments (a segment's `ids` view is dead once it completes, and joins
+        # happen only then); any other assignment of the three arrays resets it.
+        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.prefilling: list[list[int]] = []  # sarathi: [request, tokens done, tokens to prefill]
         self.reserved_blocks = 0  # blocks held by prefilling requests
         self.blocks_used = 0
@@ -292,21 +289,29 @@ class Engine:
             generated = int(r.generated[rid])
             step = self._step
             length, left = r.prompt_list[rid] + generated - step, r.output_list[rid] - generated + step
-            if not len(self.running):  # an idle engine (the common case at low load): no concatenation
-                self.running = np.array((rid,), dtype=np.int64)
-                self._len_rel = np.array((length,), dtype=np.int64)
-                self._left_rel = np.array((left,), dtype=np.int64)
-            else:  # copy into arrays one longer (cheaper than concatenating a Python tuple)
-                self.running = _appended(self.running, rid)
-                self._len_rel = _appended(self._len_rel, length)
-                self._left_rel = _appended(self._left_rel, left)
+            n = len(self.running)
+            buf = self._buf
+            if buf is None or len(buf[0]) <= n:  # new buffers with room to spare, the batch copied in
+                size = max(2 * n + 2, 64)
+                buf = self._buf = tuple(np.empty(size, dtype=np.int64) for _ in range(3))
+                buf[0][:n] = self.running
+                buf[1][:n] = self._len_rel
+                buf[2][:n] = self._left_rel
+            run_buf, len_buf, left_buf = buf
+            run_buf[n] = rid
+            len_buf[n] = length
+            left_buf[n] = left
+            n += 1
+            self.running, self._len_rel, self._left_rel = run_buf[:n], len_buf[:n], left_buf[:n]
             return
+        self._buf = None
         generated = r.generated[ids]
         self.running = np.concatenate([self.running, ids])
         self._len_rel = np.concatenate([self._len_rel, r.prompt[ids] + generated - self._step])
         self._left_rel = np.concatenate([self._left_rel, r.output[ids] - generated + self._step])
 
     def _keep(self, mask: np.ndarray) -> None:
+        self._buf = None
         self.running, self._len_rel, self._left_rel = (
             self.running[mask],
             self._len_rel[mask],
