@@ -38,13 +38,7 @@ Policy = Literal["vllm", "sarathi", "static"]
 # quantities are integers). Batches of 10-30 sequences are typical of a loaded engine.
 SMALL_BATCH = 64
 
-
-def _appended(values: np.ndarray, value: int) -> np.ndarray:
-    """A new int64 array: `values` then `value`."""
-    out = np.empty(len(values) + 1, dtype=np.int64)
-    out[:-1] = values
-    out[-1] = value
-    return out
+_accumulate = np.add.accumulate
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ class SchedulerConfig:
             raise WafersimError(f"watermark must be in [0, 1), got {self.watermark}")
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     kind: str  # prefill (then decodes) | decode | mixed | static
     start_s: float
@@ -101,10 +95,18 @@ class Engine:
         self.watermark_blocks = int(config.watermark * self.capacity_blocks)
         self.waiting: deque[int] = deque()
         self.running = np.empty(0, dtype=np.int64)  # decoding, in admission order (newest last)
-        # Aligned with `running`: tokens held (prompt + generated) and tokens still to generate. Kept here so
-        # that a decode stretch needs no gather from the request table.
-        self.run_len = np.empty(0, dtype=np.int64)
-        self.run_left = np.empty(0, dtype=np.int64)
+        # Aligned with `running`: tokens held (prompt + generated) less `_step`, and tokens still to generate
+        # plus `_step`, where `_step` counts the decode steps this engine has run. Kept here so that a decode
+        # stretch needs no gather from the request table, and relative to `_step` so that completing one
+        # needs no array arithmetic (`run_len` and `run_left` give the absolute counts).
+        self._len_rel = np.empty(0, dtype=np.int64)
+        self._left_rel = np.empty(0, dtype=np.int64)
+        self._step = 0
+        # When not None: three buffers with spare room, of which `running`, `_len_rel` and `_left_rel` are the
+        # first len(running) entries (prefix views), so that a sequence joins with three scalar writes. Only
+        # the engine holds them between segments (a segment's `ids` view is dead once it completes, and joins
+        # happen only then); any other assignment of the three arrays resets it.
+        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.prefilling: list[list[int]] = []  # sarathi: [request, tokens done, tokens to prefill]
         self.reserved_blocks = 0  # blocks held by prefilling requests
         self.blocks_used = 0
@@ -116,6 +118,16 @@ class Engine:
             raise WafersimError("prefill/decode disaggregation runs vLLM-style engines: use --scheduler vllm")
         if role == "prefill" and handoff is None:
             raise ValueError("a prefill engine needs somewhere to hand requests off to")
+
+    @property
+    def run_len(self) -> np.ndarray:
+        """Tokens each running sequence holds (prompt + generated), aligned with `running`."""
+        return self._len_rel + self._step
+
+    @property
+    def run_left(self) -> np.ndarray:
+        """Tokens each running sequence has still to generate, aligned with `running`."""
+        return self._left_rel - self._step
 
     # --- queue ----------------------------------------------------------------------------------------
 
@@ -179,6 +191,8 @@ class Engine:
             segment = self._plan_static(now_s)
         elif policy == "sarathi":
             segment = self._plan_sarathi(now_s)
+        elif not self.waiting:  # nothing to admit (the common case): straight to the decode stretch
+            segment = self._decode_segment(now_s, now_s)
         else:
             admitted = self._admit(now_s, max(self.config.prefill_tokens, 1), full_length=False)
             ids = np.asarray(admitted, dtype=np.int64) if admitted else None
@@ -273,44 +287,60 @@ class Engine:
         if len(ids) == 1:  # scalar reads, no gathers
             rid = int(ids[0])
             generated = int(r.generated[rid])
-            length, left = r.prompt_list[rid] + generated, r.output_list[rid] - generated
-            if not len(self.running):  # an idle engine (the common case at low load): no concatenation
-                self.running = np.array((rid,), dtype=np.int64)
-                self.run_len = np.array((length,), dtype=np.int64)
-                self.run_left = np.array((left,), dtype=np.int64)
-            else:  # copy into arrays one longer (cheaper than concatenating a Python tuple)
-                self.running = _appended(self.running, rid)
-                self.run_len = _appended(self.run_len, length)
-                self.run_left = _appended(self.run_left, left)
+            step = self._step
+            length, left = r.prompt_list[rid] + generated - step, r.output_list[rid] - generated + step
+            n = len(self.running)
+            buf = self._buf
+            if buf is None or len(buf[0]) <= n:  # new buffers with room to spare, the batch copied in
+                size = max(2 * n + 2, 64)
+                buf = self._buf = tuple(np.empty(size, dtype=np.int64) for _ in range(3))
+                buf[0][:n] = self.running
+                buf[1][:n] = self._len_rel
+                buf[2][:n] = self._left_rel
+            run_buf, len_buf, left_buf = buf
+            run_buf[n] = rid
+            len_buf[n] = length
+            left_buf[n] = left
+            n += 1
+            self.running, self._len_rel, self._left_rel = run_buf[:n], len_buf[:n], left_buf[:n]
             return
+        self._buf = None
         generated = r.generated[ids]
         self.running = np.concatenate([self.running, ids])
-        self.run_len = np.concatenate([self.run_len, r.prompt[ids] + generated])
-        self.run_left = np.concatenate([self.run_left, r.output[ids] - generated])
+        self._len_rel = np.concatenate([self._len_rel, r.prompt[ids] + generated - self._step])
+        self._left_rel = np.concatenate([self._left_rel, r.output[ids] - generated + self._step])
 
     def _keep(self, mask: np.ndarray) -> None:
-        self.running, self.run_len, self.run_left = (
+        self._buf = None
+        self.running, self._len_rel, self._left_rel = (
             self.running[mask],
-            self.run_len[mask],
-            self.run_left[mask],
+            self._len_rel[mask],
+            self._left_rel[mask],
         )
 
     def _preempt_newest(self, now_s: float) -> None:
         rid = int(self.running[-1])
-        self.r.generated[rid] = self.run_len[-1] - self.r.prompt[rid]  # decode steps do not write it back
+        length = self._len_rel[-1] + self._step
+        self.r.generated[rid] = length - self.r.prompt[rid]  # decode steps do not write it back
         self.r.kv_ready[rid] = False  # its KV is dropped: it will be recomputed
-        self.blocks_used -= int(self._blocks(self.run_len[-1]))
-        self.running, self.run_len, self.run_left = self.running[:-1], self.run_len[:-1], self.run_left[:-1]
+        self.blocks_used -= int(self._blocks(length))
+        self.running, self._len_rel, self._left_rel = (
+            self.running[:-1],
+            self._len_rel[:-1],
+            self._left_rel[:-1],
+        )
         self.r.preemptions[rid] += 1
         self.enqueue(rid, now_s, front=True)
 
     def _decode_steps(self, now_s: float, limit: int, preempt: bool = True) -> int:
         """How many decode steps fit before KV exhaustion (preempting until at least one does, or 0)."""
         while True:
-            lengths = self.run_len
             free = self.capacity_blocks - self.blocks_used
             # A sequence needs at most ceil(steps / block) new blocks: when that fits, skip the exact count.
-            if len(lengths) * self._blocks(limit) <= free or self._extra_blocks(lengths, limit) <= free:
+            if len(self._len_rel) * self._blocks(limit) <= free:
+                return limit
+            lengths = self.run_len
+            if self._extra_blocks(lengths, limit) <= free:
                 return limit
             if self._extra_blocks(lengths, 1) <= free:
                 low, high = 1, limit  # extra blocks grow with steps: bisect for the last that fits
@@ -335,19 +365,24 @@ class Engine:
         n = len(self.running)
         if not n:
             return None
-        remaining = min(self.run_left.tolist()) if n <= SMALL_BATCH else int(self.run_left.min())
-        steps = self._decode_steps(now_s, min(remaining, self.config.max_jump_iterations), preempt)
-        if steps == 0:
-            return None
+        left_rel = self._left_rel
+        remaining = (min(left_rel.tolist()) if n <= SMALL_BATCH else int(left_rel.min())) - self._step
+        steps = min(remaining, self.config.max_jump_iterations)
+        # _decode_steps's first test, inline: each sequence needs at most ceil(steps / block) new blocks.
+        if n * -(-steps // self.block) > self.capacity_blocks - self.blocks_used:
+            steps = self._decode_steps(now_s, steps, preempt)
+            if steps == 0:
+                return None
         ids = self.running
         n = len(ids)  # preemption may have shrunk the batch
         blocks_before = self.blocks_used - self.reserved_blocks  # the rest is held by the running sequences
-        held = sum(self.run_len.tolist()) if n <= SMALL_BATCH else int(self.run_len.sum())
+        len_rel = self._len_rel
+        held = (sum(len_rel.tolist()) if n <= SMALL_BATCH else int(len_rel.sum())) + n * self._step
         context = float(held) / n - 1.0
         durations = self.pricer.decode_run_s(n, context, steps)
         ends = np.empty(lead + steps)
         decode_ends = ends[lead:]
-        durations.cumsum(out=decode_ends)
+        _accumulate(durations, out=decode_ends)  # what cumsum calls, without its dispatch
         decode_ends += from_s  # in place: the same sums as `from_s + cumsum`, without a temporary
         return Segment("decode", now_s, ends, ids, blocks_before=blocks_before)
 
@@ -422,10 +457,12 @@ class Engine:
         r.finish_s[rid] = when_s
         r.status[rid] = COMPLETED
         r.generated[rid] = r.output_list[rid]
-        running, run_len, run_left = self.running, self.run_len, self.run_left
-        self.running = np.concatenate((running[:i], running[i + 1 :]))
-        self.run_len = np.concatenate((run_len[:i], run_len[i + 1 :]))
-        self.run_left = np.concatenate((run_left[:i], run_left[i + 1 :]))
+        # These arrays are this engine's own (the finished segment held `running`, and is gone): shift in place.
+        running, len_rel, left_rel = self.running, self._len_rel, self._left_rel
+        running[i:-1] = running[i + 1 :]
+        len_rel[i:-1] = len_rel[i + 1 :]
+        left_rel[i:-1] = left_rel[i + 1 :]
+        self.running, self._len_rel, self._left_rel = running[:-1], len_rel[:-1], left_rel[:-1]
 
     def _finish_all(self, ids: np.ndarray, when_s: float) -> None:
         """`_finish` of the whole running batch, which leaves it empty (scalar writes for one sequence)."""
@@ -436,7 +473,7 @@ class Engine:
             r.generated[rid] = r.output_list[rid]
         else:
             self._finish(ids, when_s)
-        self.running, self.run_len, self.run_left = self.running[:0], self.run_len[:0], self.run_left[:0]
+        self.running, self._len_rel, self._left_rel = self.running[:0], self._len_rel[:0], self._left_rel[:0]
 
     def complete(self, now_s: float) -> None:
         """Apply the current segment's effects at its end."""
@@ -468,27 +505,27 @@ class Engine:
         if not len(ids):
             return
         before = blocks_before
-        run_len = self.run_len = self.run_len + steps
-        run_left = self.run_left = self.run_left - steps
-        if len(run_len) <= SMALL_BATCH:
+        step = self._step = self._step + steps  # every running sequence advances: no array arithmetic
+        len_rel, left_rel = self._len_rel, self._left_rel
+        if len(len_rel) <= SMALL_BATCH:
             block = self.block
-            blocks = [-(-length // block) for length in run_len.tolist()]
-            left = run_left.tolist()
+            blocks = [-(-(length + step) // block) for length in len_rel.tolist()]
+            left = left_rel.tolist()  # a sequence is done when its entry is ≤ step
             self.blocks_used += sum(blocks) - before
-            if min(left) <= 0:
-                finished = [i for i, k in enumerate(left) if k <= 0]
+            if min(left) <= step:
+                finished = [i for i, k in enumerate(left) if k <= step]
                 self.blocks_used -= sum(blocks[i] for i in finished)
                 if len(finished) == len(left):
                     self._finish_all(ids, now_s)
                 elif len(finished) == 1:  # the usual case: one sequence leaves, no masks needed
                     self._finish_at(finished[0], now_s)
                 else:
-                    done = run_left <= 0
+                    done = left_rel <= step
                     self._finish(ids[done], now_s)
                     self._keep(~done)
             return
-        blocks = self._blocks(run_len)
-        done = run_left <= 0
+        blocks = self._blocks(len_rel + step)
+        done = left_rel <= step
         self.blocks_used += int(blocks.sum()) - before
         if done.any():
             self.blocks_used -= int(blocks[done].sum())

@@ -20,6 +20,14 @@ import numpy as np
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 from wafersim.serving.replica import ReplicaModel
 
+try:  # np.interp's compiled core: the wrapper's checks cost ~1 µs per call, more than a short stretch's work
+    from numpy._core.multiarray import interp as _interp
+except ImportError:  # pragma: no cover - another NumPy layout: the public function (the same results)
+
+    def _interp(x, xp, fp, left, right):
+        return np.interp(x, xp, fp, left, right)
+
+
 GRID_TOKENS = 16  # a power of two: decode_run_s relies on dividing by it being exact
 PREFILL_GRID_TOKENS = 16
 SPREAD_POINTS = 9  # grid over the spread of prompt lengths in a multi-prompt prefill
@@ -78,7 +86,7 @@ class IterationPricer:
             steps = self._grid_steps = np.arange(max(iterations, 2 * len(steps)), dtype=float) / GRID_TOKENS
         # Grid positions (context_start + k) / GRID_TOKENS, as one addition to a cached k / GRID_TOKENS:
         # dividing by a power of two is exact, so the sums round to the very same floats.
-        return np.interp(context_start / GRID_TOKENS + steps[:iterations], grid, row)
+        return _interp(context_start / GRID_TOKENS + steps[:iterations], grid, row, None, None)
 
     # --- prefill --------------------------------------------------------------------------------------
 
