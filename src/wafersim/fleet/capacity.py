@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,6 +29,7 @@ import wafersim
 from wafersim.catalog import ModelSpec, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.fleet.scenario import Lengths, SLOSpec
+from wafersim.parallel import Engine
 
 BUILTIN_TRACES = {"azure-conv": "azure-llm-2023-conv.csv", "azure-code": "azure-llm-2023-code.csv"}
 CACHE_ENV = "WAFERSIM_CACHE_DIR"
@@ -256,21 +256,23 @@ def _write(path: Path, result: ReplicaCapacity) -> None:
 
 
 def capacities(
-    jobs: list[CapacityJob], cache_dir: Path | None = None, use_cache: bool = True, workers: int = 1
+    jobs: list[CapacityJob],
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    workers: int = 1,
+    engine: Engine | None = None,
 ) -> list[ReplicaCapacity]:
-    """Answers for every job, from the cache where possible; misses run in `workers` processes."""
+    """Answers for every job, from the cache where possible; misses run on `engine` (default: `workers` local
+    processes). Each answer is cached as it finishes, so an interrupted plan keeps what it computed."""
     directory = cache_dir or default_cache_dir()
+    engine = engine or Engine("local", workers=workers)
     keys = [cache_key(job) for job in jobs]
     results: list[ReplicaCapacity | None] = [
         _read(directory / f"{key}.json") if use_cache else None for key in keys
     ]
     missing = [i for i, result in enumerate(results) if result is None]
-    if workers > 1 and len(missing) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(missing))) as pool:
-            fresh = list(pool.map(simulate_capacity, [jobs[i] for i in missing]))
-    else:
-        fresh = [simulate_capacity(jobs[i]) for i in missing]
-    for index, result in zip(missing, fresh, strict=True):
+    for position, result in engine.imap(simulate_capacity, [jobs[i] for i in missing]):
+        index = missing[position]
         results[index] = result
         if use_cache:
             _write(directory / f"{keys[index]}.json", result)

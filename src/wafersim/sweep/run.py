@@ -81,14 +81,14 @@ def run_point(job: tuple[str, dict[str, Any]]) -> tuple[dict[str, Any] | None, s
 
 
 def _row(spec: SweepSpec, params: dict[str, Any], result, digest: str) -> dict[str, Any]:
-    outputs, error, seconds = result
+    """A results row: the same whichever engine computed it (timings stay in the journal)."""
+    outputs, error, _seconds = result
     row = {
         "point_id": point_id(spec.task, params),
         "task": spec.task,
         **{f"param_{key}": value for key, value in params.items() if key != "seed"},
         "seed": params["seed"],
         "error": error,
-        "seconds": seconds,
         "wafersim_version": wafersim.__version__,
         "code_hash": digest,
     }
@@ -120,7 +120,7 @@ def run_sweep(
         for finished, (position, result) in enumerate(engine.imap(run_point, jobs), start=1):
             index = todo[position]
             row = _row(spec, points[index], result, digest)
-            journal.append(ids[index], digest, row)
+            journal.append(ids[index], digest, row, seconds=result[2])
             done[ids[index]] = row
             failed += row["error"] is not None
             if progress:

@@ -62,8 +62,9 @@ class Journal:
         if self._file.tell() > 0:
             self._file.write("\n")  # a line cut short by a kill must not swallow the next record
 
-    def append(self, point_id: str, code_hash: str, row: dict[str, Any]) -> None:
-        self._file.write(json.dumps({"point_id": point_id, "code_hash": code_hash, "row": row}) + "\n")
+    def append(self, point_id: str, code_hash: str, row: dict[str, Any], seconds: float) -> None:
+        record = {"point_id": point_id, "code_hash": code_hash, "seconds": seconds, "row": row}
+        self._file.write(json.dumps(record) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
