@@ -2,8 +2,12 @@
 
 
 class WafersimError(Exception):
-    """Bad input or an impossible request, with a message that names the file, field or value at fault."""
+    """Bad input or an impossible request, with a message that names the file, field or value at fault.
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    `field` names the input at fault as the Python API spells it (`slo_ttft_s`, `engines`), when there is one:
+    the CLI maps it to its own flag and a web form can show the message next to that field.
+    """
+
+    def __init__(self, message: str = "", field: str | None = None) -> None:
         super().__init__(message)
-        self.field = field  # the input field at fault, when one is (the CLI maps it to its flag)
+        self.field = field
