@@ -91,6 +91,39 @@ def fewest_that_fit(base: dict[str, Any]) -> int:
     return needed
 
 
+def _serving_count(params: dict[str, Any]) -> tuple[str, int]:
+    system, count = split_system(params)
+    if count == 0:
+        raise WafersimError(
+            f"system {params['system']!r}: serving tasks need a replica size (id:count with count ≥ 1)",
+            field="system",
+        )
+    return system, count
+
+
+def _serving_options(params: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    return {name: params[name] for name in sorted(names) if name in params}
+
+
+def _capacity(params: dict[str, Any]) -> dict[str, Any]:
+    from wafersim.serving.api import capacity
+
+    system, count = _serving_count(params)
+    options = _serving_options(params, _CAPACITY - {"model", "system", "count"})
+    return flat(capacity(params["model"], system, count, seed=params["seed"], **options).to_dict())
+
+
+def _serve(params: dict[str, Any]) -> dict[str, Any]:
+    from wafersim.serving.api import serve
+
+    system, count = _serving_count(params)
+    options = _serving_options(params, _SERVE - {"model", "system", "count"})
+    return flat(serve(params["model"], system, count, seed=params["seed"], **options).to_dict())
+
+
+_CAPACITY = _SERVING | _SLO | {"synthetic_requests", "tolerance", "max_batch"}
+_SERVE = _SERVING | _SLO | {"rate_rps", "duration_s", "arrival", "cv", "trace_rate_rps", "max_batch"}
+
 TASKS: dict[str, Task] = {
     "estimate": Task(
         run=_estimate,
@@ -98,5 +131,17 @@ TASKS: dict[str, Task] = {
         required=frozenset({"model", "system", "input_len", "output_len"}),
         summary="prefill/decode speed of one deployment (wafersim estimate)",
         unused=frozenset({"trace"}),
+    ),
+    "capacity": Task(
+        run=_capacity,
+        keys=frozenset(_CAPACITY),
+        required=frozenset({"model", "system", "slo_ttft_s", "slo_tpot_s"}),
+        summary="highest request rate within p90 TTFT/TPOT targets (wafersim capacity)",
+    ),
+    "serve": Task(
+        run=_serve,
+        keys=frozenset(_SERVE),
+        required=frozenset({"model", "system"}),
+        summary="replay a trace or synthetic arrivals (wafersim serve)",
     ),
 }
