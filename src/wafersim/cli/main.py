@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "wafer": "wafersim.cli.wafer:wafer",
     "plan": "wafersim.cli.plan:plan",
     "sweep": "wafersim.cli.sweep:sweep",
+    "frontier": "wafersim.cli.frontier:frontier",
 }
 
 
