@@ -15,8 +15,8 @@ KEYS = {"mode", "prefill_system", "decode_system", "prefill", "decode", "output_
 
 @pytest.fixture(scope="module")
 def gpu_frontier(catalog):
-    return frontier(catalog.model("llama-3.1-8b"), [catalog.system("h100-sxm"), catalog.system("b200")], 1000, 200,
-                    slo_ttft_s=1.0, slo_tpot_s=0.05, disagg=True)  # fmt: skip
+    return frontier("llama-3.1-8b", ["h100-sxm", catalog.system("b200")], input_len=1000, output_len=200,
+                    slo_ttft_s=1.0, slo_tpot_s=0.05, disagg=True, catalog=catalog)  # fmt: skip
 
 
 def _beats(a, b) -> bool:
@@ -74,6 +74,6 @@ def test_cli_table_json_and_plot(tmp_path, capsys):
 
 def test_bad_input_is_named(catalog):
     with pytest.raises(WafersimError, match="slo_tpot_s"):
-        frontier(catalog.model("llama-3.1-8b"), [catalog.system("h100-sxm")], 100, 100, slo_tpot_s=-1)
+        frontier("llama-3.1-8b", ["h100-sxm"], input_len=100, output_len=100, slo_tpot_s=-1)
     with pytest.raises(WafersimError, match="at least one system"):
-        frontier(catalog.model("llama-3.1-8b"), [], 100, 100)
+        frontier("llama-3.1-8b", [], input_len=100, output_len=100)

@@ -37,8 +37,8 @@ def frontier(model, systems, input_len, output_len, precision, slo_ttft_s, slo_t
 
     catalog = get_catalog(catalog_dirs)
     result = search(
-        catalog.model(model), [catalog.system(s) for s in systems], input_len, output_len, precision,
-        slo_ttft_s, slo_tpot_s, disagg,
+        model, list(systems), input_len=input_len, output_len=output_len, precision=precision,
+        slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, disagg=disagg, catalog=catalog,
     )  # fmt: skip
     if plot:
         from wafersim.report.frontier_plot import write_frontier_plot

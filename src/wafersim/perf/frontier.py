@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from wafersim.catalog import ModelSpec, Precision, SystemSpec
+from wafersim.catalog import Catalog, ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
-from wafersim.perf.estimate import Estimate, EstimateRequest, estimate
+from wafersim.perf.api import _spec
+from wafersim.perf.estimate import estimate
 from wafersim.perf.layout import candidate_layouts
+from wafersim.perf.types import Estimate, EstimateRequest
 
 # Wafer replicas are tried up to this multiple of the fewest wafers that hold the model: more wafers give more
 # SRAM for KV (bigger batches) and shorter pipelines per wafer.
@@ -220,17 +222,23 @@ def mark_pareto(points: list[FrontierPoint]) -> list[FrontierPoint]:
 
 
 def frontier(
-    model: ModelSpec,
-    systems: list[SystemSpec],
+    model: str | ModelSpec,
+    systems: list[str | SystemSpec],
+    *,
     input_len: int,
     output_len: int,
     precision: Precision | None = None,
     slo_ttft_s: float | None = None,
     slo_tpot_s: float | None = None,
     disagg: bool = False,
+    catalog: Catalog | None = None,
 ) -> Frontier:
+    """Every deployment of `model` on `systems` (ids or specs) within reach, flagged on or off the Pareto
+    frontier of output tokens/s per user against output tokens/s per MW; `disagg` adds prefill/decode pools."""
     if not systems:
         raise WafersimError("frontier needs at least one system", field="systems")
+    model = _spec(model, "model", catalog)
+    systems = [_spec(system, "system", catalog) for system in systems]
     for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s)):
         if value is not None and not 0 < value < float("inf"):
             raise WafersimError(f"{name} must be a positive number of seconds, got {value}", field=name)

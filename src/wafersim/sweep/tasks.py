@@ -54,25 +54,21 @@ def flat(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _estimate(params: dict[str, Any]) -> dict[str, Any]:
-    from wafersim.catalog import load_catalog
-    from wafersim.perf import EstimateRequest, estimate
+    import wafersim
 
-    catalog = load_catalog()
+    catalog = wafersim.load_catalog()
     system_id, count = split_system(params)
-    model, system = catalog.model(params["model"]), catalog.system(system_id)
-    batch = params.get("batch", "auto")
     base = dict(
-        model=model,
-        system=system,
+        model=catalog.model(params["model"]),
+        system=catalog.system(system_id),
         input_len=params["input_len"],
         output_len=params["output_len"],
         precision=params.get("precision"),
         max_tpot_s=params.get("slo_tpot_s"),
     )
-    if count == 0:
-        count = fewest_that_fit(base)
-    answer = estimate(EstimateRequest(count=count, batch=None if batch == "auto" else batch, **base))
-    return flat(answer.to_dict())
+    batch = params.get("batch", "auto")
+    count = count or fewest_that_fit(base)
+    return flat(wafersim.estimate(count=count, batch=None if batch == "auto" else batch, **base).to_dict())
 
 
 def fewest_that_fit(base: dict[str, Any]) -> int:
@@ -106,19 +102,19 @@ def _serving_options(params: dict[str, Any], names: set[str]) -> dict[str, Any]:
 
 
 def _capacity(params: dict[str, Any]) -> dict[str, Any]:
-    from wafersim.serving.api import capacity
+    import wafersim
 
     system, count = _serving_count(params)
     options = _serving_options(params, _CAPACITY - {"model", "system", "count"})
-    return flat(capacity(params["model"], system, count, seed=params["seed"], **options).to_dict())
+    return flat(wafersim.capacity(params["model"], system, count, seed=params["seed"], **options).to_dict())
 
 
 def _serve(params: dict[str, Any]) -> dict[str, Any]:
-    from wafersim.serving.api import serve
+    import wafersim
 
     system, count = _serving_count(params)
     options = _serving_options(params, _SERVE - {"model", "system", "count"})
-    return flat(serve(params["model"], system, count, seed=params["seed"], **options).to_dict())
+    return flat(wafersim.serve(params["model"], system, count, seed=params["seed"], **options).to_dict())
 
 
 _CAPACITY = _SERVING | _SLO | {"synthetic_requests", "tolerance", "max_batch"}
