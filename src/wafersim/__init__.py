@@ -30,6 +30,8 @@ _API: dict[str, str] = {
     "EstimateRequest": "wafersim.perf.types",
     "Estimate": "wafersim.perf.types",
     "Comparison": "wafersim.perf.api",
+    "frontier": "wafersim.perf.frontier",
+    "Frontier": "wafersim.perf.frontier",
     "CostAssumptions": "wafersim.perf.economics",
     # serving: replay a workload, or find the highest rate within SLOs
     "serve": "wafersim.serving.api",

@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "capacity": "wafersim.cli.serve:capacity",
     "wafer": "wafersim.cli.wafer:wafer",
     "plan": "wafersim.cli.plan:plan",
+    "sweep": "wafersim.cli.sweep:sweep",
+    "frontier": "wafersim.cli.frontier:frontier",
 }
 
 

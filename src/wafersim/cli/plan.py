@@ -60,7 +60,8 @@ def _table(result: dict) -> None:
               help="Capacity cache (default $WAFERSIM_CACHE_DIR or ~/.cache/wafersim/fleet).")  # fmt: skip
 @click.option("--no-cache", is_flag=True, help="Simulate every capacity again (and do not store it).")
 @click.option("--workers", type=int, default=None, help="Processes for capacity searches (default ≤ 2).")
-def plan(scenario, as_json, report, cache_dir, no_cache, workers):
+@click.option("--ray", default=None, help="Capacity searches on Ray: 'local' or a cluster address.")
+def plan(scenario, as_json, report, cache_dir, no_cache, workers, ray):
     """Plan a fleet for SCENARIO (a YAML path or a shipped name such as openai-cerebras-750mw)."""
     try:
         from wafersim.fleet.plan import plan as make_plan
@@ -68,8 +69,11 @@ def plan(scenario, as_json, report, cache_dir, no_cache, workers):
         raise WafersimError(
             f"wafersim plan needs SciPy and PyYAML ({error.name} is missing): pip install 'wafersim[fleet]'"
         ) from None
+    from wafersim.parallel import Engine
+
+    engine = None if ray is None else Engine("ray", workers=workers, address=None if ray == "local" else ray)
     answer = make_plan(scenario, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
-                       workers=workers)  # fmt: skip
+                       workers=workers, engine=engine)  # fmt: skip
     result = answer.to_dict()
     if report:
         from wafersim.report.plan_html import write_report

@@ -20,7 +20,6 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import wafersim
 from wafersim.catalog import ModelSpec, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.fleet.scenario import Lengths, SLOSpec
+from wafersim.parallel import Engine
 from wafersim.serving.workload import trace_path
 
 CACHE_ENV = "WAFERSIM_CACHE_DIR"
@@ -246,26 +246,19 @@ def _write(path: Path, result: ReplicaCapacity) -> None:
     os.replace(handle.name, path)  # atomic: a concurrent reader sees the old entry or the new, never half
 
 
-def _collect(missing, fresh, results, keys, directory, use_cache, progress) -> None:
-    """Store each fresh answer (and cache it) as it arrives."""
-    for done, (index, result) in enumerate(zip(missing, fresh, strict=True), start=1):
-        results[index] = result
-        if use_cache:
-            _write(directory / f"{keys[index]}.json", result)
-        if progress is not None:
-            progress(done, len(missing))
-
-
 def capacities(
     jobs: list[CapacityJob],
     cache_dir: Path | None = None,
     use_cache: bool = True,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> list[ReplicaCapacity]:
-    """Answers for every job, from the cache where possible; misses run in `workers` processes. `progress`
+    """Answers for every job, from the cache where possible; misses run on `engine` (default: `workers` local
+    processes), each cached as it finishes so an interrupted plan keeps what it computed. `progress`
     (optional) is told (searches done, searches to run) as each finishes; raising from it cancels."""
     directory = cache_dir or default_cache_dir()
+    engine = engine or Engine("local", workers=workers)
     keys = [cache_key(job) for job in jobs]
     results: list[ReplicaCapacity | None] = [
         _read(directory / f"{key}.json") if use_cache else None for key in keys
@@ -273,11 +266,12 @@ def capacities(
     missing = [i for i, result in enumerate(results) if result is None]
     if progress is not None:
         progress(0, len(missing))
-    if workers > 1 and len(missing) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(missing))) as pool:
-            fresh = pool.map(simulate_capacity, [jobs[i] for i in missing])
-            _collect(missing, fresh, results, keys, directory, use_cache, progress)
-    else:
-        fresh = (simulate_capacity(jobs[i]) for i in missing)
-        _collect(missing, fresh, results, keys, directory, use_cache, progress)
+    finished = engine.imap(simulate_capacity, [jobs[i] for i in missing])
+    for done, (position, result) in enumerate(finished, start=1):
+        index = missing[position]
+        results[index] = result
+        if use_cache:
+            _write(directory / f"{keys[index]}.json", result)
+        if progress is not None:
+            progress(done, len(missing))
     return [r for r in results if r is not None]

@@ -30,6 +30,7 @@ from wafersim.fleet.optimize import (
 )
 from wafersim.fleet.result import Plan
 from wafersim.fleet.scenario import Scenario, load_scenario, scenario_path
+from wafersim.parallel import Engine
 
 SENSITIVE = ("price", "power", "efficiency", "demand")
 
@@ -251,12 +252,14 @@ def plan(
     use_cache: bool = True,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> Plan:
     """Plan a fleet for a scenario: a `Scenario`, a YAML path, or a shipped name (openai-cerebras-750mw).
 
     Capacities come from the serving simulator, cached on disk (`cache_dir`, default $WAFERSIM_CACHE_DIR or
-    ~/.cache/wafersim/fleet); `workers` processes run the searches the cache misses (default ≤ 2).
-    `progress(done, to_run)` is called as each capacity search finishes (raising from it cancels the plan).
+    ~/.cache/wafersim/fleet); `workers` local processes (default ≤ 2), or `engine` (e.g. Ray), run the
+    searches the cache misses. `progress(done, to_run)` is called as each capacity search finishes (raising
+    from it cancels the plan).
     """
     started = time.perf_counter()
     catalog = catalog or load_catalog()
@@ -279,7 +282,7 @@ def plan(
         for o, m in pairs
     ]
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    results = capacities(jobs, cache_dir, use_cache, workers, progress)
+    results = capacities(jobs, cache_dir, use_cache, workers, progress, engine)
     caps = dict(zip(pairs, results, strict=True))
     capacity_s = time.perf_counter() - started
     mean_output = _mean_output_tokens(scenario)
