@@ -115,6 +115,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "gpu": _analytical,
     "tpu": _analytical,
     "lpu": _analytical,
+    "rdu": _analytical,
     "wafer": _wafer,
 }
 
