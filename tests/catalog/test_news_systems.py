@@ -86,7 +86,8 @@ def test_efficiency_from_unknown_system_is_named(tmp_path):
 
 def test_efficiency_twice_is_refused(tmp_path):
     path = _write_variant(
-        tmp_path, 'efficiency_from = "b200"',
+        tmp_path,
+        'efficiency_from = "b200"',
         'efficiency_from = "b200"\nefficiency = { compute = 0.3, memory_bw = 0.6, network = 0.7, '
         'step_overhead_s = 0.0, source = "x" }',
     )

@@ -38,7 +38,9 @@ def _borrowed_efficiency(data: dict, path: Path) -> dict:
         candidate = directory / f"{lender}.toml"
         if candidate.exists() and candidate != path:
             efficiency = dict(system_from_file(candidate).efficiency.model_dump())
-            efficiency["source"] = f"borrowed from {lender} by efficiency_from in {path.name} ({efficiency['source']})"
+            efficiency["source"] = (
+                f"borrowed from {lender} by efficiency_from in {path.name} ({efficiency['source']})"
+            )
             return {**data, "efficiency": efficiency}
     raise WafersimError(
         f"{path}: field 'efficiency_from': no system '{lender}' beside this file or in the built-in catalog"

@@ -52,7 +52,9 @@ def step_activation_bytes(cost: IterationCost, batch: int) -> float:
     m, split = cost.model, cost.dense_split
     tokens = max(batch, 1)
     widest = max(m.dense_ffn, m.moe.expert_ffn * m.moe.top_k if m.moe else 0, m.q_dim) * 2 / split
-    return tokens * (2 * m.hidden_size + widest) * ACTIVATION_BYTES + tokens * m.vocab_size / split * LOGIT_BYTES
+    return (
+        tokens * (2 * m.hidden_size + widest) * ACTIVATION_BYTES + tokens * m.vocab_size / split * LOGIT_BYTES
+    )
 
 
 def weight_bytes_per_s(system: SystemSpec, weights_bytes: float, bytes_per_s: float) -> float:
