@@ -15,6 +15,7 @@ from wafersim.cli.common import (
     json_option,
     make_console,
 )
+from wafersim.cli.speculative import parse_speculative, speculative_options
 from wafersim.errors import WafersimError
 from wafersim.perf import Estimate, EstimateRequest
 from wafersim.perf import estimate as run_estimate
@@ -72,6 +73,13 @@ def print_estimate(result: Estimate) -> None:
         f"{k} {v / total:.0%}" for k, v in sorted(decode.items(), key=lambda kv: -kv[1]) if v / total >= 0.01
     )
     console.print(f"decode step by operator: {parts}")
+    spec = result.extra.get("speculative")
+    if spec:
+        drafter = f"draft {spec['draft_model']}" if spec.get("draft_model") else f"{spec['mtp_heads']} MTP head(s)"
+        console.print(
+            f"speculative: {drafter}, {spec['draft_tokens']} drafted per round, acceptance {spec['acceptance']}: "
+            f"{spec['tokens_per_round']:.2f} tokens per round"
+        )
 
 
 def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid) -> Estimate:
@@ -87,6 +95,7 @@ def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid
     options = WaferOptions(
         decode_grid=parse_region(decode_grid, "--decode-grid") or shared,
         prefill_grid=parse_region(prefill_grid, "--prefill-grid") or shared,
+        speculative=request.speculative,
     )
     return with_costs(estimate_wafer(request, options), request)
 
@@ -132,6 +141,7 @@ def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid
     "--prefill-grid", default=None, help="Wafer systems: region shape RxC for prefill (weights re-laid)."
 )
 @cost_options
+@speculative_options
 @catalog_option
 @json_option
 def estimate(
@@ -154,6 +164,7 @@ def estimate(
     life_years,
     usd_per_kwh,
     pue,
+    speculative,
     catalog_dirs,
     as_json,
 ):
@@ -174,6 +185,7 @@ def estimate(
         batch=parse_batch(batch),
         max_tpot_s=max_tpot_s,
         cost=CostAssumptions(life_years=life_years, usd_per_kwh=usd_per_kwh, pue=pue),
+        speculative=parse_speculative(catalog, speculative),
     )
     if grid or decode_grid or prefill_grid:
         result = _estimate_on_grids(request, grid, decode_grid, prefill_grid)

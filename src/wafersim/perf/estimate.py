@@ -35,6 +35,9 @@ class EstimateRequest:
     max_batch: int = DEFAULT_MAX_BATCH
     max_tpot_s: float | None = None  # with batch=None: the largest batch whose TPOT stays within this
     cost: CostAssumptions = field(default_factory=CostAssumptions)  # for usd_per_million_tokens
+    # Speculative decoding: a draft model (perf.wafer.speculative.Speculative) or the target's multi-token
+    # prediction heads (perf.speculative.MTPHeads); None: plain decoding.
+    speculative: Any = None
 
     def __post_init__(self) -> None:
         for name in ("count", "input_len", "output_len", "max_batch"):
@@ -105,9 +108,14 @@ def _analytical(request: EstimateRequest) -> Estimate:
 
 
 def _wafer(request: EstimateRequest) -> Estimate:
-    from wafersim.perf.wafer.estimator import estimate_wafer
+    from wafersim.perf.wafer.estimator import WaferOptions, estimate_wafer
+    from wafersim.perf.wafer.speculative import Speculative
 
-    return estimate_wafer(request)
+    if request.speculative is not None and not isinstance(request.speculative, Speculative):
+        raise WafersimError(
+            f"{request.system.id}: the wafer model drafts with a draft model only (no multi-token-prediction heads)"
+        )
+    return estimate_wafer(request, WaferOptions(speculative=request.speculative))
 
 
 # The one place a system kind is registered.
@@ -122,6 +130,10 @@ ESTIMATORS: dict[str, Estimator] = {
 
 def estimate(request: EstimateRequest) -> Estimate:
     result = ESTIMATORS[request.system.kind](request)
+    if request.speculative is not None and request.system.kind != "wafer":  # wafers speculate in placement
+        from wafersim.perf.speculative import speculate
+
+        result = speculate(result, request, request.speculative)
     return with_costs(result, request)
 
 
