@@ -110,6 +110,7 @@ def test_invalid_shape_is_rejected():
     with pytest.raises(ValueError, match="num_kv_heads"):
         from_hf_config(
             {
+                "architectures": ["LlamaForCausalLM"],
                 "hidden_size": 64,
                 "num_attention_heads": 6,
                 "num_key_value_heads": 4,

@@ -26,8 +26,31 @@ from wafersim.catalog.toml_io import (
 from wafersim.errors import WafersimError
 
 
+def _borrowed_efficiency(data: dict, path: Path) -> dict:
+    """`efficiency_from = "<id>"` (for a chip nobody has measured): the efficiency table of that system, from
+    the file's own directory or the built-in catalog, with a source that says it was borrowed."""
+    lender = data.pop("efficiency_from")
+    if "efficiency" in data:
+        raise WafersimError(f"{path}: give either 'efficiency' or 'efficiency_from', not both")
+    if not isinstance(lender, str) or not lender:
+        raise WafersimError(f"{path}: field 'efficiency_from': expected a system id, got {lender!r}")
+    for directory in (path.parent, DATA_DIR / "systems"):
+        candidate = directory / f"{lender}.toml"
+        if candidate.exists() and candidate != path:
+            efficiency = dict(system_from_file(candidate).efficiency.model_dump())
+            efficiency["source"] = (
+                f"borrowed from {lender} by efficiency_from in {path.name} ({efficiency['source']})"
+            )
+            return {**data, "efficiency": efficiency}
+    raise WafersimError(
+        f"{path}: field 'efficiency_from': no system '{lender}' beside this file or in the built-in catalog"
+    )
+
+
 def system_from_file(path: Path) -> SystemSpec:
     data = read_toml(path)
+    if "efficiency_from" in data:
+        data = _borrowed_efficiency(dict(data), path)
     spec = validate(SystemSpec, data, path)
     if path.stem != spec.id:
         raise WafersimError(f"{path}: field 'id' is '{spec.id}' but the file is named '{path.name}'")

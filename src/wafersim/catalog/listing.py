@@ -16,6 +16,7 @@ def system_rows(catalog: Catalog) -> list[dict[str, Any]]:
             "id": s.id,
             "name": s.name,
             "kind": s.kind,
+            "status": s.status,
             "bf16_flops_per_s": s.compute.bf16_flops_per_s,
             "memory_bytes": s.memory.capacity_bytes,
             "memory_kind": s.memory.kind,

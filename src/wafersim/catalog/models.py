@@ -3,7 +3,8 @@
 The catalog stores each model as the published config (a `[hf_config]` table) plus id, name and source, so the
 catalog and a user's own `config.json` go through one parser: `from_hf_config`. Supported architectures: Llama
 (1-3), Mistral/Mixtral, Qwen2/Qwen3 (dense and MoE), DeepSeek-V3 (MLA + shared experts), gpt-oss (alternating
-sliding windows) and Llama 4 (interleaved MoE with a shared expert, chunked attention).
+sliding windows), Llama 4 (interleaved MoE with a shared expert, chunked attention), and the DeepSeek-V3-style
+MoE configs of GLM-4.5/4.6 and Kimi-K2. Any other architecture is refused with the fields it could not map.
 """
 
 from __future__ import annotations
@@ -181,16 +182,140 @@ def _require(config: dict[str, Any], key: str) -> Any:
     return config[key]
 
 
+# The architectures the parser reads, by the class name a config gives (`architectures[0]`) or, for configs
+# without one, its `model_type`; each maps to the family whose fields it publishes. GLM-4.5/4.6 MoE and Kimi-K2
+# publish DeepSeek-V3's MoE fields (n_routed_experts, n_shared_experts, first_k_dense_replace,
+# moe_intermediate_size); MLA is recognised by its own fields (kv_lora_rank), not by the family.
+ARCHITECTURES: dict[str, str] = {
+    "LlamaForCausalLM": "dense",
+    "MistralForCausalLM": "dense",
+    "Qwen2ForCausalLM": "dense",
+    "Qwen3ForCausalLM": "dense",
+    "MixtralForCausalLM": "mixtral",
+    "GptOssForCausalLM": "mixtral",
+    "Qwen2MoeForCausalLM": "qwen-moe",
+    "Qwen3MoeForCausalLM": "qwen-moe",
+    "DeepseekV2ForCausalLM": "deepseek",
+    "DeepseekV3ForCausalLM": "deepseek",
+    "KimiK2ForCausalLM": "deepseek",
+    "Glm4MoeForCausalLM": "deepseek",
+    "Llama4ForCausalLM": "llama4",
+    "Llama4ForConditionalGeneration": "llama4",
+}
+MODEL_TYPES: dict[str, str] = {
+    "llama": "dense",
+    "mistral": "dense",
+    "qwen2": "dense",
+    "qwen3": "dense",
+    "mixtral": "mixtral",
+    "gpt_oss": "mixtral",
+    "qwen2_moe": "qwen-moe",
+    "qwen3_moe": "qwen-moe",
+    "deepseek_v2": "deepseek",
+    "deepseek_v3": "deepseek",
+    "kimi_k2": "deepseek",
+    "glm4_moe": "deepseek",
+    "llama4": "llama4",
+    "llama4_text": "llama4",
+}
+# Every field some family reads, and fields that never change the shape (for the unknown-architecture error).
+_READ_FIELDS = frozenset(
+    [
+        "num_hidden_layers",
+        "hidden_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "vocab_size",
+        "tie_word_embeddings",
+        "intermediate_size",
+        "intermediate_size_mlp",
+        "num_local_experts",
+        "n_routed_experts",
+        "num_experts",
+        "num_experts_per_tok",
+        "experts_per_token",
+        "first_k_dense_replace",
+        "moe_layer_freq",
+        "n_shared_experts",
+        "moe_intermediate_size",
+        "interleave_moe_layer_step",
+        "moe_layers",
+        "decoder_sparse_step",
+        "mlp_only_layers",
+        "shared_expert_intermediate_size",
+        "kv_lora_rank",
+        "q_lora_rank",
+        "qk_nope_head_dim",
+        "qk_rope_head_dim",
+        "v_head_dim",
+        "layer_types",
+        "sliding_window",
+        "use_sliding_window",
+        "attention_chunk_size",
+        "no_rope_layers",
+        "max_position_embeddings",
+        "quantization_config",
+        "text_config",
+        "architectures",
+        "model_type",
+    ]
+)
+_METADATA_FIELDS = frozenset(
+    [
+        "_name_or_path",
+        "auto_map",
+        "bos_token_id",
+        "eos_token_id",
+        "pad_token_id",
+        "torch_dtype",
+        "dtype",
+        "transformers_version",
+        "use_cache",
+        "initializer_range",
+        "rms_norm_eps",
+        "layer_norm_epsilon",
+        "hidden_act",
+        "rope_theta",
+        "rope_scaling",
+        "attention_dropout",
+        "attention_bias",
+        "tie_embeddings",
+    ]
+)
+
+
+def architecture_family(c: dict[str, Any]) -> tuple[str, str]:
+    """(architecture name, family) of a config; ValueError naming `architectures` and the fields that could not
+    be mapped when the parser does not read this architecture (never a fall-back to another family)."""
+    architectures = c.get("architectures") or []
+    if not isinstance(architectures, list):
+        raise ValueError(f"field 'architectures': expected a list of class names, got {architectures!r}")
+    arch = str(architectures[0]) if architectures else None
+    model_type = c.get("model_type")
+    if arch in ARCHITECTURES:
+        return arch, ARCHITECTURES[arch]
+    if isinstance(model_type, str) and model_type in MODEL_TYPES:
+        return arch or model_type, MODEL_TYPES[model_type]
+    unmapped = sorted(k for k in c if k not in _READ_FIELDS and k not in _METADATA_FIELDS)
+    shown = ", ".join(unmapped[:12]) + (f" (+{len(unmapped) - 12} more)" if len(unmapped) > 12 else "")
+    named = f"{arch!r}" if arch else "missing"
+    raise ValueError(
+        f"field 'architectures': {named} (model_type {model_type!r}) is not an architecture wafersim reads "
+        f"(it reads {', '.join(sorted(ARCHITECTURES))}); fields it could not map: {shown or 'none'}"
+    )
+
+
 def _moe_from_config(
-    c: dict[str, Any], arch: str, num_layers: int
+    c: dict[str, Any], family: str, num_layers: int
 ) -> tuple[MoESpec | None, tuple[bool, ...]]:
     num_experts = _first(c, "num_local_experts", "n_routed_experts", "num_experts")
-    if not num_experts:
+    if family == "dense" or not num_experts:
         return None, ()
     top_k = (
         _require(c, "num_experts_per_tok") if "num_experts_per_tok" in c else _require(c, "experts_per_token")
     )
-    if "deepseek" in arch.lower():
+    if family == "deepseek":
         first_dense = c.get("first_k_dense_replace", 0)
         freq = c.get("moe_layer_freq", 1)
         flags = tuple(i >= first_dense and i % freq == 0 for i in range(num_layers))
@@ -202,7 +327,7 @@ def _moe_from_config(
             num_shared_experts=shared,
             shared_ffn=c["moe_intermediate_size"] if shared else 0,
         )
-    elif "llama4" in arch.lower():
+    elif family == "llama4":
         step = c.get("interleave_moe_layer_step", 1)
         explicit = c.get("moe_layers")
         if explicit is not None:
@@ -216,7 +341,7 @@ def _moe_from_config(
             num_shared_experts=1,  # every Llama 4 MoE layer has one always-on shared expert
             shared_ffn=c["intermediate_size"],
         )
-    elif "qwen" in arch.lower() and "moe" in arch.lower():
+    elif family == "qwen-moe":
         step = c.get("decoder_sparse_step", 1) or 1
         dense_only = set(c.get("mlp_only_layers") or [])
         flags = tuple(i not in dense_only and (i + 1) % step == 0 for i in range(num_layers))
@@ -269,8 +394,10 @@ def from_hf_config(config: dict[str, Any], *, id: str, name: str | None = None, 
     c = dict(config)
     if isinstance(c.get("text_config"), dict):  # multimodal wrappers (Llama 4) keep the LM in text_config
         c = {**c, **c["text_config"]}
-    architectures = c.get("architectures") or [c.get("model_type", "unknown")]
-    arch = str(architectures[0])
+    if not c.get("architectures") and not c.get("model_type"):  # a truncated config: name its first gap
+        for key in ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"):
+            _require(c, key)
+    arch, family = architecture_family(c)
     num_layers = _require(c, "num_hidden_layers")
     hidden = _require(c, "hidden_size")
     heads = _require(c, "num_attention_heads")
@@ -289,10 +416,10 @@ def from_hf_config(config: dict[str, Any], *, id: str, name: str | None = None, 
         kv_heads = heads  # MLA has no grouped KV heads; the latent is shared by all heads
         head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim
 
-    moe, moe_flags = _moe_from_config(c, arch, num_layers)
+    moe, moe_flags = _moe_from_config(c, family, num_layers)
     if moe is None:
         dense_ffn = _require(c, "intermediate_size")
-    elif "llama4" in arch.lower():
+    elif family == "llama4":
         dense_ffn = _first(c, "intermediate_size_mlp", default=0)
     elif all(moe_flags):
         dense_ffn = 0

@@ -51,6 +51,15 @@ class MemorySpec(_Spec):
     source: str = Field(min_length=1)
 
 
+class MemoryTierSpec(_Spec):
+    """A memory tier beside `memory` on dataflow chips (SambaNova SN40L: on-chip SRAM and DDR beside HBM)."""
+
+    kind: Literal["sram", "ddr"]
+    capacity_bytes: float = Field(gt=0)
+    bw_bytes_per_s: float | None = Field(default=None, gt=0, description="None: not published")
+    source: str = Field(min_length=1)
+
+
 class LinkSpec(_Spec):
     """A class of interconnect seen from one accelerator (alpha-beta model)."""
 
@@ -89,7 +98,10 @@ class SystemSpec(_Spec):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     name: str
     vendor: str
-    kind: Literal["gpu", "tpu", "lpu", "wafer"]
+    kind: Literal["gpu", "tpu", "lpu", "rdu", "wafer"]
+    status: Literal["shipping", "announced"] = Field(
+        default="shipping", description="announced: not yet measured by anyone outside the vendor"
+    )
     compute: ComputeSpec
     memory: MemorySpec
     scale_up: LinkSpec
@@ -97,6 +109,9 @@ class SystemSpec(_Spec):
     power: PowerSpec
     price: PriceSpec | None = None
     efficiency: EfficiencySpec
+    memory_tiers: tuple[MemoryTierSpec, ...] = Field(
+        default=(), description="tiers beside `memory` (dataflow chips); `memory` is the one weights stream from"
+    )
     fabric_arch: str | None = Field(default=None, description="fabric architecture id for wafer systems")
     usable_memory_fraction: Fraction = Field(
         default=0.9,

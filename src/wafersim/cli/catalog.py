@@ -24,12 +24,13 @@ def systems(catalog_dirs: tuple[str, ...], as_json: bool) -> None:
         echo_json({"systems": rows})
         return
     table = Table(title="systems")
-    for column in ("id", "kind", "bf16", "memory", "mem BW", "scale-up", "power", "price"):
+    for column in ("id", "kind", "status", "bf16", "memory", "mem BW", "scale-up", "power", "price"):
         table.add_column(column)
     for r in rows:
         table.add_row(
             r["id"],
             r["kind"],
+            r["status"],
             fmt(r["bf16_flops_per_s"], "FLOP/s"),
             fmt(r["memory_bytes"], "B") + f" {r['memory_kind']}",
             fmt(r["mem_bw_bytes_per_s"], "B/s"),

@@ -15,6 +15,7 @@ from wafersim.cli.common import (
     json_option,
     make_console,
 )
+from wafersim.cli.speculative import parse_speculative, speculative_options
 from wafersim.errors import WafersimError
 from wafersim.perf import Estimate
 from wafersim.perf.api import estimate as run_estimate
@@ -72,6 +73,13 @@ def print_estimate(result: Estimate) -> None:
         f"{k} {v / total:.0%}" for k, v in sorted(decode.items(), key=lambda kv: -kv[1]) if v / total >= 0.01
     )
     console.print(f"decode step by operator: {parts}")
+    spec = result.extra.get("speculative")
+    if spec:
+        drafter = f"draft {spec['draft_model']}" if spec.get("draft_model") else f"{spec['mtp_heads']} MTP head(s)"
+        console.print(
+            f"speculative: {drafter}, {spec['draft_tokens']} drafted per round, acceptance {spec['acceptance']}: "
+            f"{spec['tokens_per_round']:.2f} tokens per round"
+        )
 
 
 @click.command()
@@ -115,6 +123,7 @@ def print_estimate(result: Estimate) -> None:
     "--prefill-grid", default=None, help="Wafer systems: region shape RxC for prefill (weights re-laid)."
 )
 @cost_options
+@speculative_options
 @catalog_option
 @json_option
 def estimate(
@@ -137,6 +146,7 @@ def estimate(
     life_years,
     usd_per_kwh,
     pue,
+    speculative,
     catalog_dirs,
     as_json,
 ):
@@ -161,6 +171,7 @@ def estimate(
         grid=grid,
         decode_grid=decode_grid,
         prefill_grid=prefill_grid,
+        speculative=parse_speculative(catalog, speculative),
     )
     if as_json:
         echo_json(result.to_dict())

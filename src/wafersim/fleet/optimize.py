@@ -69,6 +69,7 @@ class OptionData:
     spares: int
     capacity_rps: tuple[float, ...]  # per model, at the SLO
     output_tokens_per_s: tuple[float, ...]  # per model, at that rate
+    first_period: int = 0  # announced systems: none can be bought before this period
 
     def usd_per_year(self, pue: float) -> float | None:
         if self.price_usd is None:
@@ -163,7 +164,7 @@ def solve(
         for m in range(n_m):
             serves = usable and option.capacity_rps[m] > 0
             for t in range(n_t):
-                if not serves:
+                if not serves or t < option.first_period:
                     upper[at(o, m, t)] = 0.0
                     if n_y:
                         upper[n_x + at(o, m, t)] = 0.0

@@ -65,6 +65,7 @@ def _option_data(scenario: Scenario, catalog: Catalog, caps: dict[tuple[int, int
                 option.spares,
                 rps,
                 tokens,
+                scenario.first_period(option),
             )  # fmt: skip
         )
     return tuple(data)
@@ -138,6 +139,10 @@ def _shortfall(problem: Problem, allowed: tuple[int, ...] | None) -> dict[str, A
     note = (
         None if unbounded.feasible else "no usable option serves every model at the SLO, whatever the power"
     )
+    candidates = [problem.options[o] for o in (range(len(problem.options)) if allowed is None else allowed)]
+    first = min(option.first_period for option in candidates)
+    if not unbounded.feasible and first > 0:
+        note = f"not available before {problem.period_names[first]}, so the earlier periods go unserved"
     return {"periods": periods, "note": note}
 
 
@@ -315,6 +320,8 @@ def plan(
             "it_power_w_per_system": data.it_power_w,
             "price_usd_per_system": data.price_usd,
             "price_source": option.price_source,
+            "available_from": option.available_from or scenario.periods[0].name,
+            "available_source": option.available_source,
             "systems_in_final_budget": at_budget,
             "capex_in_final_budget_usd": at_budget * data.price_usd if data.price_usd is not None else None,
             "plans": plans,

@@ -108,6 +108,9 @@ class SupplyOption(_Spec):
     usd_per_kwh: float = Field(ge=0)
     availability: float = Field(1.0, gt=0, le=1)  # share of systems in service on average
     spares: int = Field(0, ge=0)  # N+k: k spare systems in every pool (option × model) in use
+    # The first period in which the system can be bought (announced systems); None: from the first period.
+    available_from: str | None = None
+    available_source: str | None = None
 
     @model_validator(mode="after")
     def _divides(self) -> SupplyOption:
@@ -157,7 +160,19 @@ class Scenario(_Spec):
             duplicates = sorted({i for i in ids if ids.count(i) > 1})
             if duplicates:
                 raise ValueError(f"{what}: duplicate id(s) {', '.join(duplicates)}")
+        names = [p.name for p in self.periods]
+        for option in self.options:
+            if option.available_from is not None and option.available_from not in names:
+                raise ValueError(
+                    f"options.{option.id}.available_from: '{option.available_from}' is not a period "
+                    f"({', '.join(names)})"
+                )
         return self
+
+    def first_period(self, option: SupplyOption) -> int:
+        """Index of the first period in which `option` can be bought."""
+        names = [p.name for p in self.periods]
+        return names.index(option.available_from) if option.available_from is not None else 0
 
     def users(self, period: int) -> float:
         explicit = self.periods[period].weekly_active_users

@@ -22,6 +22,7 @@ from wafersim.errors import WafersimError
 from wafersim.perf.cost import IterationCost
 from wafersim.perf.layout import Layout, candidate_layouts, check_layout, layout_problem
 from wafersim.perf.memory import TOKEN_BUDGET, max_batch, memory_use, stage_weight_bytes
+from wafersim.perf.sram_chips import usable_bytes
 from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 
@@ -181,7 +182,7 @@ def accelerators_needed(request: EstimateRequest, precision: Precision) -> int |
     m, system = request.model, request.system
     context = request.input_len + request.output_len
     one = IterationCost(m, system, Layout(), precision, request.kv_precision)
-    usable = system.memory.capacity_bytes * system.usable_memory_fraction
+    usable = usable_bytes(system)
     lower = max(1, math.ceil(sum(stage_weight_bytes(one)) / usable))
     for count in range(lower, 8 * lower + 64):
         for layout in candidate_layouts(m, count, pp=None):

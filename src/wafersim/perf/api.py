@@ -93,6 +93,7 @@ def estimate(
     options = WaferOptions(
         decode_grid=parse_region(decode_grid, "decode_grid") or shared,
         prefill_grid=parse_region(prefill_grid, "prefill_grid") or shared,
+        speculative=request.speculative,
     )
     return with_costs(estimate_wafer(request, options), request)
 

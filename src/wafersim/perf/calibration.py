@@ -35,10 +35,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 BORROWED: dict[str, str] = {
     "a100-sxm": "nvidia-hopper",
     "mi355x": "amd-cdna3",
+    "mi450": "amd-cdna3",
+    "gb300": "nvidia-blackwell",
+    "vera-rubin": "nvidia-blackwell",
     "tpu-v5e": "nvidia-hopper",
     "tpu-v6e": "nvidia-hopper",
     "tpu-v7": "nvidia-hopper",
-    "groq-lpu": "nvidia-hopper",
 }
 # Link efficiency is not fitted (calibration points barely exercise it): nccl-tests all-reduce bus bandwidth
 # reaches roughly 70-80% of NVLink peak at large messages; the lower end is taken.

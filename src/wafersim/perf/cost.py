@@ -125,6 +125,11 @@ class IterationCost:
         else:
             self.kv_share = max(model.num_kv_heads / tp, 1.0) / model.num_kv_heads
         self.stage_classes = self._stage_classes()
+        if system.memory_tiers:  # dataflow chips: weights spilled to DDR are read at its bandwidth
+            from wafersim.perf.memory import stage_weight_bytes
+            from wafersim.perf.sram_chips import weight_bytes_per_s
+
+            self.bytes_per_s = weight_bytes_per_s(system, max(stage_weight_bytes(self)), self.bytes_per_s)
 
     # --- model structure -------------------------------------------------------------------------------
 

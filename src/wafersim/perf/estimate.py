@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from wafersim.errors import WafersimError
 from wafersim.perf.economics import usd_per_million_tokens
 from wafersim.perf.types import DEFAULT_MAX_BATCH, Estimate, EstimateRequest
 
@@ -23,9 +24,14 @@ def _analytical(request: EstimateRequest) -> Estimate:
 
 
 def _wafer(request: EstimateRequest) -> Estimate:
-    from wafersim.perf.wafer.estimator import estimate_wafer
+    from wafersim.perf.wafer.estimator import WaferOptions, estimate_wafer
+    from wafersim.perf.wafer.speculative import Speculative
 
-    return estimate_wafer(request)
+    if request.speculative is not None and not isinstance(request.speculative, Speculative):
+        raise WafersimError(
+            f"{request.system.id}: the wafer model drafts with a draft model only (no multi-token-prediction heads)"
+        )
+    return estimate_wafer(request, WaferOptions(speculative=request.speculative))
 
 
 # The one place a system kind is registered: the catalog's `kind` -> the estimator that answers for it.
@@ -33,12 +39,17 @@ ESTIMATORS: dict[str, Estimator] = {
     "gpu": _analytical,
     "tpu": _analytical,
     "lpu": _analytical,
+    "rdu": _analytical,
     "wafer": _wafer,
 }
 
 
 def estimate(request: EstimateRequest) -> Estimate:
     result = ESTIMATORS[request.system.kind](request)
+    if request.speculative is not None and request.system.kind != "wafer":  # wafers speculate in placement
+        from wafersim.perf.speculative import speculate
+
+        result = speculate(result, request, request.speculative)
     return with_costs(result, request)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from wafersim.perf.cost import ACTIVATION_BYTES, LOGIT_BYTES, IterationCost
+from wafersim.perf.sram_chips import is_compiler_scheduled, step_activation_bytes, usable_bytes
 
 # Tokens one iteration may carry: vLLM's chunked-prefill token budget for offline throughput runs
 # (max_num_batched_tokens = 8192, vLLM engine-args docs); it bounds the activation workspace.
@@ -78,6 +79,8 @@ def activation_bytes(cost: IterationCost, batch: int, context_tokens: int) -> fl
     """Workspace for the largest iteration: the residual stream, one working copy, the widest intermediate
     (split over tp) and the fp32 logits. An iteration carries at most TOKEN_BUDGET tokens, and never more
     than the batch's decodes or one prompt."""
+    if is_compiler_scheduled(cost.system):  # no run-time workspace: what one step holds
+        return step_activation_bytes(cost, batch)
     m, split = cost.model, cost.dense_split
     tokens = min(TOKEN_BUDGET, max(batch, context_tokens))
     widest = max(m.dense_ffn, m.moe.expert_ffn * m.moe.top_k if m.moe else 0, m.q_dim) * 2 / split
@@ -95,7 +98,7 @@ def memory_use(cost: IterationCost, batch: int, context_tokens: int) -> MemoryUs
         weights_bytes=max(stage_weight_bytes(cost)),
         kv_cache_bytes=local_batch * kv_bytes_per_sequence(cost, context_tokens),
         activation_bytes=activation_bytes(cost, local_batch, context_tokens),
-        usable_bytes=system.memory.capacity_bytes * system.usable_memory_fraction,
+        usable_bytes=usable_bytes(system),
     )
 
 

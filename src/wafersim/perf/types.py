@@ -35,6 +35,9 @@ class EstimateRequest:
     max_batch: int = DEFAULT_MAX_BATCH
     max_tpot_s: float | None = None  # with batch=None: the largest batch whose TPOT stays within this
     cost: CostAssumptions = field(default_factory=CostAssumptions)  # for usd_per_million_tokens
+    # Speculative decoding: a draft model (perf.wafer.speculative.Speculative) or the target's multi-token
+    # prediction heads (perf.speculative.MTPHeads); None: plain decoding.
+    speculative: Any = None
 
     def __post_init__(self) -> None:
         for name in ("count", "input_len", "output_len", "max_batch"):

@@ -178,6 +178,7 @@ REPLICA_BUILDERS: dict[str, Callable[[ReplicaSpec], ReplicaModel]] = {
     "gpu": _analytical_replica,
     "tpu": _analytical_replica,
     "lpu": _analytical_replica,
+    "rdu": _analytical_replica,
     "wafer": _wafer_replica,
 }
 
