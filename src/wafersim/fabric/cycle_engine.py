@@ -7,7 +7,8 @@ Per cycle, using the state at the start of the cycle:
   one hop per cycle; competing queues are served in rotating order;
 - each core advances its fabric operations: a send pushes one wavelet to its router's RAMP queue (one per cycle per
   core: the ramp is a link too), a receive takes one from its color's queue, a relay takes one, combines it with
-  its own element and pushes the result in the same cycle; local computations count down their cycles.
+  its own element (or stores it, for a relayed broadcast) and pushes the result in the same cycle; local
+  computations count down their cycles.
 A step ends when every operation is done and the fabric is empty. If nothing moves for `deadlock_window_cycles`
 while work is pending, the engine stops with an error naming a blocked PE and color.
 """
@@ -270,7 +271,12 @@ class _StepSim:
                     if kind == "relay":
                         if not ramp_free or len(op.out_queue) >= depth:
                             continue
-                        self._push(op, op.combine(op.array[op.off + index], queue.popleft()))
+                        incoming = queue.popleft()
+                        if op.combine is None:  # store and forward (a relayed broadcast, relays.py)
+                            op.array[op.off + index] = incoming
+                            self._push(op, incoming)
+                        else:
+                            self._push(op, op.combine(op.array[op.off + index], incoming))
                         ramp_free = False
                         served = position
                     else:
