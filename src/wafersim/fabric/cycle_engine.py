@@ -397,7 +397,7 @@ def run_cycle(
         sim = _StepSim(program, memory, step, deadlock_window_cycles, trace, switched)
         with np.errstate(over="ignore"):  # per-wavelet rounding may overflow to inf, as IEEE rounding does
             cycles = sim.run()
-        stats.busy_cycles += sim.compute_busy + sim.fabric_busy()
+        stats.busy_cycles += np.maximum(sim.compute_busy, sim.fabric_busy())  # concurrent, as fast_engine
         for (y, x, port), count in sim.link_counts.items():
             stats.link_wavelets[y, x, port] += count  # port ids 0..3 are N, E, S, W as in LINK_DIRECTIONS
         if trace:
