@@ -31,7 +31,41 @@ _State = dict[int, dict[str, dict[int, tuple[int, tuple]]]]
 
 
 def switched_colors(program: Program, function: str) -> list[dict[int, frozenset[int]]]:
-    """For each step of `function`: {pattern index: colors it must switch with a control wavelet}."""
+    """For each step of `function`: {pattern index: colors it must switch with a control wavelet}. Raises a
+    WafersimError when a router would need more route positions per color than it holds."""
+    result, sequences, where = _plan(program, function)
+    _check_positions(program, function, sequences, where)
+    return result
+
+
+def routing_record(program: Program, function: str) -> dict[str, int]:
+    """What a function asks of the routers, for a kernel's result: the most route positions any (PE, color)
+    needs, the control wavelets sent to switch routes, and the broadcast hops relayed through cores because the
+    routes could not be held (RelayCast: PE relay operations and the wavelets they forwarded)."""
+    from wafersim.fabric.relays import RelayCast  # relays imports patterns; keep this module light
+
+    result, sequences, _ = _plan(program, function)
+    control = relays = relayed = 0
+    for step, switched in zip(program.functions[function], result, strict=True):
+        for number, pattern in enumerate(step.patterns):
+            lines = len(pattern.line_indices(program))
+            colors = switched.get(number, frozenset())
+            for op in pattern.line_ops():
+                control += lines * (op.color_out is not None and op.color_out in colors)
+                if isinstance(pattern, RelayCast) and op.kind == "relay":
+                    relays += lines
+                    relayed += lines * op.n
+    return {
+        "route_positions_max": max((positions_needed(seq) for seq in sequences.values()), default=0),
+        "route_positions_per_color": program.arch.router.route_positions_per_color,
+        "colors_used": len(program.colors_used()),
+        "control_wavelets": control,
+        "relay_operations": relays,
+        "relayed_wavelets": relayed,
+    }
+
+
+def _plan(program: Program, function: str):
     state: _State = {}
     newest: dict[tuple[int, str], int] = {}  # (color, axis) -> last step that configured it along that axis
     # (color, axis) -> (ids of the route tables last written, step that wrote them): a step re-applying the very
@@ -82,8 +116,7 @@ def switched_colors(program: Program, function: str) -> list[dict[int, frozenset
             newest[(color, axis)] = index
             written[(color, axis)] = (ids, index)
         result.append({number: frozenset(colors) for number, colors in switched.items()})
-    _check_positions(program, function, sequences, where)
-    return result
+    return result, sequences, where
 
 
 def positions_needed(sequence: list) -> int:
