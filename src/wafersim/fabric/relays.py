@@ -80,7 +80,15 @@ class RelayCast(Pattern):
             for i, pos in enumerate(chain[1:-1], start=1):
                 # op None: store the incoming wavelet and forward it unchanged.
                 ops.append(
-                    LineOp("relay", pos, self.n, self.dst, self.dst_off, color_in=colors[i - 1], color_out=colors[i])
+                    LineOp(
+                        "relay",
+                        pos,
+                        self.n,
+                        self.dst,
+                        self.dst_off,
+                        color_in=colors[i - 1],
+                        color_out=colors[i],
+                    )
                 )
             ops.append(LineOp("recv", chain[-1], self.n, self.dst, self.dst_off, color_in=colors[-1]))
         return ops
