@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from wafersim.catalog.fabric_arch import load_arch
+from wafersim.errors import WafersimError
 from wafersim.fabric.kernels.registry import run_kernel
 
 
@@ -128,7 +129,11 @@ def bench_gemm_ranking(arch_name: str, sizes: list[int], grids: list[int]) -> No
             ideal = -(-size // p) * -(-size // p) * vector_cycles(arch, "fma", fp16, -(-size // p)) * p
             cells = []
             for name in names:
-                cycles = kernel_cycles(name, arch, p, p, "fp16", m=size, k=size, n=size)
+                try:
+                    cycles = kernel_cycles(name, arch, p, p, "fp16", m=size, k=size, n=size)
+                except WafersimError as error:  # e.g. the blocks do not fit a PE's SRAM
+                    cells.append(f"— ({str(error).split(': ')[-1][:40]})")
+                    continue
                 cells.append(f"{cycles:,} ({ideal / cycles:.0%})")
             plan = summa_broadcast_plan(arch, p, p)
             routing = " / ".join(f"{kind} {len(colors)}c" for kind, colors in (plan["x"], plan["y"]))
