@@ -110,6 +110,12 @@ def test_summa_spreads_roots_over_colors_then_relays(wse2):
     assert [kind for kind, _ in summa_broadcast_plan(wse2, 64, 64).values()] == ["relay", "relay"]
 
 
+def test_summa_without_enough_colors_for_relays_is_refused(wse2):
+    few = wse2.model_copy(update={"router": wse2.router.model_copy(update={"memcpy_reserved_colors": 18})})
+    with pytest.raises(WafersimError, match="need 8 colors and wse-2 leaves 6"):
+        summa_broadcast_plan(few, 64, 64)
+
+
 def test_summa_result_names_its_relays(wse2):
     p = 40
     result = run_kernel("gemm-summa", wse2, p, p, "fp16", engine="fast", m=p, k=p, n=p)

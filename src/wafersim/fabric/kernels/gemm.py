@@ -144,7 +144,13 @@ def summa_broadcast_plan(arch: FabricArch, rows: int, cols: int) -> dict[str, tu
         return 4 if axis in relayed else math.ceil(roots[axis] / positions)
 
     while needed("x") + needed("y") > arch.kernel_colors:
-        relayed.add(max((a for a in ("x", "y") if a not in relayed), key=lambda a: roots[a]))
+        left = [a for a in ("x", "y") if a not in relayed and roots[a] > 1]
+        if not left:
+            raise WafersimError(
+                f"gemm-summa on {rows}x{cols}: its relayed broadcasts need {needed('x') + needed('y')} colors and "
+                f"{arch.name} leaves {arch.kernel_colors} to kernels"
+            )
+        relayed.add(max(left, key=lambda a: roots[a]))
     plan = {}
     first = 0
     for axis in ("x", "y"):
