@@ -3,6 +3,8 @@ refused (user programs) or kernels relay through cores (SUMMA) and pay for it; t
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wafersim.errors import WafersimError
 from wafersim.fabric.dtypes import FP32
@@ -163,3 +165,38 @@ def test_cycle_engine_ranks_meshgemm_first_where_summa_relays(wse2):
         assert abs(cycle.cycles - fast.cycles) <= 0.05 * cycle.cycles
         cycles[name] = cycle.cycles
     assert cycles["meshgemm"] < cycles["gemm-summa"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(2, 7), st.integers(1, 3), st.data())
+def test_relayed_broadcasts_agree_on_random_lines(wse2, length, lines, data):
+    """Random roots, lengths and a concurrent relayed broadcast along the other axis."""
+    root = data.draw(st.integers(0, length - 1))
+    other_root = data.draw(st.integers(0, lines - 1))
+    n = data.draw(st.integers(1, 12))
+    steps = [
+        Step(
+            "bcast",
+            patterns=(
+                RelayCast("row", "x", root, "a", "b", n, (0, 1, 2, 3), length),
+                RelayCast("col", "y", other_root, "a", "c", n, (4, 5, 6, 7), lines),
+            ),
+        )
+    ]
+    runs = {}
+    for engine in ("cycle", "fast"):
+        program = Program(wse2, lines, length, FP32)
+        for sym in "abc":
+            program.symbol(sym, n)
+        program.function("f", steps)
+        runtime = Runtime(program, engine)
+        runtime.memcpy_h2d(
+            "a", np.random.default_rng(n).standard_normal((lines, length, n)), 0, 0, length, lines
+        )
+        stats = runtime.launch("f")
+        runs[engine] = (stats, [runtime.memcpy_d2h(s, 0, 0, length, lines) for s in "bc"])
+    (cycle, cycle_out), (fast, fast_out) = runs["cycle"], runs["fast"]
+    assert all(np.array_equal(a, b) for a, b in zip(cycle_out, fast_out, strict=True))
+    assert np.array_equal(cycle.busy_cycles, fast.busy_cycles)
+    assert np.array_equal(cycle.link_wavelets, fast.link_wavelets)
+    assert abs(cycle.cycles - fast.cycles) <= max(2, 0.05 * cycle.cycles)
