@@ -9,6 +9,9 @@
    wall time of the whole run (random inputs, host copies, simulation, read-back), and the ratio of that wall
    time to NumPy's own GEMV of the same matrix (float32 BLAS, and float16 as NumPy computes it).
 3. Timing only: kernel_cycles for whole-wafer MeshGEMV and a 762 x 762 MeshGEMM.
+4. GEMM ranking (`--only gemm`, not part of the default run): SUMMA, Cannon and MeshGEMM cycles and efficiency
+   (ideal fp16 FMA cycles of the grid / cycles) against grid size, with the routing each needs, for
+   docs/fabric.md's comparison with WaferLLM's Fig. 9 (`--arch`, `--sizes`, `--grids`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 import numpy as np
 
 from wafersim.catalog.fabric_arch import load_arch
+from wafersim.errors import WafersimError
 from wafersim.fabric.kernels.registry import run_kernel
 
 
@@ -107,13 +111,50 @@ def bench_timing_only(repeats: int) -> None:
         )
 
 
+def bench_gemm_ranking(arch_name: str, sizes: list[int], grids: list[int]) -> None:
+    """Markdown rows: size, grid, then cycles (efficiency) per algorithm, and how SUMMA's broadcasts are routed."""
+    from wafersim.fabric.costs import vector_cycles
+    from wafersim.fabric.dtypes import dtype_named
+    from wafersim.fabric.kernels.gemm import summa_broadcast_plan
+    from wafersim.fabric.kernels.registry import kernel_cycles
+
+    arch = load_arch(arch_name)
+    fp16 = dtype_named("fp16")
+    names = ("gemm-summa", "gemm-cannon", "meshgemm")
+    print(f"| {arch_name} fp16 | grid | " + " | ".join(names) + " | SUMMA broadcasts (x / y) | wall s |")
+    print("|---|---|---|---|---|---|---|")
+    for size in sizes:
+        for p in grids:
+            start = time.perf_counter()
+            ideal = -(-size // p) * -(-size // p) * vector_cycles(arch, "fma", fp16, -(-size // p)) * p
+            cells = []
+            for name in names:
+                try:
+                    cycles = kernel_cycles(name, arch, p, p, "fp16", m=size, k=size, n=size)
+                except WafersimError as error:  # e.g. the blocks do not fit a PE's SRAM
+                    cells.append(f"— ({str(error).split(': ')[-1][:40]})")
+                    continue
+                cells.append(f"{cycles:,} ({ideal / cycles:.0%})")
+            plan = summa_broadcast_plan(arch, p, p)
+            routing = " / ".join(f"{kind} {len(colors)}c" for kind, colors in (plan["x"], plan["y"]))
+            wall = time.perf_counter() - start
+            print(f"| {size}^3 | {p}x{p} | " + " | ".join(cells) + f" | {routing} | {wall:.1f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=("cycle", "fast", "timing"), default=None)
+    parser.add_argument("--only", choices=("cycle", "fast", "timing", "gemm"), default=None)
+    parser.add_argument("--arch", default="wse-2", help="--only gemm: architecture")
+    parser.add_argument("--sizes", default="1024,2048", help="--only gemm: M = K = N values")
+    parser.add_argument("--grids", default="32,64,128,256", help="--only gemm: P for P x P grids")
     args = parser.parse_args()
+    if args.only == "gemm":
+        sizes = [int(v) for v in args.sizes.split(",")]
+        bench_gemm_ranking(args.arch, sizes, [int(v) for v in args.grids.split(",")])
+        return
     if args.only in (None, "cycle"):
         bench_cycle_engine(args.repeats)
     if args.only in (None, "fast"):

@@ -71,6 +71,16 @@ def test_run_json(capsys, engine):
     assert data["max_rel_err"] < 1e-5
 
 
+def test_run_json_names_the_routing(capsys):
+    argv = ["fabric", "run", "gemm-summa", "--arch", "wse-2", "--grid", "8x8", "--m", "8", "--k", "8"]
+    data = _json(capsys, [*argv, "--n", "8", "--json"])
+    routing = data["routing"]
+    assert routing["route_positions_per_color"] == 4 and routing["relay_operations"] == 0
+    assert 1 < routing["route_positions_max"] <= 4 and routing["control_wavelets"] > 0
+    assert main(["fabric", "arch", "wse-2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["router"]["route_positions_per_color"] == 4
+
+
 def test_arch(capsys):
     data = _json(capsys, ["fabric", "arch", "wse-2", "--json"])
     assert data["fabric"]["program_width_pes"] == 750 and data["simd"]["fp16_fma"] == 4

@@ -80,6 +80,9 @@ class Router(_Frozen):
     link_wavelets_per_cycle: int = Field(gt=0)
     ramp_latency_cycles: int = Field(gt=0)
     input_queue_depth_wavelets: int = Field(ge=2)
+    # Route configurations one router holds per color, loaded with the program: the default route plus switch
+    # positions 1-3 (SDK tutorial 16-switches); the default keeps architecture files written before it valid.
+    route_positions_per_color: int = Field(default=4, gt=0)
     source: str
 
 

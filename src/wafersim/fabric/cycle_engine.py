@@ -7,7 +7,8 @@ Per cycle, using the state at the start of the cycle:
   one hop per cycle; competing queues are served in rotating order;
 - each core advances its fabric operations: a send pushes one wavelet to its router's RAMP queue (one per cycle per
   core: the ramp is a link too), a receive takes one from its color's queue, a relay takes one, combines it with
-  its own element and pushes the result in the same cycle; local computations count down their cycles.
+  its own element (or stores it, for a relayed broadcast) and pushes the result in the same cycle; local
+  computations count down their cycles.
 A step ends when every operation is done and the fabric is empty. If nothing moves for `deadlock_window_cycles`
 while work is pending, the engine stops with an error naming a blocked PE and color.
 """
@@ -270,7 +271,12 @@ class _StepSim:
                     if kind == "relay":
                         if not ramp_free or len(op.out_queue) >= depth:
                             continue
-                        self._push(op, op.combine(op.array[op.off + index], queue.popleft()))
+                        incoming = queue.popleft()
+                        if op.combine is None:  # store and forward (a relayed broadcast, relays.py)
+                            op.array[op.off + index] = incoming
+                            self._push(op, incoming)
+                        else:
+                            self._push(op, op.combine(op.array[op.off + index], incoming))
                         ramp_free = False
                         served = position
                     else:
@@ -391,7 +397,7 @@ def run_cycle(
         sim = _StepSim(program, memory, step, deadlock_window_cycles, trace, switched)
         with np.errstate(over="ignore"):  # per-wavelet rounding may overflow to inf, as IEEE rounding does
             cycles = sim.run()
-        stats.busy_cycles += sim.compute_busy + sim.fabric_busy()
+        stats.busy_cycles += np.maximum(sim.compute_busy, sim.fabric_busy())  # concurrent, as fast_engine
         for (y, x, port), count in sim.link_counts.items():
             stats.link_wavelets[y, x, port] += count  # port ids 0..3 are N, E, S, W as in LINK_DIRECTIONS
         if trace:

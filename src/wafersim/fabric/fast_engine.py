@@ -82,6 +82,55 @@ def _send_delay(
     return delay
 
 
+class _OtherAxis:
+    """The busiest ramp among the other axis' lines (a PE's ramp carries its row's and its column's streams), for
+    many stream starts at once: max over positions of the summed demand overlaps, as _delay and _send_delay count
+    them, vectorized over the starts (relay chains ask once per stage). Results are cached per step."""
+
+    def __init__(self, loads: dict) -> None:
+        self.loads = loads
+        self.arrays: dict[tuple[str, str], tuple] = {}
+        self.cache: dict[tuple, int] = {}
+
+    def _arrays(self, axis: str, kind: str) -> tuple:
+        if (axis, kind) not in self.arrays:
+            by_pos = [users for users in self.loads[axis][kind].values() if users]
+            flat = [user for users in by_pos for user in users]
+            starts = np.array([user[0] for user in flat], dtype=np.int64)
+            counts = np.array([user[1] for user in flat], dtype=np.int64)
+            numbers = np.array([user[2] if len(user) > 2 else -1 for user in flat], dtype=np.int64)
+            offsets = np.cumsum([0] + [len(users) for users in by_pos[:-1]], dtype=np.int64)
+            self.arrays[(axis, kind)] = (starts, counts, numbers, offsets)
+        return self.arrays[(axis, kind)]
+
+    def _query(self, axis: str, kind: str, firsts: list[int], length: int, pattern: int | None) -> list[int]:
+        keys = [(axis, kind, first, length, pattern) for first in firsts]
+        missing = sorted({key[2] for key in keys if key not in self.cache})
+        if missing:
+            starts, counts, numbers, offsets = self._arrays(axis, kind)
+            if not len(starts):
+                values = np.zeros(len(missing), dtype=np.int64)
+            else:
+                first = np.array(missing, dtype=np.int64)[:, None]
+                overlap = np.minimum(first + length, starts + counts) - np.maximum(first, starts)
+                score = np.maximum(overlap, 0)
+                if pattern is not None:
+                    # the turns start with the earliest pattern (see _send_delay)
+                    score = score - ((starts == first) & (numbers > pattern) & (counts >= length))
+                values = np.add.reduceat(score, offsets, axis=1).max(axis=1)
+            for first, value in zip(missing, values.tolist(), strict=True):
+                self.cache[(axis, kind, first, length, pattern)] = int(value)
+        return [self.cache[key] for key in keys]
+
+    def busiest(self, axis: str, kind: str, firsts: list[int], length: int) -> list[int]:
+        """Per start: max over the other axis' positions of _delay(users, first, length) + length."""
+        return self._query(axis, kind, firsts, length, None)
+
+    def send(self, axis: str, firsts: list[int], length: int, pattern: int) -> list[int]:
+        """Per start: max over the other axis' positions of _send_delay(users, first, length, pattern, True)."""
+        return self._query(axis, "out", firsts, length, pattern)
+
+
 _STEP_CACHE: dict[tuple, tuple[int, list[int]]] = {}
 _STEP_CACHE_LIMIT = 4096
 
@@ -116,26 +165,7 @@ def _step_cycles(
     ramp = program.arch.router.ramp_latency_cycles
     loads = _axis_loads(step, switched, hop, ramp)
     flow_times = []
-    worst: dict[tuple, int] = {}
-
-    def worst_other(axis: str, kind: str, first: int, length: int) -> int:
-        """Delay from the busiest ramp among the other axis' lines (a PE's ramp carries its row's and its
-        column's streams); cached because the streams of a pattern mostly share their timing."""
-        key = (axis, kind, first, length)
-        if key not in worst:
-            worst[key] = max(
-                (_delay(users, first, length) + length for users in loads[axis][kind].values()), default=0
-            )
-        return worst[key]
-
-    def worst_send_other(axis: str, first: int, length: int, pattern: int) -> int:
-        key = (axis, "out", first, length, pattern)
-        if key not in worst:
-            worst[key] = max(
-                (_send_delay(users, first, length, pattern, True) for users in loads[axis]["out"].values()),
-                default=0,
-            )
-        return worst[key]
+    worst = _OtherAxis(loads)
 
     for number, pattern in enumerate(step.patterns):
         axis_loads = loads[pattern.axis]
@@ -153,15 +183,18 @@ def _step_cycles(
                 upstream = max(
                     upstream, _delay(axis_loads["link"][link], starts[stage] + ramp + distance * hop, length)
                 )
+            send_other = worst.send(other, [starts[stage] for stage in range(len(flow.ramp_out))], own, number)
             for stage, pos in enumerate(flow.ramp_out):
                 first = starts[stage]
                 same = _send_delay(axis_loads["out"][pos], first, own, number, False)
-                upstream = max(upstream, same + worst_send_other(other, first, own, number))
+                upstream = max(upstream, same + send_other[stage])
+            in_firsts = [starts[stage] + ramp + hops * hop for stage, hops in flow.in_place]
+            in_other = worst.busiest(other, "in", in_firsts, own)
             finals = []
             for index, pos in enumerate(flow.ramp_in):
-                stage, hops = flow.in_place[index]
-                first = starts[stage] + ramp + hops * hop
-                delay = _delay(axis_loads["in"][pos], first, own) + worst_other(other, "in", first, own)
+                stage = flow.in_place[index][0]
+                first = in_firsts[index]
+                delay = _delay(axis_loads["in"][pos], first, own) + in_other[index]
                 if stage == last_stage:
                     finals.append(first + own + delay + ramp)
                 else:
@@ -188,7 +221,8 @@ def step_busy(program: Program, step: Step) -> np.ndarray:
                 sent[target] += op.n
             if op.kind in ("recv", "relay"):
                 received[target] += op.n
-    return busy + np.maximum(sent, received)
+    # Fabric transfers run on the core's data-movement threads, concurrently with its compute (see docs).
+    return np.maximum(busy, np.maximum(sent, received))
 
 
 def step_link_wavelets(program: Program, step: Step, switched: dict[int, frozenset[int]]) -> np.ndarray:

@@ -13,8 +13,8 @@ LINK_DIRECTIONS = ("N", "E", "S", "W")
 class RunStats:
     """Cycles and activity of one launched function (or an accumulation of several).
 
-    busy_cycles per PE: compute cycles plus, per step, the larger of the wavelets the core sent and received
-    (sending and receiving run concurrently); idle = cycles - busy. link_wavelets[y, x, d] counts the wavelets
+    busy_cycles per PE: per step, the larger of its compute cycles and the wavelets the core sent or received
+    (sending, receiving and computing run concurrently); idle = cycles - busy. link_wavelets[y, x, d] counts the wavelets
     that left PE (x, y)'s router towards direction d (LINK_DIRECTIONS: N, E, S, W); their sum, wavelet_hops, is
     the numerator of link utilisation.
     """

@@ -10,23 +10,70 @@ cycle engine simulates it; the fast engine counts it), and nothing when consecut
 
 Tracking is per line position because every line of a pattern is configured alike (SPMD); a color last set by a
 pattern along the other axis is assumed to hold a different configuration wherever the two cross.
+
+Route positions are bounded. A router holds, per color, its default route plus a few switch positions
+(`router.route_positions_per_color`: 4 on WSE-2/3, SDK tutorial "switches"), loaded with the program, and every
+control wavelet a router receives moves that color to its next position, wrapping to the first (ring mode). So the
+configurations a (PE, color) takes over a function, one per control wavelet reaching it, must repeat with a period
+of at most that many positions. A program that needs more raises a WafersimError naming the PE and the color; the
+library kernels stay within the limit by using more colors or by relaying through cores (`RelayCast`), and pay
+for it in cycles.
 """
 
 from __future__ import annotations
 
+from wafersim.errors import WafersimError
 from wafersim.fabric.program import Program
+from wafersim.fabric.routing import describe_pe, pe_of
 
 # color -> axis -> position -> (index of the step that set it, configuration)
 _State = dict[int, dict[str, dict[int, tuple[int, tuple]]]]
 
 
 def switched_colors(program: Program, function: str) -> list[dict[int, frozenset[int]]]:
-    """For each step of `function`: {pattern index: colors it must switch with a control wavelet}."""
+    """For each step of `function`: {pattern index: colors it must switch with a control wavelet}. Raises a
+    WafersimError when a router would need more route positions per color than it holds."""
+    result, sequences, where = _plan(program, function)
+    _check_positions(program, function, sequences, where)
+    return result
+
+
+def routing_record(program: Program, function: str) -> dict[str, int]:
+    """What a function asks of the routers, for a kernel's result: the most route positions any (PE, color)
+    needs, the control wavelets sent to switch routes, and the broadcast hops relayed through cores because the
+    routes could not be held (RelayCast: PE relay operations and the wavelets they forwarded)."""
+    from wafersim.fabric.relays import RelayCast  # relays imports patterns; keep this module light
+
+    result, sequences, _ = _plan(program, function)
+    control = relays = relayed = 0
+    for step, switched in zip(program.functions[function], result, strict=True):
+        for number, pattern in enumerate(step.patterns):
+            lines = len(pattern.line_indices(program))
+            colors = switched.get(number, frozenset())
+            for op in pattern.line_ops():
+                control += lines * (op.color_out is not None and op.color_out in colors)
+                if isinstance(pattern, RelayCast) and op.kind == "relay":
+                    relays += lines
+                    relayed += lines * op.n
+    return {
+        "route_positions_max": max((positions_needed(seq) for seq in sequences.values()), default=0),
+        "route_positions_per_color": program.arch.router.route_positions_per_color,
+        "colors_used": len(program.colors_used()),
+        "control_wavelets": control,
+        "relay_operations": relays,
+        "relayed_wavelets": relayed,
+    }
+
+
+def _plan(program: Program, function: str):
     state: _State = {}
     newest: dict[tuple[int, str], int] = {}  # (color, axis) -> last step that configured it along that axis
     # (color, axis) -> (ids of the route tables last written, step that wrote them): a step re-applying the very
     # same tables (a GEMM's or a ring's repeated shift) needs no switch and no bookkeeping.
     written: dict[tuple[int, str], tuple[tuple[int, ...], int]] = {}
+    # (color, axis, position) -> configurations in the order its router takes them, and a line that uses it.
+    sequences: dict[tuple[int, str, int], list] = {}
+    where: dict[tuple[int, str, int], tuple[int, int]] = {}
     result = []
     for index, step in enumerate(program.functions[function]):
         switched: dict[int, set[int]] = {}
@@ -53,13 +100,46 @@ def switched_colors(program: Program, function: str) -> list[dict[int, frozenset
                     ):
                         switched.setdefault(number, set()).add(color)
                         break
-                updates.append((color, pattern.axis, tables, ids))
-        for color, axis, tables, ids in updates:
+                updates.append((number, color, pattern.axis, tables, ids, pattern.line_indices(program)[0]))
+        for number, color, axis, tables, ids, line in updates:
             positions = state.setdefault(color, {}).setdefault(axis, {})
+            advanced = color in switched.get(number, ())
             for routes in tables:
                 for pos, config in routes.items():
                     positions[pos] = (index, config)
+                    sequence = sequences.setdefault((color, axis, pos), [])
+                    # A control wavelet moves every router it reaches one position on; otherwise a first use
+                    # is the configuration loaded with the program.
+                    if advanced or not sequence:
+                        sequence.append(config)
+                        where[(color, axis, pos)] = (line, index)
             newest[(color, axis)] = index
             written[(color, axis)] = (ids, index)
         result.append({number: frozenset(colors) for number, colors in switched.items()})
-    return result
+    return result, sequences, where
+
+
+def positions_needed(sequence: list) -> int:
+    """Switch positions a router needs to take `sequence` in order, wrapping around (ring mode): its shortest
+    period."""
+    for period in range(1, len(sequence)):
+        if all(sequence[i] == sequence[i - period] for i in range(period, len(sequence))):
+            return period
+    return len(sequence)
+
+
+def _check_positions(program: Program, function: str, sequences: dict, where: dict) -> None:
+    limit = program.arch.router.route_positions_per_color
+    for (color, axis, pos), sequence in sequences.items():
+        if len(sequence) <= limit:
+            continue
+        needed = positions_needed(sequence)
+        if needed > limit:
+            line, step = where[(color, axis, pos)]
+            name = program.functions[function][step].name
+            raise WafersimError(
+                f"function '{function}': {describe_pe(*pe_of(axis, line, pos))} needs {needed} route positions on "
+                f"color {color} (by step '{name}'; {len(set(sequence))} distinct configurations, one per control "
+                f"wavelet) but a router holds {limit} per color; spread the paths over more colors or relay them "
+                "through cores"
+            )

@@ -19,7 +19,7 @@ from wafersim.fabric.fast_engine import step_cycles
 from wafersim.fabric.program import Program
 from wafersim.fabric.runtime import HOST_MEMORY_FRACTION, Runtime, host_memory_bytes
 from wafersim.fabric.stats import RunStats
-from wafersim.fabric.switching import switched_colors
+from wafersim.fabric.switching import routing_record, switched_colors
 
 Arrays = dict[str, np.ndarray]
 
@@ -57,6 +57,8 @@ class KernelResult:
     host_io_cycles: int
     sim_wall_s: float
     stats: RunStats
+    # What the kernel asks of the routers (switching.routing_record): route positions, control wavelets, relays.
+    routing: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready summary, as `wafersim fabric run` prints it."""
@@ -82,6 +84,7 @@ class KernelResult:
             "max_link_utilisation": float(self.stats.link_utilisation_per_pe().max()),
             "host_io_cycles": self.host_io_cycles,
             "sim_wall_s": self.sim_wall_s,
+            "routing": dict(self.routing),
         }
 
 
@@ -148,6 +151,7 @@ def run_built(
         host_io_cycles=runtime.host_io_cycles,
         sim_wall_s=wall,
         stats=runtime.stats,
+        routing=routing_record(program, built.function),
     )
 
 

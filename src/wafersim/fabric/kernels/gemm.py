@@ -5,10 +5,16 @@ The local block product is one column FMA of length mb per (k, n) pair.
 
 - `gemm-summa` (van de Geijn & Watts, "SUMMA", 1997; the SDK's gemm-collectives_2d): K is cut into lcm(R, C)
   panels; in step s the column owning panel s multicasts its A panel along the rows and the row owning it its B
-  panel down the columns, then every PE accumulates. Each step pays a multicast across the whole line.
+  panel down the columns, then every PE accumulates (broadcast, wait, compute, as the SDK example does). Each
+  step pays a multicast across the whole line, and the root moves: every root position needs its own route
+  configuration at each PE, a router holds `route_positions_per_color` per color, so the roots are spread over
+  ceil(roots / positions) colors per axis; when the kernel's colors cannot hold that, the broadcast of that axis
+  is relayed through every core (`RelayCast`: each hop pays two ramp crossings, each core streams the block in
+  and out) - WaferLLM's limited-routing argument against SUMMA on a wafer.
 - `gemm-cannon` (Cannon, 1969): the initial alignment (row i of A turned i places, column j of B j places) runs
   on the fabric as neighbour shifts (or, with skew='host', comes from the host placement), then P rounds of local
-  product and a cyclic shift of A one PE west and B one PE north; the wrap-around stream crosses the whole line.
+  product and a cyclic shift of A one PE west and B one PE north, the shift streaming while the core computes; the
+  wrap-around stream crosses the whole line.
 - `meshgemm` (WaferLLM, He et al., OSDI 2025): Cannon's algorithm on logical rings laid out interleaved (even
   positions ascending, odd descending), so every logical neighbour is at most 2 hops away and the shift's
   critical path is constant instead of growing with P.
@@ -27,6 +33,7 @@ from wafersim.fabric.dtypes import DType
 from wafersim.fabric.kernels.base import Arrays, Built, ceil_div, tile
 from wafersim.fabric.patterns import Multicast, Shift
 from wafersim.fabric.program import Compute, Program, Step, pe_coords
+from wafersim.fabric.relays import RelayCast
 from wafersim.fabric.routing import interleaved_ring
 from wafersim.fabric.runtime import Runtime
 
@@ -123,9 +130,50 @@ def _panel_product(
     )
 
 
+def summa_broadcast_plan(arch: FabricArch, rows: int, cols: int) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """How SUMMA broadcasts along each axis: ("multicast", colors the roots rotate over: statically routed, each
+    color's routers switching among at most `route_positions_per_color` roots) or ("relay", 4 colors: relayed
+    through every core). Relays replace the axis with more roots first, until the kernel's colors suffice."""
+    positions = arch.router.route_positions_per_color
+    roots = {"x": cols, "y": rows}  # A is broadcast along rows from one of `cols` roots, B down columns
+    relayed: set[str] = set()
+
+    def needed(axis: str) -> int:
+        if roots[axis] == 1:
+            return 0
+        return 4 if axis in relayed else math.ceil(roots[axis] / positions)
+
+    while needed("x") + needed("y") > arch.kernel_colors:
+        left = [a for a in ("x", "y") if a not in relayed and roots[a] > 1]
+        if not left:
+            raise WafersimError(
+                f"gemm-summa on {rows}x{cols}: its relayed broadcasts need {needed('x') + needed('y')} colors and "
+                f"{arch.name} leaves {arch.kernel_colors} to kernels"
+            )
+        relayed.add(max(left, key=lambda a: roots[a]))
+    plan = {}
+    first = 0
+    for axis in ("x", "y"):
+        colors = tuple(range(first, first + needed(axis)))
+        plan[axis] = ("relay" if axis in relayed else "multicast", colors)
+        first += len(colors)
+    return plan
+
+
+def _summa_broadcast(
+    plan: dict, axis: str, root: int, name: str, src: str, n: int, length: int, src_off: int
+) -> Multicast | RelayCast:
+    kind, colors = plan[axis]
+    dst = "Abuf" if axis == "x" else "Bbuf"
+    if kind == "relay":
+        return RelayCast(name, axis, root, src, dst, n, colors, length, src_off=src_off)
+    return Multicast(name, axis, root, src, dst, n, colors[root % len(colors)], length, src_off=src_off)
+
+
 def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k: int, n: int) -> Built:
     """SUMMA on any R x C grid: K is cut into lcm(R, C) panels, so each panel lies in one column's A blocks and
-    one row's B blocks; step s multicasts panel s of A along the rows and of B down the columns."""
+    one row's B blocks; step s multicasts panel s of A along the rows and of B down the columns (routes and relays:
+    see `summa_broadcast_plan`)."""
     panels = math.lcm(rows, cols)
     if panels > SUMMA_MAX_PANELS:
         raise WafersimError(
@@ -143,6 +191,7 @@ def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k:
         ("C", mb * nb),
     ):
         program.symbol(sym, size)
+    plan = summa_broadcast_plan(arch, rows, cols)
     steps = []
     for s in range(panels):
         a_root, a_off = s // a_panels, (s % a_panels) * mb * kp
@@ -150,11 +199,11 @@ def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k:
         patterns = []
         if cols > 1:
             patterns.append(
-                Multicast(f"A_row_bcast{s}", "x", a_root, "A", "Abuf", mb * kp, 0, cols, src_off=a_off)
+                _summa_broadcast(plan, "x", a_root, f"A_row_bcast{s}", "A", mb * kp, cols, a_off)
             )
         if rows > 1:
             patterns.append(
-                Multicast(f"B_col_bcast{s}", "y", b_root, "B", "Bbuf", kp * nb, 1, rows, src_off=b_off)
+                _summa_broadcast(plan, "y", b_root, f"B_col_bcast{s}", "B", kp * nb, rows, b_off)
             )
         if patterns:
             steps.append(Step(f"bcast{s}", patterns=tuple(patterns)))
@@ -257,24 +306,24 @@ def build_cannon(
     steps = _skew_steps(program, p, order, tuple(dest), mb, kb, nb) if skew == "fabric" else []
     for s in range(p):
         cur, nxt = s % 2, (s + 1) % 2
+        # The shift of the blocks in use streams while the core multiplies them (WaferLLM's MeshGEMM issues its
+        # two-hop sends before the block product; the fabric moves them on the core's data-movement threads),
+        # so a round costs the larger of the two.
+        shifts = ()
+        if s < p - 1:
+            shifts = (
+                Shift(f"A_shift{s}", "x", tuple(dest), f"A{cur}", f"A{nxt}", mb * kb, (0, 1, 2, 3)),
+                Shift(f"B_shift{s}", "y", tuple(dest), f"B{cur}", f"B{nxt}", kb * nb, (4, 5, 6, 7)),
+            )
         steps.append(
             Step(
-                f"product{s}",
+                f"round{s}",
                 computes=(
                     block_product(program, mb, kb, nb, f"A{cur}", f"B{cur}", "C", f"block_product{s}"),
                 ),
+                patterns=shifts,
             )
         )
-        if s < p - 1:
-            steps.append(
-                Step(
-                    f"shift{s}",
-                    patterns=(
-                        Shift(f"A_shift{s}", "x", tuple(dest), f"A{cur}", f"A{nxt}", mb * kb, (0, 1, 2, 3)),
-                        Shift(f"B_shift{s}", "y", tuple(dest), f"B{cur}", f"B{nxt}", kb * nb, (4, 5, 6, 7)),
-                    ),
-                )
-            )
     program.function("gemm", steps)
 
     def load(runtime: Runtime, inputs: Arrays) -> None:

@@ -144,9 +144,10 @@ def elementwise(arch: FabricArch, rows: int, cols: int, n: int, op: str = "add")
 
 def meshgemm(arch: FabricArch, p: int, m: int, k: int, n: int) -> Cost:
     """WaferLLM MeshGEMM on a p x p grid: Cannon's initial alignment on the fabric (p - 1 neighbour-shift steps
-    on the lines still turning, then a local copy on the odd lines), p block products and p - 1
-    interleaved-ring shifts (<= 2 hops). Both operands are aligned on the fabric, as the library kernel does
-    for activations arriving unskewed; weights placed pre-aligned by the host would save the B half."""
+    on the lines still turning, then a local copy on the odd lines), then p rounds of block product, in the first
+    p - 1 of which the interleaved-ring shift (<= 2 hops) streams concurrently, so each costs the larger of the
+    two. Both operands are aligned on the fabric, as the library kernel does for activations arriving unskewed;
+    weights placed pre-aligned by the host would save the B half."""
     mb, kb, nb = ceil_div(m, p), ceil_div(k, p), ceil_div(n, p)
     product = nb * kb * vec(arch, "fma", mb)
     if p == 1:
@@ -157,7 +158,8 @@ def meshgemm(arch: FabricArch, p: int, m: int, k: int, n: int) -> Cost:
     shift = reach * hop + 2 * ramp + mb * kb + kb * nb
     # A PE on an odd row and an odd column copies both blocks back (at the add width, as the kernel charges).
     gather = vec(arch, "add", mb * kb) + vec(arch, "add", kb * nb)
-    return Cost(p * product + gather, 2 * (p - 1) * shift)
+    rounds = Cost(product, 0) if product >= shift else Cost(0, shift)
+    return Cost(product + gather, (p - 1) * shift) + rounds.times(p - 1)
 
 
 # The kernels with a closed form, by their name in the fabric's kernel registry (`wafersim.fabric.KERNELS`):
