@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
-from wafersim.perf.validation import DEFAULT_POINTS, load_points, run_validation
+from wafersim.perf.validation import load_points, run_validation
 
 # Median absolute percentage error the test group must stay within (the foundation issue's target).
 TEST_MEDIAN_APE_TARGET = 0.15
@@ -27,7 +27,7 @@ def validate(points_path, group, catalog_dirs, as_json):
     """Predict every published measurement and report the errors (APE as fractions: 0.1 = 10%)."""
     from pathlib import Path
 
-    points = load_points(Path(points_path) if points_path else DEFAULT_POINTS)
+    points = load_points(Path(points_path) if points_path else None)
     if group != "all":
         points = [p for p in points if p.group == group]
     report = run_validation(get_catalog(catalog_dirs), points)
@@ -36,19 +36,26 @@ def validate(points_path, group, catalog_dirs, as_json):
         echo_json(report)
         return
     table = Table(title="validation against published measurements")
-    for column in ("id", "group", "metric", "measured", "predicted", "APE"):
+    for column in ("id", "group", "family", "metric", "measured", "predicted", "APE"):
         table.add_column(column, justify="right" if column in {"measured", "predicted", "APE"} else "left")
     for p in report["points"]:
         ape = f"{p['ape']:.1%}" if p["ape"] is not None else f"skipped: {p['skipped']}"
-        table.add_row(p["id"], p["group"], p["metric"], fmt(p["measured"]), fmt(p["predicted"]), ape)
+        table.add_row(
+            p["id"], p["group"], p["family"], p["metric"], fmt(p["measured"]), fmt(p["predicted"]), ape
+        )
     console = make_console()
     console.print(table)
     for name, stats in report["groups"].items():
         if stats["points"]:
             console.print(
                 f"{name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
-                f"p90 APE {stats['p90_ape']:.1%}"
+                f"p90 APE {stats['p90_ape']:.1%}, worst {stats['worst_ape']:.1%}"
             )
+    for name, stats in report["families"].items():
+        console.print(
+            f"  test / {name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
+            f"worst {stats['worst_ape']:.1%}"
+        )
     console.print(f"skipped (not predictable from what the source publishes): {report['skipped']}")
 
 

@@ -34,6 +34,8 @@ class EstimateRequest:
     batch: int | None = None  # None: the largest that fits (maximum throughput)
     max_batch: int = DEFAULT_MAX_BATCH
     max_tpot_s: float | None = None  # with batch=None: the largest batch whose TPOT stays within this
+    max_ttft_s: float | None = None  # ... and whose p99 TTFT under Poisson arrivals stays within this
+    expert_load_cv: float | None = None  # MoE routing skew (perf/moe.py; None: the sourced default)
     cost: CostAssumptions = field(default_factory=CostAssumptions)  # for usd_per_million_tokens
 
     def __post_init__(self) -> None:
@@ -42,6 +44,10 @@ class EstimateRequest:
                 raise WafersimError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
         if self.max_tpot_s is not None and self.max_tpot_s <= 0:
             raise WafersimError(f"--max-tpot must be > 0 seconds, got {self.max_tpot_s}")
+        if self.max_ttft_s is not None and self.max_ttft_s <= 0:
+            raise WafersimError(f"max_ttft_s must be > 0 seconds, got {self.max_ttft_s}")
+        if self.expert_load_cv is not None and self.expert_load_cv < 0:
+            raise WafersimError(f"expert_load_cv must be ≥ 0, got {self.expert_load_cv}")
         if self.batch is not None and self.batch < 1:
             raise WafersimError(f"--batch must be ≥ 1 or 'auto', got {self.batch}")
         if self.input_len + self.output_len > self.model.max_context:
