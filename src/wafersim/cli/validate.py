@@ -72,6 +72,7 @@ def calibrate(write, catalog_dirs, as_json):
     data = {
         "factors": result.factors,
         "dataset_input_len": result.dataset_input_len,
+        "other_dataset_input_lens": result.other_input_lens,
         "loss": result.loss,
         "points": result.points,
     }
@@ -86,3 +87,5 @@ def calibrate(write, catalog_dirs, as_json):
             f"MLPerf OpenOrca mean input length: {result.dataset_input_len}; loss {result.loss:.3f} "
             f"over {result.points} calibration points" + (" (written)" if write else "")
         )
+        for name, length in result.other_input_lens.items():
+            click.echo(f"{name} mean input length: {length}")
