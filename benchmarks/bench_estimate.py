@@ -35,6 +35,8 @@ def main() -> None:
         ("llama-3.1-70b on 8 × h100-sxm, all layouts, batch auto", dict(model="llama-3.1-70b", system="h100-sxm", count=8)),
         ("deepseek-v3 on 64 × h200-sxm, all layouts, batch auto", dict(model="deepseek-v3", system="h200-sxm", count=64)),
         ("llama-3.1-405b on 72 × gb200, all layouts, batch auto", dict(model="llama-3.1-405b", system="gb200", count=72)),
+        ("llama-3.1-405b on 8 × h200-sxm, all layouts, server limits", dict(model="llama-3.1-405b", system="h200-sxm",
+                                                                            count=8, max_ttft_s=6.0, max_tpot_s=0.175)),
     ]
     print(f"{'case':60s} {'layouts':>8s} {'median':>10s}")
     for name, case in cases:

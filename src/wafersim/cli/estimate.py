@@ -113,6 +113,20 @@ def print_estimate(result: Estimate) -> None:
     default=None,
     help="With --batch auto: largest batch whose time per output token stays within this (s).",
 )
+@click.option(
+    "--max-ttft",
+    "max_ttft_s",
+    type=float,
+    default=None,
+    help="With --batch auto: ... and whose p99 time to first token under Poisson load stays within this (s).",
+)
+@click.option(
+    "--expert-load-cv",
+    "expert_load_cv",
+    type=float,
+    default=None,
+    help="MoE routing skew: std/mean of tokens per expert (default 1.28, DeepSeek-R1 without EPLB).",
+)
 @click.option("--input-len", required=True, type=int, help="Prompt tokens per request.")
 @click.option("--output-len", required=True, type=int, help="Generated tokens per request.")
 @click.option("--grid", default=None, help="Wafer systems: region shape RxC (PEs) for both phases.")
@@ -138,6 +152,8 @@ def estimate(
     kv_precision,
     batch,
     max_tpot_s,
+    max_ttft_s,
+    expert_load_cv,
     input_len,
     output_len,
     grid,
@@ -167,6 +183,8 @@ def estimate(
         kv_precision=kv_precision,
         batch=parse_batch(batch),
         max_tpot_s=max_tpot_s,
+        max_ttft_s=max_ttft_s,
+        expert_load_cv=expert_load_cv,
         cost=CostAssumptions(life_years=life_years, usd_per_kwh=usd_per_kwh, pue=pue),
         grid=grid,
         decode_grid=decode_grid,

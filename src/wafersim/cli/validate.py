@@ -28,19 +28,26 @@ def validate(points_path, group, catalog_dirs, as_json):
         echo_json(report)
         return
     table = Table(title="validation against published measurements")
-    for column in ("id", "group", "metric", "measured", "predicted", "APE"):
+    for column in ("id", "group", "family", "metric", "measured", "predicted", "APE"):
         table.add_column(column, justify="right" if column in {"measured", "predicted", "APE"} else "left")
     for p in report["points"]:
         ape = f"{p['ape']:.1%}" if p["ape"] is not None else f"skipped: {p['skipped']}"
-        table.add_row(p["id"], p["group"], p["metric"], fmt(p["measured"]), fmt(p["predicted"]), ape)
+        table.add_row(
+            p["id"], p["group"], p["family"], p["metric"], fmt(p["measured"]), fmt(p["predicted"]), ape
+        )
     console = make_console()
     console.print(table)
     for name, stats in report["groups"].items():
         if stats["points"]:
             console.print(
                 f"{name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
-                f"p90 APE {stats['p90_ape']:.1%}"
+                f"p90 APE {stats['p90_ape']:.1%}, worst {stats['worst_ape']:.1%}"
             )
+    for name, stats in report["families"].items():
+        console.print(
+            f"  test / {name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
+            f"worst {stats['worst_ape']:.1%}"
+        )
     console.print(f"skipped (not predictable from what the source publishes): {report['skipped']}")
 
 
@@ -57,6 +64,7 @@ def calibrate(write, catalog_dirs, as_json):
     data = {
         "factors": result.factors,
         "dataset_input_len": result.dataset_input_len,
+        "other_dataset_input_lens": result.other_input_lens,
         "loss": result.loss,
         "points": result.points,
     }
@@ -71,3 +79,5 @@ def calibrate(write, catalog_dirs, as_json):
             f"MLPerf OpenOrca mean input length: {result.dataset_input_len}; loss {result.loss:.3f} "
             f"over {result.points} calibration points" + (" (written)" if write else "")
         )
+        for name, length in result.other_input_lens.items():
+            click.echo(f"{name} mean input length: {length}")

@@ -190,11 +190,11 @@ def validate(
 ) -> dict[str, Any]:
     """Every published measurement (perf/data/validation.toml, or `points_path`) predicted: per point measured,
     predicted and APE, per group median and p90 APE, and the target; `wafersim validate --json`."""
-    from wafersim.perf.validation import DEFAULT_POINTS, load_points, run_validation
+    from wafersim.perf.validation import load_points, run_validation
 
     if group not in GROUPS:
         raise WafersimError(f"group {group!r}: expected one of {', '.join(GROUPS)}", field="group")
-    points = load_points(Path(points_path) if points_path else DEFAULT_POINTS)
+    points = load_points(Path(points_path) if points_path else None)  # None: every shipped points file
     if group != "all":
         points = [p for p in points if p.group == group]
     report = run_validation(catalog or load_catalog(), points)

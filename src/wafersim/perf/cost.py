@@ -2,8 +2,9 @@
 
 Each operator's time on one accelerator is max(FLOPs / achievable FLOP/s, bytes / achievable bandwidth):
 it is bound by whichever it runs out of first. Collectives are added, not overlapped (inference kernels wait
-for the all-reduce before the next matrix multiply). Pipeline stages hold contiguous layers; with `pp`
-micro-batches in flight, one iteration of the whole batch takes pp × the slowest stage.
+for the all-reduce before the next matrix multiply). Pipeline stages hold contiguous layers; with m
+micro-batches in flight, one iteration of the whole batch takes max(the loop of one micro-batch through all
+stages, m × the slowest stage).
 
 Two ways to use a tensor-parallel group of n accelerators:
 - tensor parallel (Megatron-LM): every matrix split n ways, two all-reduces per layer, KV heads split;
@@ -25,6 +26,7 @@ import numpy as np
 from wafersim.catalog import BYTES_PER_ELEMENT, ModelSpec, Precision, SystemSpec
 from wafersim.perf.collectives import allreduce_s, send_s
 from wafersim.perf.layout import Layout
+from wafersim.perf.moe import DEFAULT_EXPERT_LOAD_CV, device_imbalance, expected_active_experts
 from wafersim.perf.work import StepWork
 
 ACTIVATION_BYTES = 2.0  # activations and collectives stay in 16-bit in TensorRT-LLM and vLLM
@@ -94,13 +96,17 @@ class IterationCost:
         layout: Layout,
         precision: Precision,
         kv_precision: Precision | None = None,
+        expert_load_cv: float | None = None,
     ) -> None:
         self.model, self.system, self.layout = model, system, layout
+        self.expert_load_cv = DEFAULT_EXPERT_LOAD_CV if expert_load_cv is None else expert_load_cv
         self.precision = precision
         self.kv_precision = kv_precision or default_kv_precision(precision)
         eff = system.efficiency
         self.matmul_flops_per_s = system.compute.peak_flops_per_s(precision) * eff.compute
-        # Grouped expert GEMMs (many small per-expert matmuls) reach their own, lower fraction of peak.
+        # Grouped expert GEMMs run at the matmul rate; what makes them slow is priced as mechanism (perf/moe.py):
+        # weights of every active expert read once per step, and the busiest device's share of the tokens. A
+        # user's catalog may still give them their own fraction (`moe_compute`); the shipped one does not.
         self.expert_flops_per_s = system.compute.peak_flops_per_s(precision) * (
             eff.moe_compute or eff.compute
         )
@@ -198,31 +204,38 @@ class IterationCost:
             allreduce_s(message, self.layout.tp, self.group_link, self.system.efficiency.network)
         )
 
-    def _all_to_all(self, tokens):
+    def _all_to_all(self, tokens, imbalance):
         """Dispatch and combine: each token's hidden state goes to its top-k experts and comes back; the
-        (n-1)/n of it bound for other accelerators crosses the link each way."""
+        (n-1)/n of it bound for other accelerators crosses the link each way, and the busiest device receives
+        `imbalance` × the mean. The link is the scale-up domain while the group fits it, else scale-out."""
         moe, n = self.model.moe, self.layout.tp
         assert moe is not None
-        message = tokens * moe.top_k * self.model.hidden_size * ACTIVATION_BYTES * (n - 1) / n
+        message = tokens * moe.top_k * self.model.hidden_size * ACTIVATION_BYTES * (n - 1) / n * imbalance
         return self._link(2 * send_s(message, self.group_link, self.system.efficiency.network))
 
     def _moe(self, local_tokens, group_tokens):
         """Routed experts (split over the group either way), router and shared experts.
 
-        `local_tokens` reach this accelerator's router; `group_tokens` are routed over the whole group.
+        `local_tokens` reach this accelerator's router; `group_tokens` are routed over the whole group. Each of
+        the ep expert shards holds E / ep experts, each split tp / ep ways, so an accelerator does 1/tp of the
+        group's expert work on average and the busiest one `imbalance` × that (perf/moe.py). Every active
+        expert's weights are read once per step, so small groups of tokens per expert are memory-bound.
         """
         m, n = self.model, self.layout.tp
         moe = m.moe
         assert moe is not None
-        # Expected distinct experts hit when the group's tokens each pick top_k of E (uniform routing);
-        # an accelerator reads its 1/n share of them, whichever way the experts are split.
         group_tokens = np.asarray(group_tokens, dtype=float)
-        distinct = moe.num_experts * (1.0 - (1.0 - moe.top_k / moe.num_experts) ** group_tokens)
+        imbalance = device_imbalance(
+            moe.num_experts, moe.top_k, self.layout.ep, group_tokens, self.expert_load_cv
+        )
+        active = expected_active_experts(moe.num_experts, moe.top_k, group_tokens)
         expert = m.expert_params()
-        flops = 2.0 * group_tokens * moe.top_k * expert / n
-        routed_io = group_tokens * moe.top_k * (m.hidden_size + moe.expert_ffn) * 2 * ACTIVATION_BYTES / n
+        flops = 2.0 * group_tokens * moe.top_k * expert / n * imbalance
+        routed_io = (
+            group_tokens * moe.top_k * (m.hidden_size + moe.expert_ffn) * 2 * ACTIVATION_BYTES / n * imbalance
+        )
         experts = self._op(
-            flops, distinct * expert * self.weight_bytes / n + routed_io, self.expert_flops_per_s
+            flops, active * expert * self.weight_bytes / n + routed_io, self.expert_flops_per_s
         )
         router = self._matmul(m.router_params(), local_tokens, m.hidden_size, moe.num_experts)
         shared = self._op(0.0, 0.0, self.matmul_flops_per_s)
@@ -231,7 +244,7 @@ class IterationCost:
             shared = self._matmul(
                 m.shared_expert_params() / split, local_tokens, m.hidden_size, moe.shared_ffn / split
             )
-        return experts, router, shared
+        return experts, router, shared, imbalance
 
     def layer_ops(self, work: StepWork, cls: _LayerClass, group_tokens=None) -> dict[str, OpCost]:
         """Operators of one layer of this class, for the work one accelerator sees."""
@@ -251,10 +264,10 @@ class IterationCost:
             ops["tp_allreduce"] = 2 * self._tp_allreduce(t)
         if cls.moe:
             group = t * self.ranks if group_tokens is None else group_tokens
-            experts, router, shared = self._moe(t, group)
+            experts, router, shared, imbalance = self._moe(t, group)
             ops.update({"moe_experts": experts, "moe_router": router, "moe_shared": shared})
             if self.layout.attention_dp and self.layout.tp > 1:
-                ops["moe_all_to_all"] = self._all_to_all(t)
+                ops["moe_all_to_all"] = self._all_to_all(t, imbalance)
         else:
             ops["ffn"] = self._matmul(m.dense_ffn_params() / split, t, m.hidden_size, 2 * m.dense_ffn / split)
         return ops
@@ -274,56 +287,77 @@ class IterationCost:
 
     # --- iteration -------------------------------------------------------------------------------------
 
-    def local_work(self, work: StepWork) -> tuple[StepWork, np.ndarray]:
-        """The busiest accelerator's share of a replica's iteration, and the number of ways it was cut.
+    def local_work(
+        self, work: StepWork, one_micro_batch: bool = False
+    ) -> tuple[StepWork, np.ndarray, np.ndarray]:
+        """The busiest accelerator's share of one micro-batch of a replica's iteration, the number of
+        attention-DP ranks it was spread over, and the number of micro-batches in flight.
 
         Attention-DP spreads sequences over `ranks` accelerators, and pipeline parallelism cuts each share into
-        up to pp micro-batches; a single sequence is never split.
+        up to pp micro-batches; a single sequence is never split. With `one_micro_batch`, `work` already is the
+        micro-batch that sets the pipeline's pace (analytical.py builds it), so it is not cut again.
         """
         sequences = np.maximum(np.asarray(work.logits, dtype=float), 1.0)
         ranks = np.minimum(sequences, self.ranks)
+        if one_micro_batch:
+            return work.scaled(1.0 / ranks), ranks, np.ones_like(ranks)
         micro_batches = np.clip(sequences / ranks, 1.0, self.layout.pp)
-        return work.scaled(1.0 / (ranks * micro_batches)), ranks
+        return work.scaled(1.0 / (ranks * micro_batches)), ranks, micro_batches
 
-    def iteration_ops(self, work: StepWork) -> dict[str, OpTotal]:
+    def iteration_ops(self, work: StepWork, one_micro_batch: bool = False) -> dict[str, OpTotal]:
         """Operators of one iteration of `work` (the whole replica's batch) on the critical path of the busiest
-        accelerator, summed over layers: pp × the slowest stage, plus the model's ends and stage hand-offs."""
+        accelerator: every layer's operators for one micro-batch, plus what the pipeline adds.
+
+        With pp stages and m micro-batches in flight, a micro-batch's next token needs its previous one, so each
+        loops through all stages once per iteration: the period is max(Σ stage times + hand-offs, m × the
+        slowest stage). Stages are uneven — layers do not divide evenly, the embedding sits on the first and
+        the LM head on the last — and the slowest one sets the pace: the difference is `pipeline_wait`. With
+        fewer micro-batches than stages (small batches), the loop itself is the period: the pipeline bubble.
+        """
         pp = self.layout.pp
-        local, ranks = self.local_work(work)
+        local, ranks, micro_batches = self.local_work(work, one_micro_batch)
         group_tokens = local.tokens * ranks
         class_ops = {}
         for per_class in self.stage_classes:
             for cls in per_class:
                 if cls not in class_ops:
                     class_ops[cls] = self.layer_ops(local, cls, group_tokens)
-        # Stage-to-stage imbalance: the slowest stage sets the pace for every micro-batch.
-        stage_totals = [
-            sum(
-                count * sum(op.time_s(self.bytes_per_s) for op in class_ops[cls].values())
-                for cls, count in per_class.items()
-            )
-            for per_class in self.stage_classes
-        ]
-        slowest = int(np.argmax([np.max(np.asarray(total)) for total in stage_totals]))
+        edges = self.edge_ops(local)
         parts: dict[str, list[OpCost]] = {}
-        for cls, count in self.stage_classes[slowest].items():
+        totals: dict[_LayerClass, int] = {}
+        for per_class in self.stage_classes:
+            for cls, count in per_class.items():
+                totals[cls] = totals.get(cls, 0) + count
+        for cls, count in totals.items():
             for name, op in class_ops[cls].items():
-                parts.setdefault(name, []).append(op * (pp * count))
-        for name, op in self.edge_ops(
-            local
-        ).items():  # first and last stage, once per micro-batch on the path
+                parts.setdefault(name, []).append(op * count)
+        for name, op in edges.items():
             parts[name] = [op]
         if pp > 1:
+            edge_stage = {"embedding": 0, "final_norm": pp - 1, "lm_head": pp - 1}
+            stage_times = []
+            for index, per_class in enumerate(self.stage_classes):
+                layers = sum(
+                    count * sum(op.time_s(self.bytes_per_s) for op in class_ops[cls].values())
+                    for cls, count in per_class.items()
+                )
+                own = [op.time_s(self.bytes_per_s) for name, op in edges.items() if edge_stage[name] == index]
+                stage_times.append(np.asarray(layers + sum(own), dtype=float))
             message = local.tokens * self.model.hidden_size * ACTIVATION_BYTES
-            hand_offs = pp * send_s(message, self.pp_link, self.system.efficiency.network)
-            parts["pp_transfer"] = [self._link(hand_offs)]
+            hand_off = send_s(message, self.pp_link, self.system.efficiency.network)
+            loop = sum(stage_times) + pp * hand_off
+            busy = micro_batches * (np.maximum.reduce(stage_times) + hand_off)
+            parts["pp_transfer"] = [self._link(pp * hand_off)]
+            parts["pipeline_wait"] = [self._link(np.maximum(busy - loop, 0.0))]
         overhead = self.system.efficiency.step_overhead_s + 0.0 * np.asarray(work.tokens, dtype=float)
         parts["step_overhead"] = [self._link(overhead)]
         return {name: OpTotal(tuple(ops)) for name, ops in parts.items()}
 
-    def breakdown(self, work: StepWork) -> dict[str, np.ndarray]:
-        """Seconds per operator for one iteration of `work` (the whole replica's batch)."""
-        return {name: op.time_s(self.bytes_per_s) for name, op in self.iteration_ops(work).items()}
+    def breakdown(self, work: StepWork, one_micro_batch: bool = False) -> dict[str, np.ndarray]:
+        """Seconds per operator for one iteration of `work` (the whole replica's batch, or with
+        `one_micro_batch` the micro-batch that sets a pipeline's pace)."""
+        ops = self.iteration_ops(work, one_micro_batch)
+        return {name: op.time_s(self.bytes_per_s) for name, op in ops.items()}
 
-    def time_s(self, work: StepWork) -> np.ndarray:
-        return sum(self.breakdown(work).values())
+    def time_s(self, work: StepWork, one_micro_batch: bool = False) -> np.ndarray:
+        return sum(self.breakdown(work, one_micro_batch).values())

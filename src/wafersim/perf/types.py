@@ -34,6 +34,8 @@ class EstimateRequest:
     batch: int | None = None  # None: the largest that fits (maximum throughput)
     max_batch: int = DEFAULT_MAX_BATCH
     max_tpot_s: float | None = None  # with batch=None: the largest batch whose TPOT stays within this
+    max_ttft_s: float | None = None  # ... and whose p99 TTFT under Poisson arrivals stays within this
+    expert_load_cv: float | None = None  # MoE routing skew (perf/moe.py; None: the sourced default)
     cost: CostAssumptions = field(default_factory=CostAssumptions)  # for usd_per_million_tokens
     # Speculative decoding: a draft model (perf.wafer.speculative.Speculative) or the target's multi-token
     # prediction heads (perf.speculative.MTPHeads); None: plain decoding.
@@ -43,6 +45,10 @@ class EstimateRequest:
         for name in ("count", "input_len", "output_len", "max_batch"):
             if getattr(self, name) < 1:
                 raise WafersimError(f"{name} must be ≥ 1, got {getattr(self, name)}", field=name)
+        if self.max_ttft_s is not None and not self.max_ttft_s > 0:
+            raise WafersimError(f"max_ttft_s must be > 0 seconds, got {self.max_ttft_s}", field="max_ttft_s")
+        if self.expert_load_cv is not None and not 0 <= self.expert_load_cv < float("inf"):
+            raise WafersimError(f"expert_load_cv must be ≥ 0, got {self.expert_load_cv}", field="expert_load_cv")
         if self.max_tpot_s is not None and self.max_tpot_s <= 0:
             raise WafersimError(f"max_tpot_s must be > 0 seconds, got {self.max_tpot_s}", field="max_tpot_s")
         if self.batch is not None and self.batch < 1:

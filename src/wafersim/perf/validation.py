@@ -1,9 +1,11 @@
 """Predictions against published measurements, with the error of each point and of each group.
 
-Points come from `data/validation.toml`. A point's `group` says whether it calibrated a parameter
-("calibration") or only tests the model ("test"); errors are reported per group and the test group alone
-judges the model. Points whose source leaves the accelerator count or the lengths unknown (0), and points on
-systems whose estimator is not built, are listed with the reason they were not predicted.
+Points come from the data files in POINT_FILES (`data/validation.toml` for GPUs/TPUs/LPUs; another area
+registers its own file there, e.g. the wafer points). A point's `group` says whether it calibrated a parameter
+("calibration") or only tests the model ("test"); errors are reported per group and, for the test group, per
+family (dense, moe, server, lpu, wafer: FAMILIES), and the test group alone judges the model. Points whose
+source leaves the accelerator count or the lengths unknown (0), and points on systems whose estimator is not
+built, are listed with the reason they were not predicted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from wafersim.errors import WafersimError
 from wafersim.perf.estimate import Estimate, EstimateRequest, estimate
 
 DEFAULT_POINTS = Path(__file__).resolve().parent / "data" / "validation.toml"
+# Every validation data file, keyed by the area that owns it; `load_points()` reads them all.
+POINT_FILES: dict[str, Path] = {"gpu": DEFAULT_POINTS}
 Metric = Literal["output_tokens_per_s", "output_tokens_per_s_per_user", "ttft_s", "tpot_s"]
+Family = Literal["dense", "moe", "server", "lpu", "wafer"]
+FAMILIES: tuple[str, ...] = ("dense", "moe", "server", "lpu", "wafer")
 
 
 class Dataset(BaseModel):
@@ -33,6 +39,10 @@ class Dataset(BaseModel):
     input_len: int = Field(ge=1)
     output_len: int = Field(ge=1)
     server_max_tpot_s: float | None = Field(default=None, gt=0)  # the benchmark's server-scenario TPOT rule
+    server_max_ttft_s: float | None = Field(default=None, gt=0)  # ... and its TTFT rule
+    # When no source publishes the mean input length: the range `wafersim calibrate` fits it in (on the
+    # dataset's calibration points only).
+    calibrated_input_bounds: tuple[int, int] | None = None
     source: str = Field(min_length=1)
 
 
@@ -56,6 +66,8 @@ class Point(BaseModel):
     tp: int = Field(ge=0)
     dataset: str | None = None  # lengths from a [dataset.NAME] table instead of input_len/output_len
     max_tpot_s: float | None = Field(default=None, gt=0)  # latency rule the measurement was taken under
+    max_ttft_s: float | None = Field(default=None, gt=0)
+    family: Family | None = None  # None: derived (family_of)
     notes: str = ""
 
 
@@ -64,6 +76,7 @@ class PointResult:
     point: Point
     predicted: float | None
     skipped: str | None = None
+    family: str = "dense"
 
     @property
     def ape(self) -> float | None:
@@ -76,6 +89,7 @@ class PointResult:
         return {
             "id": p.id,
             "group": p.group,
+            "family": self.family,
             "model": p.model,
             "system": p.system,
             "count": p.count,
@@ -97,8 +111,7 @@ def load_datasets(path: Path = DEFAULT_POINTS) -> dict[str, Dataset]:
     }
 
 
-def load_points(path: Path = DEFAULT_POINTS) -> list[Point]:
-    """Points with dataset lengths filled in."""
+def _load_file(path: Path) -> list[Point]:
     data = read_toml(path)
     datasets = load_datasets(path)
     points = []
@@ -113,13 +126,35 @@ def load_points(path: Path = DEFAULT_POINTS) -> list[Point]:
             update = {"input_len": lengths.input_len, "output_len": lengths.output_len}
             if point.scenario == "server" and point.max_tpot_s is None:
                 update["max_tpot_s"] = lengths.server_max_tpot_s
+            if point.scenario == "server" and point.max_ttft_s is None:
+                update["max_ttft_s"] = lengths.server_max_ttft_s
             point = point.model_copy(update=update)
         points.append(point)
+    return points
+
+
+def load_points(path: Path | None = None) -> list[Point]:
+    """Points with dataset lengths filled in: of one file, or of every file in POINT_FILES."""
+    paths = [path] if path is not None else list(POINT_FILES.values())
+    points = [point for p in paths for point in _load_file(p)]
     ids = [p.id for p in points]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
-        raise WafersimError(f"{path}: duplicate point ids {sorted(duplicates)}")
+        raise WafersimError(f"{', '.join(str(p) for p in paths)}: duplicate point ids {sorted(duplicates)}")
     return points
+
+
+def family_of(point: Point, catalog: Catalog) -> str:
+    """The family a point reports under: as the data file says, else wafer/lpu by system kind, server by
+    scenario, moe by model, dense otherwise."""
+    if point.family is not None:
+        return point.family
+    kind = catalog.system(point.system).kind
+    if kind in ("wafer", "lpu"):
+        return kind
+    if point.scenario == "server":
+        return "server"
+    return "moe" if catalog.model(point.model).moe is not None else "dense"
 
 
 def _skip_reason(point: Point, system: SystemSpec) -> str | None:
@@ -149,6 +184,7 @@ def request_for(point: Point, catalog: Catalog, system: SystemSpec | None = None
         tp=point.tp or None,
         batch=batch,
         max_tpot_s=point.max_tpot_s,
+        max_ttft_s=point.max_ttft_s,
     )
 
 
@@ -160,25 +196,43 @@ def predicted_metric(result: Estimate, metric: Metric) -> float | None:
 
 def predict(point: Point, catalog: Catalog, system: SystemSpec | None = None) -> PointResult:
     system = system or catalog.system(point.system)
+    family = family_of(point, catalog)
     reason = _skip_reason(point, system)
     if reason:
-        return PointResult(point, None, reason)
+        return PointResult(point, None, reason, family)
     result = estimate(request_for(point, catalog, system))
     value = predicted_metric(result, point.metric)
     if value is None:
-        return PointResult(point, None, f"does not fit: {result.reason}")
-    return PointResult(point, value)
+        return PointResult(point, None, f"does not fit: {result.reason}", family)
+    return PointResult(point, value, None, family)
+
+
+def _stats(errors: list[float]) -> dict[str, float | int | None]:
+    return {
+        "points": len(errors),
+        "median_ape": float(np.median(errors)) if errors else None,
+        "p90_ape": float(np.percentile(errors, 90)) if errors else None,
+        "worst_ape": float(np.max(errors)) if errors else None,
+    }
 
 
 def summarize(results: list[PointResult]) -> dict[str, dict[str, float | int | None]]:
+    """Median, p90 and worst APE per group (calibration, test)."""
+    return {
+        group: _stats([r.ape for r in results if r.point.group == group and r.ape is not None])
+        for group in ("calibration", "test")
+    }
+
+
+def summarize_families(results: list[PointResult], group: str = "test") -> dict[str, dict]:
+    """The same per family, for one group (families without points are left out)."""
     summary = {}
-    for group in ("calibration", "test"):
-        errors = [r.ape for r in results if r.point.group == group and r.ape is not None]
-        summary[group] = {
-            "points": len(errors),
-            "median_ape": float(np.median(errors)) if errors else None,
-            "p90_ape": float(np.percentile(errors, 90)) if errors else None,
-        }
+    for family in FAMILIES:
+        errors = [
+            r.ape for r in results if r.point.group == group and r.family == family and r.ape is not None
+        ]
+        if errors:
+            summary[family] = _stats(errors)
     return summary
 
 
@@ -189,6 +243,9 @@ def run_validation(catalog: Catalog, points: list[Point] | None = None) -> dict:
         "points": [r.to_dict() for r in results],
         "median_ape": summary["test"]["median_ape"],
         "p90_ape": summary["test"]["p90_ape"],
+        "worst_ape": summary["test"]["worst_ape"],
         "groups": summary,
+        "families": summarize_families(results),
+        "calibration_families": summarize_families(results, "calibration"),
         "skipped": sum(r.predicted is None for r in results),
     }

@@ -30,9 +30,8 @@ def efficiency_line(family: str, factors: dict[str, float], borrowed_by: str | N
             f"calibrated by `wafersim calibrate` on the calibration points of {members} "
             f"(perf/data/validation.toml; family {family}); network fixed at {NETWORK_EFFICIENCY} (nccl-tests busbw)"
         )
-    moe = f"moe_compute = {factors['moe_compute']}, " if "moe_compute" in factors else ""
     return (
-        f"efficiency = {{ compute = {factors['compute']}, {moe}memory_bw = {factors['memory_bw']}, "
+        f"efficiency = {{ compute = {factors['compute']}, memory_bw = {factors['memory_bw']}, "
         f'network = {NETWORK_EFFICIENCY}, step_overhead_s = {factors["step_overhead_s"]}, source = "{source}" }}'
     )
 
@@ -54,12 +53,12 @@ def write_calibration(
         path.write_text(new_text, encoding="utf-8")
         written.append(path)
     text = points_path.read_text(encoding="utf-8")
-    pattern = rf"(\[dataset\.{re.escape(CALIBRATED_DATASET)}\][^\[]*?^input_len = )\d+"
-    new_text, n = re.subn(
-        pattern, lambda m: f"{m.group(1)}{result.dataset_input_len}", text, count=1, flags=re.M | re.S
-    )
-    if n != 1:
-        raise ValueError(f"{points_path}: dataset {CALIBRATED_DATASET} has no input_len line")
-    points_path.write_text(new_text, encoding="utf-8")
+    lengths = {CALIBRATED_DATASET: result.dataset_input_len, **result.other_input_lens}
+    for name, length in lengths.items():
+        pattern = rf"(\[dataset\.{re.escape(name)}\][^\[]*?^input_len = )\d+"
+        text, n = re.subn(pattern, lambda m, v=length: f"{m.group(1)}{v}", text, count=1, flags=re.M | re.S)
+        if n != 1:
+            raise ValueError(f"{points_path}: dataset {name} has no input_len line")
+    points_path.write_text(text, encoding="utf-8")
     written.append(points_path)
     return written
