@@ -20,6 +20,7 @@ iterations in one call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -132,7 +133,6 @@ class IterationCost:
             self.kv_share = max(model.num_kv_heads / tp, 1.0) / model.num_kv_heads
         self.stage_classes = self._stage_classes()
         if system.memory_tiers:  # dataflow chips: weights spilled to DDR are read at its bandwidth
-            from wafersim.perf.memory import stage_weight_bytes
             from wafersim.perf.sram_chips import weight_bytes_per_s
 
             self.bytes_per_s = weight_bytes_per_s(system, max(stage_weight_bytes(self)), self.bytes_per_s)
@@ -361,3 +361,35 @@ class IterationCost:
 
     def time_s(self, work: StepWork, one_micro_batch: bool = False) -> np.ndarray:
         return sum(self.breakdown(work, one_micro_batch).values())
+
+
+# Weights per accelerator and stage live here (not in memory.py) because the cost of dataflow chips depends on
+# them: weights spilled past HBM are read at DDR bandwidth.
+def _layer_params_per_accelerator(cost: IterationCost, layer: int) -> float:
+    m, tp = cost.model, cost.layout.tp
+    if not cost.layout.attention_dp:
+        return m.layer_params(layer) / tp
+    # Attention-DP: whole attention and dense weights on every accelerator, routed experts spread tp ways.
+    params = m.attention_params() + 2 * m.hidden_size
+    if m.is_moe_layer(layer):
+        assert m.moe is not None
+        params += m.moe.num_experts * m.expert_params() / tp + m.shared_expert_params() + m.router_params()
+    else:
+        params += m.dense_ffn_params()
+    return params
+
+
+@lru_cache(maxsize=256)
+def stage_weight_bytes(cost: IterationCost) -> tuple[float, ...]:
+    """Weights held by one accelerator of each pipeline stage (embedding on the first, LM head on the last)."""
+    m, split = cost.model, cost.dense_split
+    stages = cost.stage_layers()
+    per_stage = []
+    for index, layers in enumerate(stages):
+        params = sum(_layer_params_per_accelerator(cost, i) for i in layers)
+        if index == 0:
+            params += m.embedding_params() / split
+        if index == len(stages) - 1:
+            params += (m.lm_head_params() + m.hidden_size) / split
+        per_stage.append(params * cost.weight_bytes)
+    return tuple(per_stage)

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from wafersim.perf.cost import ACTIVATION_BYTES, LOGIT_BYTES, IterationCost
-from wafersim.perf.sram_chips import is_compiler_scheduled, step_activation_bytes, usable_bytes
+from wafersim.perf.cost import ACTIVATION_BYTES, LOGIT_BYTES, IterationCost, stage_weight_bytes
+from wafersim.perf.sram_chips import is_compiler_scheduled, usable_bytes
 
 # Tokens one iteration may carry: vLLM's chunked-prefill token budget for offline throughput runs
 # (max_num_batched_tokens = 8192, vLLM engine-args docs); it bounds the activation workspace.
@@ -30,34 +30,15 @@ class MemoryUse:
         return self.total_bytes <= self.usable_bytes
 
 
-def _layer_params_per_accelerator(cost: IterationCost, layer: int) -> float:
-    m, tp = cost.model, cost.layout.tp
-    if not cost.layout.attention_dp:
-        return m.layer_params(layer) / tp
-    # Attention-DP: whole attention and dense weights on every accelerator, routed experts spread tp ways.
-    params = m.attention_params() + 2 * m.hidden_size
-    if m.is_moe_layer(layer):
-        assert m.moe is not None
-        params += m.moe.num_experts * m.expert_params() / tp + m.shared_expert_params() + m.router_params()
-    else:
-        params += m.dense_ffn_params()
-    return params
-
-
-@lru_cache(maxsize=256)
-def stage_weight_bytes(cost: IterationCost) -> tuple[float, ...]:
-    """Weights held by one accelerator of each pipeline stage (embedding on the first, LM head on the last)."""
+def step_activation_bytes(cost: IterationCost, batch: int) -> float:
+    """Activations one compiled step holds on one accelerator of a compiler-scheduled chip: `batch` tokens' residual stream, one working copy
+    and the widest intermediate (split over tp), plus their fp32 logits."""
     m, split = cost.model, cost.dense_split
-    stages = cost.stage_layers()
-    per_stage = []
-    for index, layers in enumerate(stages):
-        params = sum(_layer_params_per_accelerator(cost, i) for i in layers)
-        if index == 0:
-            params += m.embedding_params() / split
-        if index == len(stages) - 1:
-            params += (m.lm_head_params() + m.hidden_size) / split
-        per_stage.append(params * cost.weight_bytes)
-    return tuple(per_stage)
+    tokens = max(batch, 1)
+    widest = max(m.dense_ffn, m.moe.expert_ffn * m.moe.top_k if m.moe else 0, m.q_dim) * 2 / split
+    return (
+        tokens * (2 * m.hidden_size + widest) * ACTIVATION_BYTES + tokens * m.vocab_size / split * LOGIT_BYTES
+    )
 
 
 @lru_cache(maxsize=256)

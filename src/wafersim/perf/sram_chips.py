@@ -19,12 +19,7 @@ efficiency and link figures (their catalog files say where they come from; none 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from wafersim.catalog import SystemSpec
-
-if TYPE_CHECKING:
-    from wafersim.perf.cost import IterationCost
 
 # System kinds whose memory is laid out by a compiler rather than a run-time allocator.
 COMPILER_SCHEDULED_KINDS = frozenset({"lpu", "rdu"})
@@ -42,19 +37,6 @@ def usable_bytes(system: SystemSpec) -> float:
     """What weights, KV cache and activations may use on one accelerator: the main memory's usable share plus
     any DDR tier (which holds weights only; see `weight_bytes_per_s`)."""
     return system.memory.capacity_bytes * system.usable_memory_fraction + ddr_bytes(system)
-
-
-def step_activation_bytes(cost: IterationCost, batch: int) -> float:
-    """Activations one compiled step holds on one accelerator: `batch` tokens' residual stream, one working copy
-    and the widest intermediate (split over tp), plus their fp32 logits."""
-    from wafersim.perf.cost import ACTIVATION_BYTES, LOGIT_BYTES
-
-    m, split = cost.model, cost.dense_split
-    tokens = max(batch, 1)
-    widest = max(m.dense_ffn, m.moe.expert_ffn * m.moe.top_k if m.moe else 0, m.q_dim) * 2 / split
-    return (
-        tokens * (2 * m.hidden_size + widest) * ACTIVATION_BYTES + tokens * m.vocab_size / split * LOGIT_BYTES
-    )
 
 
 def weight_bytes_per_s(system: SystemSpec, weights_bytes: float, bytes_per_s: float) -> float:

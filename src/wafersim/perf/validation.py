@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from wafersim.catalog import Catalog, Precision, SystemSpec
 from wafersim.catalog.toml_io import read_toml, validate
 from wafersim.errors import WafersimError
-from wafersim.perf.estimate import Estimate, EstimateRequest, estimate
+from wafersim.perf.estimate import estimate
+from wafersim.perf.types import Estimate, EstimateRequest
 
 DEFAULT_POINTS = Path(__file__).resolve().parent / "data" / "validation.toml"
 # Every validation data file, keyed by the area that owns it; `load_points()` reads them all.
