@@ -25,9 +25,9 @@ import numpy as np
 from wafersim.catalog import Precision
 from wafersim.errors import WafersimError
 from wafersim.perf.cost import IterationCost
-from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.layout import Layout, layout_problem
 from wafersim.perf.memory import kv_bytes_per_sequence, memory_use, stage_weight_bytes
+from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.wafer.speculative import Speculative
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 
