@@ -108,7 +108,7 @@ def test_not_fitting_is_an_answer_not_an_error(capsys):
         (["--system", "h10-sxm"], "closest: h100-sxm"),
         (["--tp", "3"], "does not divide"),
         (["--batch", "many"], "--batch must be a positive integer or 'auto'"),
-        (["--count", "0"], "--count must be ≥ 1"),
+        (["--count", "0"], "count must be ≥ 1, got 0 (option --count)"),
     ],
 )
 def test_bad_input_is_a_clear_error(capsys, args, message):

@@ -11,6 +11,7 @@ import click
 import numpy as np
 
 from wafersim.catalog import PRECISIONS, load_catalog
+from wafersim.bounds import Bounds, Count, check, check_simulation_size
 from wafersim.errors import WafersimError
 
 BUILTIN_TRACES = {"azure-conv": "azure-llm-2023-conv.csv", "azure-code": "azure-llm-2023-code.csv"}
@@ -86,6 +87,11 @@ def _common(function):
             help="accelerators per prefill replica (default: --count)",
         ),
         click.option("--json", "as_json", is_flag=True),
+        click.option(
+            "--allow-large",
+            is_flag=True,
+            help="simulate more than 1,000,000 requests (refused otherwise, with an estimate of time and memory)",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -207,10 +213,18 @@ def _maybe_prefill_pool(
     """(PrefillPool, its report fields, config) when any --prefill-* option is given, else (None, {}, config)."""
     if replicas is None and system_id is None and prefill_count is None:
         return None, {}, config
+    replicas = 1 if replicas is None else replicas
+    prefill_count = count if prefill_count is None else prefill_count
+    check(_PrefillBounds, {"prefill_replicas": replicas, "prefill_count": prefill_count})
     return _prefill_pool(
-        model_spec, system_spec, deployment, config, workload, replicas or 1, system_id or system_spec.id,
-        prefill_count or count, precision,
+        model_spec, system_spec, deployment, config, workload, replicas, system_id or system_spec.id,
+        prefill_count, precision,
     )  # fmt: skip
+
+
+class _PrefillBounds(Bounds):
+    prefill_replicas: Count
+    prefill_count: Count
 
 
 def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas, system_id, count, precision):
@@ -275,9 +289,9 @@ def _prefill_pool(model_spec, decode_system, decode, config, workload, replicas,
 @click.option("--exact-pricing", is_flag=True, help="price multi-prompt prefills exactly, not from the table")
 def serve(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, trace, rate, duration,
-    input_len, output_len, arrival, cv, rate_scale, trace_rate, slo_ttft, slo_tpot, requests_out, series_out,
-    chrome_trace, trace_window, exact_pricing,
+    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, allow_large, trace, rate,
+    duration, input_len, output_len, arrival, cv, rate_scale, trace_rate, slo_ttft, slo_tpot, requests_out,
+    series_out, chrome_trace, trace_window, exact_pricing,
 ):  # fmt: skip
     """Replay a trace (or synthetic arrivals) against a deployment; report latency percentiles and throughput."""
     from dataclasses import replace
@@ -287,6 +301,7 @@ def serve(
     from wafersim.serving.workload import read_trace, synthetic
 
     rng = np.random.default_rng(seed)
+    slo = SLO(slo_ttft, slo_tpot)  # checked before any work
     if (trace is None) == (rate is None):
         raise WafersimError("give either --trace PATH or --rate QPS --duration S")
     if trace is not None:
@@ -298,8 +313,9 @@ def serve(
             raise WafersimError("--rate needs --duration S")
         prompt, output = _lengths(input_len, output_len)
         workload = synthetic(
-            rng, rate, duration_s=duration, prompt=prompt, output=output, arrival=arrival, cv=cv
-        )
+            rng, rate, duration_s=duration, prompt=prompt, output=output, arrival=arrival, cv=cv,
+            allow_large=allow_large,
+        )  # fmt: skip
     if max_requests is not None:
         if max_requests < 1:
             raise WafersimError(f"--requests must be ≥ 1, got {max_requests}")
@@ -335,10 +351,10 @@ def serve(
     from wafersim.serving.pricing import IterationPricer
 
     pricer = IterationPricer(deployment.replica, exact_prefill=exact_pricing)
-    result = simulate(workload, deployment.replica, config, pricer, prefill=prefill)
+    result = simulate(workload, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large)
     summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary["seed"] = seed
-    summary.update(summarize(result, SLO(slo_ttft, slo_tpot)))
+    summary.update(summarize(result, slo))
     summary["requests_per_s_per_mw"] = summary["requests_per_s"] / (summary["power_w"] / 1e6)
     if requests_out:
         write_requests(result, Path(requests_out))
@@ -367,8 +383,8 @@ def serve(
 )
 def capacity(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, trace, input_len, output_len,
-    synthetic_requests, slo_ttft, slo_tpot, tolerance,
+    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, allow_large, trace, input_len,
+    output_len, synthetic_requests, slo_ttft, slo_tpot, tolerance,
 ):  # fmt: skip
     """Highest request rate within p90 TTFT and p90 TPOT targets, found by bracketing and bisection."""
     from wafersim.serving.capacity import CapacitySearch, find_capacity
@@ -376,6 +392,7 @@ def capacity(
     from wafersim.serving.simulator import simulate
     from wafersim.serving.workload import read_trace, synthetic
 
+    slo = SLO(slo_ttft, slo_tpot)  # checked before any work
     if trace is not None:
         if input_len is not None or output_len is not None:
             raise WafersimError("--input-len and --output-len go with a synthetic workload, not --trace")
@@ -383,10 +400,12 @@ def capacity(
     else:
         if synthetic_requests < 2:
             raise WafersimError(f"--synthetic-requests must be ≥ 2, got {synthetic_requests}")
+        check_simulation_size(synthetic_requests, allow_large, "synthetic_requests")
         prompt, output = _lengths(input_len, output_len)
         base = synthetic(
-            np.random.default_rng(seed), 1.0, count=synthetic_requests, prompt=prompt, output=output
-        )
+            np.random.default_rng(seed), 1.0, count=synthetic_requests, prompt=prompt, output=output,
+            allow_large=allow_large,
+        )  # fmt: skip
     if max_requests is not None:
         if max_requests < 2:
             raise WafersimError(f"--requests must be ≥ 2 for a rate, got {max_requests}")
@@ -419,13 +438,15 @@ def capacity(
     pricer = IterationPricer(deployment.replica)
     mean_out = float(np.mean(base.output_tokens))
     guess = deployment.engines * 32 / float(pricer.decode_run_s(32, float(np.mean(base.prompt_tokens)), 1)[0])
-    search = CapacitySearch(SLO(slo_ttft, slo_tpot), start_rps=guess / mean_out, relative_tolerance=tolerance)
+    search = CapacitySearch(slo, start_rps=guess / mean_out, relative_tolerance=tolerance)
     prefill, prefill_fields, config = _maybe_prefill_pool(
         model_spec, system_spec, deployment, config, base, count, precision,
         prefill_replicas, prefill_system, prefill_count,
     )  # fmt: skip
     found = find_capacity(
-        base.at_rate, lambda w: simulate(w, deployment.replica, config, pricer, prefill=prefill), search
+        base.at_rate,
+        lambda w: simulate(w, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large),
+        search,
     )
     summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary.update(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from wafersim.catalog import Catalog, load_catalog
 from wafersim.errors import WafersimError
+from wafersim.files import read_text
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -212,12 +213,7 @@ def load_scenario(path: Path | str, catalog: Catalog | None = None) -> Scenario:
     import yaml
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WafersimError(f"{path}: no such scenario file") from None
-    except (IsADirectoryError, UnicodeDecodeError) as error:
-        raise WafersimError(f"{path}: cannot read the scenario ({error})") from None
+    text = read_text(path, "scenario file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

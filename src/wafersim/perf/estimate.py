@@ -10,12 +10,30 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from wafersim.catalog import ModelSpec, Precision, SystemSpec
+from wafersim.bounds import Batch, Bounds, Count, Seconds, Tokens, check
 from wafersim.errors import WafersimError
 from wafersim.perf.economics import CostAssumptions, usd_per_million_tokens
 
 # TensorRT-LLM's default engine max_batch_size (trtllm-build --max_batch_size, 2048): the largest batch the
 # maximum-throughput mode will pick even where memory would allow more (per replica).
 DEFAULT_MAX_BATCH = 2048
+
+
+class _RequestBounds(Bounds):
+    """The scalar arguments of an EstimateRequest, with their bounds (see wafersim.bounds)."""
+
+    count: Count
+    input_len: Tokens
+    output_len: Tokens
+    tp: Count | None = None
+    pp: Count | None = None
+    ep: Count | None = None
+    attention_dp: bool | None = None
+    precision: Precision | None = None
+    kv_precision: Precision | None = None
+    batch: Batch | None = None
+    max_batch: Batch = DEFAULT_MAX_BATCH
+    max_tpot_s: Seconds | None = None
 
 
 @dataclass(frozen=True)
@@ -37,17 +55,26 @@ class EstimateRequest:
     cost: CostAssumptions = field(default_factory=CostAssumptions)  # for usd_per_million_tokens
 
     def __post_init__(self) -> None:
-        for name in ("count", "input_len", "output_len", "max_batch"):
-            if getattr(self, name) < 1:
-                raise WafersimError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
-        if self.max_tpot_s is not None and self.max_tpot_s <= 0:
-            raise WafersimError(f"--max-tpot must be > 0 seconds, got {self.max_tpot_s}")
-        if self.batch is not None and self.batch < 1:
-            raise WafersimError(f"--batch must be ≥ 1 or 'auto', got {self.batch}")
+        if not isinstance(self.model, ModelSpec):
+            raise WafersimError(
+                f"model must be a ModelSpec (catalog.model(id)), got {type(self.model).__name__}", field="model"
+            )
+        if not isinstance(self.system, SystemSpec):
+            raise WafersimError(
+                f"system must be a SystemSpec (catalog.system(id)), got {type(self.system).__name__}",
+                field="system",
+            )
+        if not isinstance(self.cost, CostAssumptions):
+            raise WafersimError(f"cost must be CostAssumptions, got {type(self.cost).__name__}", field="cost")
+        names = [name for name in _RequestBounds.model_fields if name != "context"]
+        checked = check(_RequestBounds, {name: getattr(self, name) for name in names})
+        for name in names:  # integral floats (8.0) and numpy integers become plain ints
+            object.__setattr__(self, name, getattr(checked, name))
         if self.input_len + self.output_len > self.model.max_context:
             raise WafersimError(
-                f"input-len + output-len = {self.input_len + self.output_len} exceeds the "
-                f"{self.model.max_context}-token context of {self.model.id}"
+                f"input_len + output_len = {self.input_len + self.output_len} exceeds the "
+                f"{self.model.max_context}-token context of {self.model.id}",
+                field="input_len",
             )
 
     @property

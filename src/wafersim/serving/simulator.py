@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 
+from wafersim.bounds import check_simulation_size
 from wafersim.errors import WafersimError
 from wafersim.serving.engine import Engine, SchedulerConfig
 from wafersim.serving.events import Event, EventLoop
@@ -100,7 +101,10 @@ def simulate(
     config: ServeConfig | None = None,
     pricer: IterationPricer | None = None,
     prefill: PrefillPool | None = None,
+    allow_large: bool = False,
 ) -> SimResult:
+    """Replay `workload`; more than MAX_SIMULATED_REQUESTS requests are refused unless `allow_large`."""
+    check_simulation_size(len(workload), allow_large, "workload")
     config = config or ServeConfig()
     if (prefill is None) != (config.prefill_engines == 0):
         raise ValueError("give a PrefillPool exactly when config.prefill_engines > 0")
