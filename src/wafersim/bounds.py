@@ -38,7 +38,6 @@ MAX_WIDTH = 10**6  # hidden size, heads, head dim, FFN width, experts, vocabular
 _STRICT_FLOATS = ConfigDict(allow_inf_nan=False, frozen=True, extra="forbid")
 
 
-
 def _no_bool(value: Any) -> Any:
     # pydantic's lax mode reads True as 1; a flag given where a number belongs is a mistake.
     if isinstance(value, bool):
@@ -66,7 +65,9 @@ def field_name(location: tuple[Any, ...]) -> str:
 # Why an upper limit is where it is, for the one-line error: by field name first, then by the limit's value.
 _ACCELERATOR_WHY = "more accelerators than any fleet announced"
 _WHY_BY_FIELD = {
-    **dict.fromkeys(("count", "tp", "pp", "ep", "replicas", "prefill_count", "prefill_replicas"), _ACCELERATOR_WHY),
+    **dict.fromkeys(
+        ("count", "tp", "pp", "ep", "replicas", "prefill_count", "prefill_replicas"), _ACCELERATOR_WHY
+    ),
     **dict.fromkeys(("batch", "max_batch"), "far beyond any engine's batch"),
 }
 _WHY_BY_LIMIT = {
@@ -84,7 +85,7 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def message(issue: dict[str, Any]) -> str:  
+def message(issue: dict[str, Any]) -> str:
     """A pydantic error as a short phrase: 'must be ≥ 1', 'must be a whole number'."""
     kind, context = issue["type"], issue.get("ctx") or {}
     bound = {"greater_than_equal": "≥", "greater_than": ">", "less_than_equal": "≤", "less_than": "<"}
@@ -161,7 +162,8 @@ def check_simulation_size(requests: float, allow_large: bool, what: str = "reque
     physical = _physical_memory_bytes()
     if physical is not None and memory > 0.8 * physical:
         raise WafersimError(
-            f"{what}: {estimate} would not fit in this machine's {physical / 1e9:.3g} GB of memory", field=what
+            f"{what}: {estimate} would not fit in this machine's {physical / 1e9:.3g} GB of memory",
+            field=what,
         )
     if requests > MAX_SIMULATED_REQUESTS and not allow_large:
         raise WafersimError(

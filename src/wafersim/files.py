@@ -36,7 +36,9 @@ def read_bytes(path: Path | str, what: str = "file") -> bytes:
     except PermissionError:
         raise WafersimError(f"{path}: permission denied (cannot read this {what})") from None
     except OSError as error:
-        raise WafersimError(f"{path}: cannot read this {what} ({os.strerror(error.errno or 0) or error})") from None
+        raise WafersimError(
+            f"{path}: cannot read this {what} ({os.strerror(error.errno or 0) or error})"
+        ) from None
 
 
 def read_text(path: Path | str, what: str = "file") -> str:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from wafersim.bounds import describe
 from wafersim.catalog.models import ModelSpec, from_hf_config
 from wafersim.catalog.systems import SystemSpec
 from wafersim.catalog.toml_io import DATA_DIR, read_toml, unknown_id_error, validate
-from wafersim.bounds import describe
 from wafersim.errors import WafersimError
 from wafersim.files import read_text
 

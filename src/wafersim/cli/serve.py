@@ -10,8 +10,8 @@ from typing import Any
 import click
 import numpy as np
 
-from wafersim.catalog import PRECISIONS, load_catalog
 from wafersim.bounds import Bounds, Count, check, check_simulation_size
+from wafersim.catalog import PRECISIONS, load_catalog
 from wafersim.errors import WafersimError
 
 BUILTIN_TRACES = {"azure-conv": "azure-llm-2023-conv.csv", "azure-code": "azure-llm-2023-code.csv"}

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.bounds import Batch, Bounds, Count, Seconds, Tokens, check
+from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.perf.economics import CostAssumptions, usd_per_million_tokens
 

@@ -14,8 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
-from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.bounds import MAX_ACCELERATORS, Batch, Bounds, Count, Seconds, check
+from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.perf.cost import IterationCost
 from wafersim.perf.estimate import DEFAULT_MAX_BATCH, Estimate, EstimateRequest, estimate
