@@ -48,5 +48,37 @@ def read_text(path: Path | str, what: str = "file") -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise WafersimError(
-            f"{Path(path)}: not a UTF-8 text {what} (byte {error.start}: {error.reason})"
+            f"{Path(path)}: not UTF-8 text (byte {error.start}: {error.reason}); expected a {what}"
         ) from None
+
+
+# Picture formats the plot writers produce (matplotlib's raster and vector backends).
+PICTURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def output_path(path: Path | str, what: str = "output file", suffixes: tuple[str, ...] = ()) -> Path:
+    """Check, before any work, that `path` can be written: its folder exists, it is not a folder, and its
+    suffix is one the writer produces. Returns the path; raises a WafersimError naming it otherwise."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise WafersimError(
+            f"{path}: a {what} is written as {', '.join(suffixes)}; '{path.suffix or '(no suffix)'}' is not one"
+        )
+    if path.is_dir():
+        raise WafersimError(f"{path}: is a directory; give a file name for the {what}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise WafersimError(f"{path}: the folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK):
+        raise WafersimError(f"{path}: the folder {folder} is not writable")
+    return path
+
+
+def write_text(path: Path | str, text: str, what: str = "output file") -> Path:
+    """Write `text` as UTF-8, naming the file in any failure."""
+    path = output_path(path, what)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise WafersimError(f"{path}: cannot write the {what} ({error.strerror or error})") from None
+    return path

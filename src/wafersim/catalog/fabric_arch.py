@@ -23,7 +23,8 @@ DTypeName = Literal["fp16", "bf16", "fp32"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf and nan parse from TOML (and JSON) but no bandwidth, size or rate may be either.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class FabricSize(_Frozen):

@@ -20,7 +20,8 @@ Width0 = Annotated[int, NoBool, Field(ge=0, le=MAX_WIDTH)]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf and nan parse from TOML (and JSON) but no bandwidth, size or rate may be either.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class MoESpec(_Spec):

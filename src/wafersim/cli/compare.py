@@ -24,11 +24,16 @@ DEFAULT_DEPLOYMENTS = (
 def parse_deployments(text: str) -> list[tuple[str, int]]:
     deployments = []
     for item in text.split(","):
-        system, _, count = item.strip().partition(":")
+        system, colon, count = item.strip().partition(":")
+        if not colon or not system:
+            raise WafersimError(
+                f"--systems entry '{item.strip()}' has no count: write SYSTEM:COUNT, e.g. "
+                f"{system or 'h100-sxm'}:8 (COUNT 0 = as many as the weights need)"
+            )
         try:
-            deployments.append((system, int(count or 0)))
+            deployments.append((system, int(count)))
         except ValueError:
-            raise WafersimError(f"--systems entry '{item}' is not SYSTEM:COUNT") from None
+            raise WafersimError(f"--systems entry '{item}' is not SYSTEM:COUNT (COUNT a whole number)") from None
     return deployments
 
 

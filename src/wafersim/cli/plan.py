@@ -85,6 +85,10 @@ def plan(scenario, as_json, report, cache_dir, no_cache, workers):
 
     if workers is not None and workers < 1:
         raise WafersimError(f"--workers must be ≥ 1, got {workers}")
+    if report:  # checked before the capacity searches, not after them
+        from wafersim.files import output_path
+
+        output_path(report, "report", (".html", ".htm"))
     spec = load_scenario(_scenario_path(scenario))
     result = make_plan(spec, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
                        workers=workers)  # fmt: skip

@@ -149,6 +149,10 @@ def map_cmd(
     from wafersim.perf.wafer.mapview import placement_map, write_plot
     from wafersim.perf.wafer.search import search
 
+    if plot_path:  # a bad picture path is named before the placement search, not after it
+        from wafersim.files import PICTURE_SUFFIXES, output_path
+
+        output_path(plot_path, "plot", PICTURE_SUFFIXES)
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
     options = _options(grid, decode_grid, prefill_grid)

@@ -13,6 +13,7 @@ import numpy as np
 from wafersim.errors import WafersimError
 from wafersim.fabric.kernels.base import KernelResult
 from wafersim.fabric.runtime import TRACE_MAX_PES
+from wafersim.files import PICTURE_SUFFIXES, output_path
 
 
 def busy_fraction(result: KernelResult) -> np.ndarray:
@@ -31,6 +32,7 @@ def sram_use_bytes(result: KernelResult) -> np.ndarray:
 def write_heatmaps(result: KernelResult, path: str | Path, sram_bytes_per_pe: int | None = None) -> Path:
     """Three panels per PE: fraction of cycles busy, SRAM use (of the per-PE capacity), and utilisation of its
     busiest outgoing link."""
+    output_path(path, "heatmap", PICTURE_SUFFIXES)
     try:
         import matplotlib
 

@@ -6,9 +6,9 @@ bracketing search). A fleet is many independent replicas behind a router, so cap
 replicas; that is the planner's linear model.
 
 The cache key is a SHA-256 of everything the answer depends on: the catalog specs' content, the replica size,
-the lengths (a trace's bytes), the SLO, request count, seed, and the source text of the serving and performance
-layers plus this module. Editing the simulator invalidates old answers on its own, including "not available"
-answers (a wafer system before the serving layer models it): when wafer replicas land in serving, the key
+the lengths (a trace's bytes), the SLO, request count, seed, and the source text and data files of the catalog,
+fabric, performance and serving layers plus this module. Editing the simulator or the fabric's machine model
+invalidates old answers on its own, including "not available" answers (a wafer system before the serving layer models it): when wafer replicas land in serving, the key
 changes and the capacity is simulated.
 """
 
@@ -82,14 +82,30 @@ def trace_path(trace: str) -> Path:
     return Path(trace)
 
 
+# What an answer is computed from, besides the job's own specs: the code of every layer below the fleet
+# (catalog parsing, the fabric whose timing rules price wafer kernels, perf, serving) and the data files they
+# read (catalog TOML/JSON, fabric architectures, validation/calibration data, shipped traces). Editing any of
+# them must not reuse an answer computed before.
+CODE_PACKAGES = ("catalog", "fabric", "perf", "serving")
+DATA_SUFFIXES = (".toml", ".json", ".yaml")  # traces: the key hashes the one a job uses
+
+
+def _answer_sources() -> list[Path]:
+    root = Path(wafersim.__file__).parent
+    files = [root / "__init__.py", root / "bounds.py", root / "errors.py", Path(__file__)]
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and (path.suffix == ".py" or path.suffix in DATA_SUFFIXES):
+                files.append(path)
+    return [path for path in files if path.is_file()]
+
+
 @functools.cache
 def _code_digest() -> str:
-    """Hash of the code an answer comes from: serving, perf and this module (plus the package version)."""
+    """Hash of the code and data an answer comes from (see CODE_PACKAGES) plus the package version."""
     root = Path(wafersim.__file__).parent
     digest = hashlib.sha256(wafersim.__version__.encode())
-    # Sub-packages too (perf/wafer prices wafer iterations once serving uses it).
-    files = sorted((root / "serving").rglob("*.py")) + sorted((root / "perf").rglob("*.py"))
-    for path in [*files, Path(__file__)]:
+    for path in _answer_sources():
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -28,7 +28,7 @@ class Dataset(BaseModel):
     """A benchmark's request lengths, shared by its points; `source` says where they came from (or that they
     were calibrated, when no source publishes them)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     input_len: int = Field(ge=1)
     output_len: int = Field(ge=1)
@@ -37,7 +37,7 @@ class Dataset(BaseModel):
 
 
 class Point(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str
     group: Literal["calibration", "test"]
@@ -119,6 +119,8 @@ def load_points(path: Path = DEFAULT_POINTS) -> list[Point]:
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise WafersimError(f"{path}: duplicate point ids {sorted(duplicates)}")
+    if not points:
+        raise WafersimError(f"{path}: no [[point]] tables (a validation file holds at least one measurement)")
     return points
 
 

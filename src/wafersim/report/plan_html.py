@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from wafersim.errors import WafersimError
+from wafersim.files import output_path, write_text
 
 
 def _figure_png(figure) -> str:
@@ -219,7 +220,5 @@ ${_num(result["mixed"]["min_cost"].get("total_cost_usd"))} over the horizon.</p>
 
 
 def write_report(result: dict[str, Any], path: Path) -> None:
-    try:
-        path.write_text(render(result), encoding="utf-8")
-    except OSError as error:
-        raise WafersimError(f"--report {path}: cannot write ({error})") from None
+    output_path(path, "report", (".html", ".htm"))
+    write_text(path, render(result), "report")

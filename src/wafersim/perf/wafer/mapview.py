@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wafersim.errors import WafersimError
+from wafersim.files import PICTURE_SUFFIXES, output_path
 from wafersim.perf.wafer.pipeline import ModelOnWafer, region_sram
 from wafersim.perf.wafer.search import Phases, Workload, decode_split
 
@@ -56,6 +57,7 @@ def placement_map(mow: ModelOnWafer, work: Workload, phases: Phases) -> dict[str
 
 def write_plot(data: dict[str, Any], path: str) -> None:
     """One panel per wafer: regions coloured by SRAM fill, labelled with their layers (matplotlib, lazily)."""
+    output_path(path, "plot", PICTURE_SUFFIXES)
     try:
         import matplotlib
 
