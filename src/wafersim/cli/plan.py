@@ -79,7 +79,7 @@ def plan(scenario, as_json, report, cache_dir, no_cache, workers):
         from wafersim.fleet.plan import plan as make_plan
     except ImportError as error:  # SciPy and PyYAML are the fleet extra's
         raise WafersimError(
-            f"wafersim plan needs SciPy and PyYAML ({error.name} is missing): pip install 'wafersim[fleet]'"
+            f"wafersim plan needs SciPy and PyYAML ({error.name} is missing): pip install scipy pyyaml (wafersim dependencies)"
         ) from None
     from wafersim.fleet.scenario import load_scenario
 

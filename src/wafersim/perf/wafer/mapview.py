@@ -65,7 +65,7 @@ def write_plot(data: dict[str, Any], path: str) -> None:
         import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
     except ImportError:
-        raise WafersimError("--plot needs matplotlib: pip install 'wafersim[plot]'") from None
+        raise WafersimError("--plot needs matplotlib: pip install matplotlib (a wafersim dependency)") from None
 
     wafers = data["wafers_used"]
     fig, axes = plt.subplots(
