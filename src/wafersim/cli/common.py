@@ -50,19 +50,24 @@ def fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
         if value < 1:
             return f"{value * 1e3:.{digits}g} ms"
         return f"{value:.{digits}g} s"
+    rounded = float(f"{value:.{digits}g}")  # 999.99998e9 is shown as 1T, not 1e+03G
     for threshold, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= threshold:
+        if abs(rounded) >= threshold:
             return f"{value / threshold:.{digits}g}{suffix}{unit}"
     return f"{value:.{digits}g}{unit}"
 
 
-def make_console():
-    """Rich console; piped output (files, tests, CI logs) gets a wide page instead of 80 wrapped columns."""
+def make_console(stderr: bool = False):
+    """Rich console; piped output (files, tests, CI logs) gets a wide page instead of 80 wrapped columns,
+    unless COLUMNS says how wide the page is."""
+    import os
     import sys
 
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 160)
+    stream = sys.stderr if stderr else sys.stdout
+    wide = stream.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    return Console(width=None if wide else 160, stderr=stderr)
 
 
 def cost_options(function):
