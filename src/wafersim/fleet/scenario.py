@@ -246,7 +246,8 @@ def load_scenario(path: Path | str, catalog: Catalog | None = None) -> Scenario:
     path = Path(path)
     text = read_text(path, "scenario file")
     try:
-        data = yaml.safe_load(text)
+        # libyaml's loader when PyYAML has it (3-4x faster on a long file), same safe subset.
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
