@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tomllib
 from pathlib import Path
 
@@ -25,7 +26,12 @@ from wafersim.serving.workload import read_trace
 from .test_issue13_regressions import time_limit
 
 ROOT = Path(__file__).resolve().parent.parent
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# WAFERSIM_FUZZ_EXAMPLES=500 explores further (locally); the suite's default keeps it to seconds.
+FUZZ = settings(
+    max_examples=int(os.environ.get("WAFERSIM_FUZZ_EXAMPLES", 25)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 BOUND_S = 20  # the most one example may take (a hang fails here, not the suite)
 
 # Values a hand-edited file can hold where a number belongs.

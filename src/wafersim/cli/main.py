@@ -56,7 +56,7 @@ def cli(debug: bool) -> None:
 
 def _report_error(message: str, field: str | None, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"error": message, "field": field}), err=True)
+        click.echo(json.dumps({"error": message, "field": field}, ensure_ascii=False), err=True)
     else:
         click.echo(f"error: {message}", err=True)
 
