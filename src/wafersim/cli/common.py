@@ -102,3 +102,50 @@ def cost_options(function):
     ):
         function = option(function)
     return function
+
+
+# Work shorter than this shows no bar: it would only flash.
+PROGRESS_AFTER_S = 2.0
+
+
+class ProgressBar:
+    """A rich progress bar on stderr for the core's `progress(done, total, what)` callback.
+
+    Drawn only on a terminal, and only once the work has run PROGRESS_AFTER_S; piped output, --json and quick
+    commands see nothing. Use as a context manager: `with ProgressBar("serving") as progress: ...`.
+    """
+
+    def __init__(self, label: str, enabled: bool = True) -> None:
+        import sys
+        import time
+
+        self.label = label
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.bar = None
+        self.task = None
+
+    def __call__(self, done: float, total: float | None, what: str) -> None:
+        if not self.enabled:
+            return
+        import time
+
+        if self.bar is None:
+            if time.perf_counter() - self.started < PROGRESS_AFTER_S:
+                return
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[what]}"),
+                TimeElapsedColumn(), console=make_console(stderr=True), transient=True,
+            )  # fmt: skip
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total, what=what)
+        self.bar.update(self.task, completed=done, total=total, what=what)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -107,8 +107,11 @@ def plan(scenario, as_json, report, cache_dir, no_cache, workers):
 
         output_path(report, "report", (".html", ".htm"))
     spec = load_scenario(_scenario_path(scenario))
-    result = make_plan(spec, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
-                       workers=workers)  # fmt: skip
+    from wafersim.cli.common import ProgressBar
+
+    with ProgressBar("planning", enabled=not as_json) as progress:
+        result = make_plan(spec, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
+                           workers=workers, progress=progress)  # fmt: skip
     if report:
         from wafersim.report.plan_html import write_report
 

@@ -351,7 +351,12 @@ def serve(
     from wafersim.serving.pricing import IterationPricer
 
     pricer = IterationPricer(deployment.replica, exact_prefill=exact_pricing)
-    result = simulate(workload, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large)
+    from wafersim.cli.common import ProgressBar
+
+    with ProgressBar("serving", enabled=not as_json) as progress:
+        result = simulate(
+            workload, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large, progress=progress
+        )
     summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary["seed"] = seed
     summary.update(summarize(result, slo))
@@ -443,11 +448,15 @@ def capacity(
         model_spec, system_spec, deployment, config, base, count, precision,
         prefill_replicas, prefill_system, prefill_count,
     )  # fmt: skip
-    found = find_capacity(
-        base.at_rate,
-        lambda w: simulate(w, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large),
-        search,
-    )
+    from wafersim.cli.common import ProgressBar
+
+    with ProgressBar("capacity search", enabled=not as_json) as progress:
+        found = find_capacity(
+            base.at_rate,
+            lambda w: simulate(w, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large),
+            search,
+            progress,
+        )
     summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary.update(
         {

@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
+from wafersim.cli.common import (
+    ProgressBar,
+    catalog_option,
+    echo_json,
+    fmt,
+    get_catalog,
+    json_option,
+    make_console,
+)
 from wafersim.perf.validation import DEFAULT_POINTS, load_points, run_validation
 
 # Median absolute percentage error the test group must stay within (the foundation issue's target).
@@ -30,7 +38,8 @@ def validate(points_path, group, catalog_dirs, as_json):
     points = load_points(Path(points_path) if points_path else DEFAULT_POINTS)
     if group != "all":
         points = [p for p in points if p.group == group]
-    report = run_validation(get_catalog(catalog_dirs), points)
+    with ProgressBar("validating", enabled=not as_json) as progress:
+        report = run_validation(get_catalog(catalog_dirs), points, progress)
     report["test_median_ape_target"] = TEST_MEDIAN_APE_TARGET
     if as_json:
         echo_json(report)
@@ -61,7 +70,8 @@ def calibrate(write, catalog_dirs, as_json):
     from wafersim.perf.calibration import calibrate as fit
     from wafersim.perf.calibration import write_calibration
 
-    result = fit(get_catalog(catalog_dirs))
+    with ProgressBar("calibrating", enabled=not as_json) as progress:
+        result = fit(get_catalog(catalog_dirs), progress=progress)
     data = {
         "factors": result.factors,
         "dataset_input_len": result.dataset_input_len,

@@ -30,6 +30,7 @@ import wafersim
 from wafersim.catalog import ModelSpec, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.fleet.scenario import Lengths, SLOSpec
+from wafersim.progress import Progress
 
 BUILTIN_TRACES = {"azure-conv": "azure-llm-2023-conv.csv", "azure-code": "azure-llm-2023-code.csv"}
 CACHE_ENV = "WAFERSIM_CACHE_DIR"
@@ -272,7 +273,11 @@ def _write(path: Path, result: ReplicaCapacity) -> None:
 
 
 def capacities(
-    jobs: list[CapacityJob], cache_dir: Path | None = None, use_cache: bool = True, workers: int = 1
+    jobs: list[CapacityJob],
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    workers: int = 1,
+    progress: Progress | None = None,
 ) -> list[ReplicaCapacity]:
     """Answers for every job, from the cache where possible; misses run in `workers` processes."""
     directory = cache_dir or default_cache_dir()
@@ -281,11 +286,22 @@ def capacities(
         _read(directory / f"{key}.json") if use_cache else None for key in keys
     ]
     missing = [i for i, result in enumerate(results) if result is None]
+    fresh: list[ReplicaCapacity] = []
+
+    def tick(result: ReplicaCapacity) -> None:
+        fresh.append(result)
+        if progress is not None:
+            progress(len(fresh), len(missing), f"capacity of {result.model} on {result.system}")
+
+    if progress is not None and missing:
+        progress(0, len(missing), "capacity searches")
     if workers > 1 and len(missing) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(missing))) as pool:
-            fresh = list(pool.map(simulate_capacity, [jobs[i] for i in missing]))
+            for result in pool.map(simulate_capacity, [jobs[i] for i in missing]):
+                tick(result)
     else:
-        fresh = [simulate_capacity(jobs[i]) for i in missing]
+        for i in missing:
+            tick(simulate_capacity(jobs[i]))
     for index, result in zip(missing, fresh, strict=True):
         results[index] = result
         if use_cache:

@@ -19,6 +19,7 @@ from wafersim.catalog import Catalog, load_catalog
 from wafersim.fleet.capacity import CapacityJob, ReplicaCapacity, capacities
 from wafersim.fleet.optimize import HOURS_PER_YEAR, OptionData, Problem, Solution, period_figures, solve
 from wafersim.fleet.scenario import Scenario
+from wafersim.progress import Progress
 
 OBJECTIVES = ("min_cost", "max_users")
 SENSITIVE = ("price", "power", "efficiency", "demand")
@@ -240,6 +241,7 @@ def plan(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     workers: int | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     catalog = catalog or load_catalog()
@@ -258,7 +260,7 @@ def plan(
         for o, m in pairs
     ]
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    results = capacities(jobs, cache_dir, use_cache, workers)
+    results = capacities(jobs, cache_dir, use_cache, workers, progress)
     caps = dict(zip(pairs, results, strict=True))
     capacity_s = time.perf_counter() - started
     mean_output = _mean_output_tokens(scenario)

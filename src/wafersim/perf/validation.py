@@ -19,6 +19,7 @@ from wafersim.catalog import Catalog, Precision, SystemSpec
 from wafersim.catalog.toml_io import read_toml, validate
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import Estimate, EstimateRequest, estimate
+from wafersim.progress import Progress
 
 DEFAULT_POINTS = Path(__file__).resolve().parent / "data" / "validation.toml"
 Metric = Literal["output_tokens_per_s", "output_tokens_per_s_per_user", "ttft_s", "tpot_s"]
@@ -184,8 +185,15 @@ def summarize(results: list[PointResult]) -> dict[str, dict[str, float | int | N
     return summary
 
 
-def run_validation(catalog: Catalog, points: list[Point] | None = None) -> dict:
-    results = [predict(p, catalog) for p in (points if points is not None else load_points())]
+def run_validation(
+    catalog: Catalog, points: list[Point] | None = None, progress: Progress | None = None
+) -> dict:
+    points = points if points is not None else load_points()
+    results = []
+    for done, point in enumerate(points):
+        if progress is not None:
+            progress(done, len(points), point.id)
+        results.append(predict(point, catalog))
     summary = summarize(results)
     return {
         "points": [r.to_dict() for r in results],

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wafersim.errors import WafersimError
+from wafersim.progress import Progress
 from wafersim.serving.metrics import SLO, summarize
 from wafersim.serving.simulator import SimResult
 from wafersim.serving.workload import Workload
@@ -51,13 +52,18 @@ def meets(summary: dict[str, Any], slo: SLO) -> bool:
 
 
 def find_capacity(
-    workload_at: Callable[[float], Workload], run: Callable[[Workload], SimResult], search: CapacitySearch
+    workload_at: Callable[[float], Workload],
+    run: Callable[[Workload], SimResult],
+    search: CapacitySearch,
+    progress: Progress | None = None,
 ) -> CapacityResult:
     probes: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any]] | None = None
 
     def probe(rate: float) -> bool:
         nonlocal best
+        if progress is not None:  # the search stops at max_probes at the latest
+            progress(len(probes), search.max_probes, f"probing {rate:.3g} req/s")
         summary = summarize(run(workload_at(rate)), search.slo)
         ok = meets(summary, search.slo)
         probes.append(

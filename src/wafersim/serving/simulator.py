@@ -17,6 +17,7 @@ import numpy as np
 
 from wafersim.bounds import check_simulation_size
 from wafersim.errors import WafersimError
+from wafersim.progress import Progress
 from wafersim.serving.engine import Engine, SchedulerConfig
 from wafersim.serving.events import Event, EventLoop
 from wafersim.serving.pricing import IterationPricer
@@ -102,8 +103,10 @@ def simulate(
     pricer: IterationPricer | None = None,
     prefill: PrefillPool | None = None,
     allow_large: bool = False,
+    progress: Progress | None = None,
 ) -> SimResult:
-    """Replay `workload`; more than MAX_SIMULATED_REQUESTS requests are refused unless `allow_large`."""
+    """Replay `workload`; more than MAX_SIMULATED_REQUESTS requests are refused unless `allow_large`.
+    `progress` hears of arrivals (about 200 times a run)."""
     check_simulation_size(len(workload), allow_large, "workload")
     config = config or ServeConfig()
     if (prefill is None) != (config.prefill_engines == 0):
@@ -175,6 +178,7 @@ def simulate(
     # With one engine taking arrivals, the next arrival is known to reach it: planning can stop there.
     lookahead = len(first_pool) == 1
     cursor = {"next": 0}  # position in `order` of the next arrival
+    report_every = max(1, len(order) // 200)
     # Python-list copies for the per-event scalar reads (a list index is several times cheaper than NumPy's).
     order_list: list[int] = order.tolist()
     arrivals: list[float] = requests.arrival_s[order].tolist()
@@ -200,6 +204,8 @@ def simulate(
         position = event.payload
         cursor["next"] = position + 1
         rid = order_list[position]
+        if progress is not None and position % report_every == 0:
+            progress(position, len(order_list), "requests arrived")
         engine = deliver(first_pool, rid, event.time_s)
         requests.engine[rid] = engine.index
         if position + 1 < len(order_list):
@@ -215,6 +221,8 @@ def simulate(
 
     loop.schedule(float(requests.arrival_s[order[0]]), "arrival", 0)
     loop.run({"arrival": on_arrival, "segment": on_segment, "handoff": on_handoff})
+    if progress is not None:
+        progress(len(order_list), len(order_list), "requests arrived")
     for engine in every:  # the loop ends only when every engine is idle: nothing may be left behind
         if engine.waiting or len(engine.running) or engine.prefilling:
             raise RuntimeError(f"engine {engine.index} stopped with requests left (a scheduler bug)")
