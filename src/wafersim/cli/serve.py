@@ -73,7 +73,7 @@ def _common(function):
         click.option(
             "--requests", "max_requests", type=int, default=None, help="use only the first N requests"
         ),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True),
         click.option(
             "--prefill-replicas", type=int, default=None, help="disaggregate: replicas that only prefill"
         ),
@@ -355,7 +355,13 @@ def serve(
 
     with ProgressBar("serving", enabled=not as_json) as progress:
         result = simulate(
-            workload, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large, progress=progress
+            workload,
+            deployment.replica,
+            config,
+            pricer,
+            prefill=prefill,
+            allow_large=allow_large,
+            progress=progress,
         )
     summary = _deployment_fields(model_spec, system_spec, count, replicas, deployment, prefill_fields)
     summary["seed"] = seed
@@ -453,7 +459,9 @@ def capacity(
     with ProgressBar("capacity search", enabled=not as_json) as progress:
         found = find_capacity(
             base.at_rate,
-            lambda w: simulate(w, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large),
+            lambda w: simulate(
+                w, deployment.replica, config, pricer, prefill=prefill, allow_large=allow_large
+            ),
             search,
             progress,
         )

@@ -69,7 +69,9 @@ class Demand(_Spec):
     # Requests per weekly active user per day, averaged over the week (light users included). Bounded at 10^4
     # (one every ~9 s, day and night): beyond any person's use; an agent fleet is several "users".
     requests_per_user_per_day: float = Field(gt=0, le=1e4)
-    peak_to_mean: float = Field(ge=1, le=100)  # the fleet is sized for the diurnal peak (100: one spike a day)
+    peak_to_mean: float = Field(
+        ge=1, le=100
+    )  # the fleet is sized for the diurnal peak (100: one spike a day)
     # users multiply by this from one period to the next (≤ 100x: beyond any service's growth)
     growth_per_period: float = Field(1.0, gt=0, le=100)
     lengths: Lengths
@@ -156,7 +158,7 @@ class Sensitivity(_Spec):
 class Scenario(_Spec):
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**63 - 1)  # numpy's generators take non-negative seeds
     objective: Literal["min_cost", "max_users"] = "min_cost"
     demand: Demand
     # ≤ 100 models, periods and options: each adds capacity searches and MILP variables; a century of yearly

@@ -51,16 +51,18 @@ class Workload:
 
     def rate_scaled(self, factor: float) -> Workload:
         """Replay `factor` times faster (gaps divided by factor): keeps the trace's burstiness."""
-        if not factor > 0:
-            raise WafersimError(f"--rate-scale must be > 0, got {factor}")
+        if not 0 < factor < float("inf"):
+            raise WafersimError(f"--rate-scale must be > 0 and finite, got {factor}", field="rate_scale")
         return Workload(
             self.arrival_s / factor, self.prompt_tokens, self.output_tokens, f"{self.source} ×{factor:g}"
         )
 
     def at_rate(self, rate_rps: float) -> Workload:
         """Time-scaled so that the mean arrival rate is `rate_rps`."""
-        if not rate_rps > 0:
-            raise WafersimError(f"rate must be > 0 requests/s, got {rate_rps}")
+        if not 0 < rate_rps <= MAX_RATE_RPS:
+            raise WafersimError(
+                f"rate must be > 0 and ≤ {MAX_RATE_RPS:g} requests/s, got {rate_rps}", field="rate_rps"
+            )
         if self.rate_rps == 0:
             raise WafersimError(f"{self.source}: all requests arrive at once, so it has no rate to scale")
         return self.rate_scaled(rate_rps / self.rate_rps)
@@ -217,11 +219,15 @@ def synthetic(
     """Arrivals at `rate_rps` for `count` requests or `duration_s` seconds (Gamma gaps with coefficient of
     variation `cv` model bursty traffic; cv = 1 is Poisson). More than MAX_SIMULATED_REQUESTS requests are
     refused unless `allow_large`."""
-    checked = check(_SyntheticBounds, {"rate_rps": rate_rps, "count": count, "duration_s": duration_s, "cv": cv})
+    checked = check(
+        _SyntheticBounds, {"rate_rps": rate_rps, "count": count, "duration_s": duration_s, "cv": cv}
+    )
     rate_rps, cv = checked.rate_rps, checked.cv
     if count is None:
         if checked.duration_s is None:
-            raise WafersimError("give a request count or duration_s for a synthetic workload", field="duration_s")
+            raise WafersimError(
+                "give a request count or duration_s for a synthetic workload", field="duration_s"
+            )
         # The count is estimated before anything is drawn: 10^18 requests is refused, not allocated.
         check_simulation_size(rate_rps * checked.duration_s, allow_large, "duration_s")
         count = max(1, int(np.ceil(rate_rps * checked.duration_s)))
