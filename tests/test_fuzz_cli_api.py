@@ -150,3 +150,19 @@ def test_api_arguments(catalog, changes):
     assert answer.fits in (True, False)
     if answer.fits:
         assert answer.tpot_s is not None and math.isfinite(answer.tpot_s) and answer.tpot_s > 0
+
+
+@FUZZ
+@given(tokens=ANY, context=ANY, layer=ANY)
+def test_wafer_sweep_arguments(catalog, tokens, context, layer):
+    from wafersim.catalog.fabric_arch import load_arch
+    from wafersim.perf.wafer.sweep import layer_sweep
+
+    with time_limit(BOUND_S):
+        try:
+            points = layer_sweep(catalog.model("llama-3.1-8b"), load_arch("wse-3"), tokens=tokens, context=context,
+                                 layer=layer)  # fmt: skip
+        except WafersimError as error:
+            assert error.field in ("tokens", "context", "layer"), str(error)
+            return
+    assert points and all(p.cycles > 0 for p in points)

@@ -68,7 +68,7 @@ _WHY_BY_FIELD = {
     **dict.fromkeys(
         ("count", "tp", "pp", "ep", "replicas", "prefill_count", "prefill_replicas"), _ACCELERATOR_WHY
     ),
-    **dict.fromkeys(("batch", "max_batch"), "far beyond any engine's batch"),
+    **dict.fromkeys(("batch", "max_batch", "tokens"), "far beyond any engine's batch"),
 }
 _WHY_BY_LIMIT = {
     MAX_TOKENS: "longer than any published model's context",
