@@ -62,15 +62,18 @@ def output_path(path: Path | str, what: str = "output file", suffixes: tuple[str
     path = Path(path)
     if suffixes and path.suffix.lower() not in suffixes:
         raise WafersimError(
-            f"{path}: a {what} is written as {', '.join(suffixes)}; '{path.suffix or '(no suffix)'}' is not one"
+            f"cannot write {what} {path}: a {what} is written as {', '.join(suffixes)}; "
+            f"'{path.suffix or '(no suffix)'}' is not one"
         )
     if path.is_dir():
-        raise WafersimError(f"{path}: is a directory; give a file name for the {what}")
+        raise WafersimError(f"cannot write {what} {path}: it is a directory; give a file name")
     folder = path.parent
     if not folder.is_dir():
-        raise WafersimError(f"{path}: the folder {folder} does not exist (create it first)")
+        raise WafersimError(
+            f"cannot write {what} {path}: the folder {folder} does not exist (create it first)"
+        )
     if not os.access(folder, os.W_OK):
-        raise WafersimError(f"{path}: the folder {folder} is not writable")
+        raise WafersimError(f"cannot write {what} {path}: the folder {folder} is not writable")
     return path
 
 
@@ -80,5 +83,5 @@ def write_text(path: Path | str, text: str, what: str = "output file") -> Path:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as error:
-        raise WafersimError(f"{path}: cannot write the {what} ({error.strerror or error})") from None
+        raise WafersimError(f"cannot write {what} {path}: {error.strerror or error}") from None
     return path
