@@ -117,9 +117,10 @@ SMALL_TEXT = st.one_of(NUMBER_TEXT, st.sampled_from(["1", "5", "20", "0.5"]))
 def test_serve_flags(capsys, flags):
     args = {"--model": "llama-3.1-8b", "--system": "h100-sxm", "--count": "1", "--rate": "5", "--duration": "20",
             "--input-len": "64", "--output-len": "8", **flags}  # fmt: skip
-    try:  # keep valid draws small: a rate × duration above a few thousand requests is not the point here
-        if float(args["--rate"]) * float(args["--duration"]) > 5000 and float(args["--rate"]) < 1e7:
-            args["--duration"] = "1"
+    try:  # keep valid draws small: more than ~2,000 requests is not the point here (the size guard is tested)
+        rate, duration = float(args["--rate"]), float(args["--duration"])
+        if 0 < rate < 1e7 and rate * duration > 2000:
+            args["--duration"] = repr(2000 / rate)
     except ValueError:
         pass
     code, err = _run(capsys, ["serve", *[item for pair in args.items() for item in pair], "--json"])

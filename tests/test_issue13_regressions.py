@@ -156,6 +156,7 @@ def test_plot_path_checked_first(capsys, tmp_path, name):
         (["--rate", "10", "--duration", "1e18"], "duration_s must be ≤"),
         (["--rate", "1e7", "--duration", "100"], "GB of memory"),  # 10^9 synthetic requests
         (["--rate", "100000", "--duration", "100"], "--allow-large"),  # 10^7: was silent for minutes
+        (["--rate", "200000", "--duration", "1", "--replicas", "200000"], "behind 200,000 engines"),  # fuzz
     ],
 )
 def test_serve_sizes_refused_up_front(capsys, args, needle):

@@ -17,21 +17,21 @@ from wafersim.errors import WafersimError
 # The largest fleets announced are a few hundred thousand accelerators (xAI Colossus: 200k GPUs, 2025);
 # 10^6 leaves room for plans a few years out while keeping every per-accelerator loop and count exact.
 MAX_ACCELERATORS = 10**6
-# Sequences in flight per replica: 500x the 2048 engine default (TensorRT-LLM/vLLM max batch); beyond this no
-# catalog memory holds even one KV block per sequence, and counts stay exact in float arithmetic.
+# Sequences in flight per replica: ~500x the 2048 engine default (TensorRT-LLM's max_batch_size); a sanity
+# bound, far above any deployed engine, that keeps batch arithmetic and per-sequence arrays small.
 MAX_BATCH = 10**6
 # Token lengths: the longest published context is Llama 4 Scout's 10,485,760 tokens (its config.json); 2^24
 # leaves room above it. Request lengths are also held to the model's own context.
 MAX_TOKENS = 2**24
 # Simulated requests one serving run holds before it refuses without allow_large: the issue-5 benchmark runs
-# 10^6 requests in about a minute of CPU and ~1 GB of memory; 10^7 would be ten minutes and 10 GB.
+# 10^6 requests in about a minute of CPU (~0.3 GB, see BYTES_PER_SIMULATED_REQUEST); 10^7 would be ten.
 MAX_SIMULATED_REQUESTS = 10**6
 # Seconds of simulated or amortised time: a century bounds durations, lives and windows alike.
 MAX_SECONDS = 100 * 365.25 * 86_400
-# Request rates: 10^7 requests/s is ~100x all of ChatGPT's reported traffic (2.5 G prompts/day ≈ 3e4/s).
+# Request rates: 10^7 requests/s is ~300x all of ChatGPT's reported traffic (2.5 G prompts/day ≈ 3e4/s).
 MAX_RATE_RPS = 1e7
-# Model shapes: the largest published configs have 126 layers (Llama 3.1 405B), hidden 16,384 and vocabularies
-# of ~256k; the limits are 10-100x those, so that parameter counts and loops over layers stay bounded.
+# Model shapes: the largest published configs have 126 layers (Llama 3.1 405B), hidden 16,384, 256 experts
+# and vocabularies of ~256k; the limits are ~4-80x those, so parameter counts and loops stay bounded.
 MAX_LAYERS = 10_000
 MAX_WIDTH = 10**6  # hidden size, heads, head dim, FFN width, experts, vocabulary
 
@@ -73,8 +73,8 @@ _WHY_BY_FIELD = {
 _WHY_BY_LIMIT = {
     MAX_TOKENS: "longer than any published model's context",
     MAX_SECONDS: "a century",
-    MAX_LAYERS: "~100x the deepest published model",
-    MAX_WIDTH: "~100x the widest published model",
+    MAX_LAYERS: "~80x the deepest published model",
+    MAX_WIDTH: "beyond any published model's widths",
 }
 
 
@@ -137,6 +137,12 @@ def describe(error: ValidationError, where: str) -> WafersimError:
 # benchmark: 1 M conv-trace requests in 59 s on an 8xH100 tp8 replica).
 BYTES_PER_SIMULATED_REQUEST = 256
 SECONDS_PER_SIMULATED_REQUEST = 60e-6
+# The router looks at every engine of a pool for each arrival: ~0.15 us per engine measured (min() over 10^4
+# stand-in engines, loaded machine), 0.2 us taken; 2,000 replicas add ~2 MB, so engines cost time, not memory.
+SECONDS_PER_ENGINE_PER_REQUEST = 0.2e-6
+# Without allow_large a run may take twice what 10^6 requests on one engine take (~2 min of CPU): a full-size
+# run behind a few hundred engines still goes; 10^5 requests behind 10^5 engines (~30 min) does not.
+MAX_SIMULATED_CPU_S = 2 * MAX_SIMULATED_REQUESTS * SECONDS_PER_SIMULATED_REQUEST
 
 
 def _physical_memory_bytes() -> float | None:
@@ -148,16 +154,20 @@ def _physical_memory_bytes() -> float | None:
         return None
 
 
-def check_simulation_size(requests: float, allow_large: bool, what: str = "requests") -> None:
+def check_simulation_size(
+    requests: float, allow_large: bool, what: str = "requests", engines: int = 1
+) -> None:
     """Refuse a simulation too big to finish soon (unless allow_large) or to fit in memory (always), before
-    any array is allocated, with the estimate of what it would take."""
+    any array is allocated, with the estimate of what it would take. `engines` behind the router multiply the
+    per-request cost (each arrival looks at every engine)."""
     if not requests <= MAX_SIMULATED_REQUESTS * 1e6:  # NaN too; past 10^12 even the estimate is meaningless
         raise WafersimError(f"{what}: {requests:.3g} simulated requests is not a workload", field=what)
     memory = requests * BYTES_PER_SIMULATED_REQUEST
-    cpu_min = requests * SECONDS_PER_SIMULATED_REQUEST / 60
+    cpu_s = requests * (SECONDS_PER_SIMULATED_REQUEST + max(engines - 1, 0) * SECONDS_PER_ENGINE_PER_REQUEST)
+    behind = f" behind {engines:,} engines" if engines > 1 else ""
     estimate = (
-        f"{requests:,.0f} simulated requests (~{_number(float(f'{memory / 1e9:.2g}'))} GB of memory, "
-        f"~{_number(float(f'{cpu_min:.2g}'))} min of CPU)"
+        f"{requests:,.0f} simulated requests{behind} (~{_number(float(f'{memory / 1e9:.2g}'))} GB of memory, "
+        f"~{_number(float(f'{cpu_s / 60:.2g}'))} min of CPU)"
     )
     physical = _physical_memory_bytes()
     if physical is not None and memory > 0.8 * physical:
@@ -165,9 +175,10 @@ def check_simulation_size(requests: float, allow_large: bool, what: str = "reque
             f"{what}: {estimate} would not fit in this machine's {physical / 1e9:.3g} GB of memory",
             field=what,
         )
-    if requests > MAX_SIMULATED_REQUESTS and not allow_large:
+    if (requests > MAX_SIMULATED_REQUESTS or cpu_s > MAX_SIMULATED_CPU_S) and not allow_large:
         raise WafersimError(
-            f"{what}: {estimate} is above the {MAX_SIMULATED_REQUESTS:,} a run simulates without "
-            "allow_large=True (command line: --allow-large); shorten the workload or allow it",
+            f"{what}: {estimate} is more than a run does without allow_large=True (command line: "
+            f"--allow-large): at most {MAX_SIMULATED_REQUESTS:,} requests or ~{MAX_SIMULATED_CPU_S / 60:.0f} min "
+            "of CPU; shorten the workload or allow it",
             field=what,
         )

@@ -107,8 +107,8 @@ def simulate(
 ) -> SimResult:
     """Replay `workload`; more than MAX_SIMULATED_REQUESTS requests are refused unless `allow_large`.
     `progress` hears of arrivals (about 200 times a run)."""
-    check_simulation_size(len(workload), allow_large, "workload")
     config = config or ServeConfig()
+    check_simulation_size(len(workload), allow_large, "workload", config.engines + config.prefill_engines)
     if (prefill is None) != (config.prefill_engines == 0):
         raise ValueError("give a PrefillPool exactly when config.prefill_engines > 0")
     started = time.perf_counter()
