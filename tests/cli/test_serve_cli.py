@@ -92,7 +92,7 @@ def test_requests_longer_than_the_context_are_reported_rejected(capsys, tmp_path
     [
         (["--model", "llama-3.1-70b", "--system", "cs-3", "--count", "1"], "cs-3 is a wafer-scale system"),
         (["--model", "llama-3.1-405b", "--system", "h100-sxm", "--count", "1"], "cannot hold one request"),
-        ([*BASE, "--replicas", "0"], "--replicas must be ≥ 1"),
+        ([*BASE, "--replicas", "0"], "replicas must be ≥ 1, got 0 (option --replicas)"),
     ],
 )
 def test_impossible_deployments_are_clear_errors(capsys, args, message):

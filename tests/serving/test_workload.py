@@ -51,7 +51,7 @@ def test_wrong_header_and_missing_file(tmp_path: Path):
     path.write_text("time,prompt,output\n1,2,3\n")
     with pytest.raises(WafersimError, match=r"h.csv:1: header"):
         read_azure_csv(path)
-    with pytest.raises(WafersimError, match="no such file"):
+    with pytest.raises(WafersimError, match="no such trace file"):
         read_trace(tmp_path / "missing.csv")
 
 

@@ -14,16 +14,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from wafersim.bounds import describe
 from wafersim.catalog.models import ModelSpec, from_hf_config
 from wafersim.catalog.systems import SystemSpec
-from wafersim.catalog.toml_io import (
-    DATA_DIR,
-    describe_validation_error,
-    read_toml,
-    unknown_id_error,
-    validate,
-)
+from wafersim.catalog.toml_io import DATA_DIR, read_toml, unknown_id_error, validate
 from wafersim.errors import WafersimError
+from wafersim.files import read_text
 
 
 def _borrowed_efficiency(data: dict, path: Path) -> dict:
@@ -62,10 +58,9 @@ def model_from_file(path: Path) -> ModelSpec:
     if path.is_dir():
         path = path / "config.json"
     if path.suffix == ".json":
+        text = read_text(path, "model config")
         try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise WafersimError(f"{path}: no such file") from None
+            config = json.loads(text)
         except json.JSONDecodeError as error:
             raise WafersimError(f"{path}: not valid JSON: {error}") from None
         if not isinstance(config, dict):
@@ -88,7 +83,7 @@ def _parse_model(config: dict, path: Path, *, id: str, name: str | None, source:
     try:
         return from_hf_config(config, id=id, name=name, source=source)
     except ValidationError as error:
-        raise WafersimError(describe_validation_error(path, error)) from None
+        raise describe(error, str(path)) from None
     except (ValueError, TypeError) as error:
         raise WafersimError(f"{path}: {error}") from None
 
@@ -102,7 +97,7 @@ class Catalog:
         if id_or_path in self.systems:
             return self.systems[id_or_path]
         path = Path(id_or_path)
-        if path.suffix == ".toml" and path.exists():
+        if path.suffix == ".toml" and (path.exists() or _looks_like_path(id_or_path)):
             return system_from_file(path)
         raise unknown_id_error("system", id_or_path, self.systems)
 
@@ -110,9 +105,18 @@ class Catalog:
         if id_or_path in self.models:
             return self.models[id_or_path]
         path = Path(id_or_path)
-        if path.exists() and (path.is_dir() or path.suffix in {".json", ".toml"}):
+        if path.suffix in {".json", ".toml"} and (path.exists() or _looks_like_path(id_or_path)):
             return model_from_file(path)
+        if path.is_dir() or (path.exists() and _looks_like_path(id_or_path)):
+            return model_from_file(path)
+        if _looks_like_path(id_or_path):
+            raise WafersimError(f"{path}: no such model config file or directory (and not a catalog model id)")
         raise unknown_id_error("model", id_or_path, self.models)
+
+
+def _looks_like_path(text: str) -> bool:
+    """Catalog ids have no slashes and no file suffix; anything with either was meant as a file."""
+    return "/" in text or "\\" in text or text.endswith((".json", ".toml"))
 
 
 def _scan(directory: Path, systems: dict[str, SystemSpec], models: dict[str, ModelSpec]) -> None:

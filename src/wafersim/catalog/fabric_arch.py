@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wafersim.errors import WafersimError
+from wafersim.files import read_text
 
 DATA_DIR = Path(__file__).parent / "data" / "fabric"
 ARCH_NAMES = ("wse-2", "wse-3")
@@ -22,7 +23,8 @@ DTypeName = Literal["fp16", "bf16", "fp32"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf and nan parse from TOML (and JSON) but no bandwidth, size or rate may be either.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class FabricSize(_Frozen):
@@ -158,10 +160,9 @@ def load_arch(name_or_path: str | Path) -> FabricArch:
         path = DATA_DIR / f"{name_or_path}.toml"
     elif path.suffix != ".toml":
         raise WafersimError(f"unknown fabric architecture '{name_or_path}'; choose one of {list(ARCH_NAMES)}")
-    if not path.is_file():
-        raise WafersimError(f"fabric architecture file not found: {path}")
+    text = read_text(path, "fabric architecture file")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise WafersimError(f"{path}: not valid TOML: {error}") from None
     return arch_from_mapping(data, origin=str(path))

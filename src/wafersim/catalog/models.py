@@ -9,23 +9,28 @@ MoE configs of GLM-4.5/4.6 and Kimi-K2. Any other architecture is refused with t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wafersim.bounds import MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, NoBool
 from wafersim.catalog.precision import Precision
+
+Width = Annotated[int, NoBool, Field(ge=1, le=MAX_WIDTH)]
+Width0 = Annotated[int, NoBool, Field(ge=0, le=MAX_WIDTH)]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf and nan parse from TOML (and JSON) but no bandwidth, size or rate may be either.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class MoESpec(_Spec):
-    num_experts: int = Field(ge=1)
-    top_k: int = Field(ge=1)
-    expert_ffn: int = Field(ge=1, description="intermediate size of one routed expert")
-    num_shared_experts: int = Field(default=0, ge=0)
-    shared_ffn: int = Field(default=0, ge=0, description="intermediate size of one shared expert")
+    num_experts: Width
+    top_k: Width
+    expert_ffn: Width = Field(description="intermediate size of one routed expert")
+    num_shared_experts: Width0 = 0
+    shared_ffn: Width0 = Field(default=0, description="intermediate size of one shared expert")
 
     @model_validator(mode="after")
     def _top_k_within_experts(self) -> MoESpec:
@@ -37,11 +42,11 @@ class MoESpec(_Spec):
 class MLASpec(_Spec):
     """Multi-head latent attention (DeepSeek-V2/V3): KV cached as one compressed latent per token."""
 
-    q_lora_rank: int | None = Field(default=None, ge=1)
-    kv_lora_rank: int = Field(ge=1)
-    qk_nope_head_dim: int = Field(ge=1)
-    qk_rope_head_dim: int = Field(ge=0)
-    v_head_dim: int = Field(ge=1)
+    q_lora_rank: Width | None = None
+    kv_lora_rank: Width
+    qk_nope_head_dim: Width
+    qk_rope_head_dim: Width0
+    v_head_dim: Width
 
 
 class ModelSpec(_Spec):
@@ -49,20 +54,20 @@ class ModelSpec(_Spec):
     name: str
     architecture: str
     source: str = Field(min_length=1)
-    num_layers: int = Field(ge=1)
-    hidden_size: int = Field(ge=1)
-    num_heads: int = Field(ge=1)
-    num_kv_heads: int = Field(ge=1)
-    head_dim: int = Field(ge=1)
-    vocab_size: int = Field(ge=1)
+    num_layers: Annotated[int, NoBool, Field(ge=1, le=MAX_LAYERS)]
+    hidden_size: Width
+    num_heads: Width
+    num_kv_heads: Width
+    head_dim: Width
+    vocab_size: Width
     tie_embeddings: bool = False
-    dense_ffn: int = Field(ge=0, description="intermediate size of the dense (gated) MLP layers")
+    dense_ffn: Width0 = Field(description="intermediate size of the dense (gated) MLP layers")
     moe: MoESpec | None = None
     moe_layers: tuple[bool, ...] = ()
     mla: MLASpec | None = None
-    sliding_window: int | None = Field(default=None, ge=1)
+    sliding_window: Annotated[int, NoBool, Field(ge=1, le=MAX_TOKENS)] | None = None
     sliding_layers: tuple[bool, ...] = ()
-    max_context: int = Field(ge=1)
+    max_context: Annotated[int, NoBool, Field(ge=1, le=MAX_TOKENS)]
     default_precision: Precision = "bf16"
 
     @model_validator(mode="after")
@@ -167,6 +172,84 @@ class ModelSpec(_Spec):
         if self.mla is not None:
             return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         return 2 * self.kv_dim
+
+
+class HFConfigFields(BaseModel):
+    """The config.json fields the parser reads, typed and bounded (see wafersim.bounds for the limits), checked
+    before any arithmetic: a string, a float, zero heads or 10^12 layers is named here, not met as a
+    ZeroDivisionError or a hang later. Fields the parser does not read pass through untouched."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    num_hidden_layers: Annotated[int, NoBool, Field(ge=1, le=MAX_LAYERS)] | None = None
+    hidden_size: Width | None = None
+    num_attention_heads: Width | None = None
+    num_key_value_heads: Width | None = None
+    head_dim: Width | None = None
+    vocab_size: Width | None = None
+    intermediate_size: Width0 | None = None
+    intermediate_size_mlp: Width0 | None = None
+    moe_intermediate_size: Width | None = None
+    shared_expert_intermediate_size: Width0 | None = None
+    num_local_experts: Width | None = None
+    n_routed_experts: Width | None = None
+    num_experts: Width | None = None
+    num_experts_per_tok: Width | None = None
+    experts_per_token: Width | None = None
+    n_shared_experts: Width0 | None = None
+    first_k_dense_replace: Annotated[int, NoBool, Field(ge=0, le=MAX_LAYERS)] | None = None
+    moe_layer_freq: Annotated[int, NoBool, Field(ge=1, le=MAX_LAYERS)] | None = None
+    interleave_moe_layer_step: Annotated[int, NoBool, Field(ge=1, le=MAX_LAYERS)] | None = None
+    decoder_sparse_step: Annotated[int, NoBool, Field(ge=0, le=MAX_LAYERS)] | None = None
+    moe_layers: list[Annotated[int, NoBool, Field(ge=0, le=MAX_LAYERS)]] | None = None
+    mlp_only_layers: list[Annotated[int, NoBool, Field(ge=0, le=MAX_LAYERS)]] | None = None
+    kv_lora_rank: Width0 | None = None
+    q_lora_rank: Width0 | None = None
+    qk_nope_head_dim: Width | None = None
+    qk_rope_head_dim: Width0 | None = None
+    v_head_dim: Width | None = None
+    sliding_window: Annotated[int, NoBool, Field(ge=0, le=MAX_TOKENS)] | None = None
+    attention_chunk_size: Annotated[int, NoBool, Field(ge=0, le=MAX_TOKENS)] | None = None
+    layer_types: list[str] | None = None
+    no_rope_layers: list[Annotated[int, NoBool, Field(ge=0, le=1)]] | None = None
+    max_position_embeddings: Annotated[int, NoBool, Field(ge=1, le=MAX_TOKENS)] | None = None
+    tie_word_embeddings: bool | None = None
+    architectures: list[str] | None = None
+    model_type: str | None = None
+    quantization_config: dict[str, Any] | None = None
+
+
+# Families whose layers are not attention blocks (state-space, recurrent, hybrid): their cost is not the
+# transformer cost this parser models, so they are refused rather than estimated as a Llama.
+UNSUPPORTED_FAMILIES = ("mamba", "jamba", "zamba", "rwkv", "retnet", "hyena", "xlstm", "falcon_h1", "falconh1",
+                        "recurrentgemma", "griffin", "bamba", "nemotron_h", "nemotronh", "lfm2", "samba")  # fmt: skip
+# Config keys only state-space or recurrent models carry.
+SSM_KEYS = ("state_size", "ssm_cfg", "d_state", "mamba_d_state", "ssm_state_size", "attn_layer_period",
+            "time_step_rank", "conv_kernel", "mamba_expand")  # fmt: skip
+EXPERT_KEYS = ("num_local_experts", "n_routed_experts", "num_experts")
+
+
+def _check_supported(c: dict[str, Any]) -> None:
+    names = [str(name) for name in (c.get("architectures") or [])] + [str(c.get("model_type") or "")]
+    for name in names:
+        family = name.lower().replace("-", "_")
+        hit = next((f for f in UNSUPPORTED_FAMILIES if f in family), None)
+        if hit:
+            raise ValueError(
+                f"architecture '{name}' is a {hit} (non-attention) model; wafersim models attention "
+                "transformers only (Llama, Mistral/Mixtral, Qwen2/3, DeepSeek-V3, gpt-oss, Llama 4)"
+            )
+    ssm = [key for key in SSM_KEYS if key in c]
+    if ssm:
+        raise ValueError(
+            f"field '{ssm[0]}' marks a state-space/recurrent model; wafersim models attention transformers only"
+        )
+    for key in EXPERT_KEYS:
+        if key in c and c[key] == 0 and not isinstance(c[key], bool):
+            raise ValueError(
+                f"field '{key}' is 0: a mixture-of-experts model needs ≥ 1 experts (leave the field out for "
+                "a dense model)"
+            )
 
 
 def _first(config: dict[str, Any], *keys: str, default: Any = None) -> Any:
@@ -394,6 +477,8 @@ def from_hf_config(config: dict[str, Any], *, id: str, name: str | None = None, 
     c = dict(config)
     if isinstance(c.get("text_config"), dict):  # multimodal wrappers (Llama 4) keep the LM in text_config
         c = {**c, **c["text_config"]}
+    _check_supported(c)
+    c = HFConfigFields.model_validate(c).model_dump(exclude_unset=True)
     if not c.get("architectures") and not c.get("model_type"):  # a truncated config: name its first gap
         for key in ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"):
             _require(c, key)

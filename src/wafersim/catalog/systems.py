@@ -17,7 +17,8 @@ Fraction = float
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf and nan parse from TOML (and JSON) but no bandwidth, size or rate may be either.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ComputeSpec(_Spec):
@@ -46,7 +47,9 @@ class ComputeSpec(_Spec):
 
 class MemorySpec(_Spec):
     kind: Literal["hbm", "sram"]
-    capacity_bytes: float = Field(gt=0)
+    # ≥ 100 MB: below any accelerator that serves LLMs (Groq's LPU, the smallest, has 230 MB of SRAM); a
+    # smaller figure is a unit slip (GB for bytes) that would send the accelerator-count search to 10^10.
+    capacity_bytes: float = Field(ge=1e8)
     bw_bytes_per_s: float = Field(gt=0)
     source: str = Field(min_length=1)
 

@@ -10,34 +10,30 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from wafersim.bounds import describe
 from wafersim.errors import WafersimError
+from wafersim.files import read_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    text = read_text(path, "TOML file")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise WafersimError(f"{path}: no such file") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise WafersimError(f"{path}: not valid TOML: {error}") from None
 
 
 def describe_validation_error(path: Path | str, error: ValidationError) -> str:
-    lines = []
-    for issue in error.errors():
-        field = ".".join(str(part) for part in issue["loc"]) or "(top level)"
-        lines.append(f"{path}: field '{field}': {issue['msg']}")
-    return "\n".join(lines)
+    return str(describe(error, str(path)))
 
 
 def validate(cls: type[BaseModel], data: dict[str, Any], path: Path | str) -> Any:
     try:
         return cls.model_validate(data)
     except ValidationError as error:
-        raise WafersimError(describe_validation_error(path, error)) from None
+        raise describe(error, str(path)) from None
 
 
 def unknown_id_error(kind: str, wanted: str, known: Iterable[str]) -> WafersimError:

@@ -41,54 +41,84 @@ def compare(model, deployments, precision, input_len, output_len, catalog_dirs, 
     if as_json:
         echo_json(data)
         return
-    rows, spec = data["deployments"], result
-    table = Table(title=f"{spec.model}, {precision}, {input_len} in / {output_len} out")
-    for column in (
-        "system",
-        "count",
-        "layout (1 user)",
-        "tok/s/user",
-        "TTFT",
-        "max tok/s",
-        "per accel",
-        "batch",
-        "power",
-        "J/token",
-        "$/Mtok",
-    ):
-        table.add_column(column, justify="left" if column in {"system", "layout (1 user)"} else "right")
+    print_comparison(f"{result.model}, {precision}, {input_len} in / {output_len} out", data["deployments"])
+
+
+COLUMNS = (
+    "system",
+    "tok/s\nper user",
+    "TTFT\nms",
+    "tok/s\nat max",
+    "batch",
+    "power\nkW",
+    "J per\ntoken",
+    "$ per M\ntokens",
+)
+
+
+def print_comparison(title: str, rows: list[dict]) -> None:
+    """The comparison as a table that fits 80 columns, notes for what does not fit, and a one-line verdict."""
+    from rich import box
+
+    console = make_console()
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column == "system" else "right", no_wrap=True)
+    notes: list[str] = []
     for row in rows:
-        if "skipped" in row:
-            table.add_row(row["system"], str(row["count"]), f"[dim]{row['skipped']}[/dim]", *[""] * 8)
+        name = f"{row['count']} × {row['system']}" if row["count"] else row["system"]
+        reason = row.get("skipped") or (None if row["single_user"]["fits"] else row["single_user"]["reason"])
+        if reason:
+            notes.append(f"{len(notes) + 1}. {name}: {reason}")
+            table.add_row(name, f"[red]does not fit ({len(notes)})[/red]", *[""] * (len(COLUMNS) - 2))
             continue
         s, b = row["single_user"], row["max_throughput"]
-        if not s["fits"]:
-            table.add_row(
-                row["system"], str(row["count"]), f"[red]does not fit[/red]: {s['reason']}", *[""] * 8
-            )
-            continue
+        usd = b["usd_per_million_tokens"]
         table.add_row(
-            row["system"],
-            str(row["count"]),
-            _layout(s),
+            name,
             fmt(s["output_tokens_per_s_per_user"]),
-            fmt(s["ttft_s"], "s"),
+            fmt(s["ttft_s"] * 1e3) if s["ttft_s"] is not None else "—",
             fmt(b["output_tokens_per_s"]),
-            fmt(b["output_tokens_per_s"] / row["count"]),
             str(b["batch"]),
-            fmt(b["power_w"], "W"),
-            fmt(b["joules_per_token"], "J"),
-            f"{b['usd_per_million_tokens']:.3g}" if b["usd_per_million_tokens"] else "—",
+            fmt(b["power_w"] / 1e3) if b["power_w"] else "—",
+            fmt(b["joules_per_token"], digits=2),
+            f"{usd:.2g}" if usd else "—",
         )
-    make_console().print(table)
-
-
-def _layout(single: dict) -> str:
-    placement = single.get("placement")
-    if placement is None:
-        return f"tp{single['tp']} pp{single['pp']}"
-    # Wafers: layer regions of R x C PEs, k layers each, over the wafers the placement uses.
-    return (
-        f"{placement['layer_regions']}×{placement['layers_per_region']}L on "
-        f"{placement['region_rows']}×{placement['region_cols']} PEs, {single['wafers_per_replica']} wafer(s)"
+    console.print(table)
+    console.print(
+        "per user: one request alone (batch 1); at max: the largest batch that fits (batch per replica). "
+        "— : no price in the catalog (see `wafersim catalog systems`)."
     )
+    for note in notes:
+        console.print(note)
+    verdict = _verdict(rows)
+    if verdict:
+        console.print(verdict)
+
+
+def _verdict(rows: list[dict]) -> str | None:
+    """One sentence: who is fastest for one user, most efficient per joule and cheapest per token."""
+    fits = [
+        r for r in rows if "skipped" not in r and r["single_user"]["fits"] and r["max_throughput"]["fits"]
+    ]
+    if not fits:
+        return None
+
+    def name(row: dict) -> str:
+        return f"{row['count']} × {row['system']}"
+
+    fastest = max(fits, key=lambda r: r["single_user"]["output_tokens_per_s_per_user"] or 0)
+    frugal = min(fits, key=lambda r: r["max_throughput"]["joules_per_token"] or float("inf"))
+    parts = [
+        f"fastest for one user: {name(fastest)} "
+        f"({fmt(fastest['single_user']['output_tokens_per_s_per_user'])} tok/s)",
+        f"least energy per token: {name(frugal)} ({fmt(frugal['max_throughput']['joules_per_token'], ' J', 2)})",
+    ]
+    priced = [r for r in fits if r["max_throughput"]["usd_per_million_tokens"]]
+    if priced:
+        cheap = min(priced, key=lambda r: r["max_throughput"]["usd_per_million_tokens"])
+        parts.append(
+            f"cheapest per token: {name(cheap)} (${cheap['max_throughput']['usd_per_million_tokens']:.2g} per "
+            "million, of the priced systems)"
+        )
+    return "In short, " + "; ".join(parts) + "."

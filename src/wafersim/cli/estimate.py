@@ -46,11 +46,7 @@ def print_estimate(result: Estimate) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     rows = [
-        (
-            "layout",
-            f"tp={result.tp} pp={result.pp} ep={result.ep} dp={result.dp}"
-            + (" attention-DP" if result.attention_dp else ""),
-        ),
+        ("layout", layout_words(result)),
         ("batch per replica", str(result.batch)),
         ("TTFT", fmt(result.ttft_s, "s")),
         ("TPOT", fmt(result.tpot_s, "s")),
@@ -70,9 +66,12 @@ def print_estimate(result: Estimate) -> None:
     decode = result.breakdown.get("decode", {})
     total = sum(decode.values()) or 1.0
     parts = ", ".join(
-        f"{k} {v / total:.0%}" for k, v in sorted(decode.items(), key=lambda kv: -kv[1]) if v / total >= 0.01
+        f"{part_words(k)} {v / total:.0%}"
+        for k, v in sorted(decode.items(), key=lambda kv: -kv[1])
+        if v / total >= 0.01
     )
-    console.print(f"decode step by operator: {parts}")
+    what = "where a decode step's time goes" if result.extra.get("placement") else "decode step by operator"
+    console.print(f"{what}: {parts}")
     spec = result.extra.get("speculative")
     if spec:
         drafter = f"draft {spec['draft_model']}" if spec.get("draft_model") else f"{spec['mtp_heads']} MTP head(s)"
@@ -80,6 +79,32 @@ def print_estimate(result: Estimate) -> None:
             f"speculative: {drafter}, {spec['draft_tokens']} drafted per round, acceptance {spec['acceptance']}: "
             f"{spec['tokens_per_round']:.2f} tokens per round"
         )
+
+
+# Breakdown keys as people say them (the JSON keeps the field names).
+PART_WORDS = {
+    "compute_s": "compute", "sram_s": "SRAM", "fabric_s": "fabric", "io_s": "I/O", "idle_s": "idle",
+    "qkv_proj": "QKV projection", "o_proj": "output projection", "lm_head": "LM head", "ffn": "MLP",
+    "moe": "experts", "norm": "norms", "embedding": "embedding", "attention": "attention",
+}  # fmt: skip
+
+
+def part_words(key: str) -> str:
+    return PART_WORDS.get(key, key.removesuffix("_s").replace("_", " "))
+
+
+def layout_words(result: Estimate) -> str:
+    """tp/pp/ep for GPUs; for a wafer, where the layers sit (a wafer has no tensor-parallel degree)."""
+    placement = result.extra.get("placement")
+    if placement is not None:
+        wafers = result.extra.get("wafers_per_replica", result.count)
+        return (
+            f"{placement['layer_regions']} regions of {placement['region_rows']}×{placement['region_cols']} PEs "
+            f"({placement['layers_per_region']} layer(s) each) on {wafers} wafer(s)"
+        )
+    text = f"tp {result.tp} × pp {result.pp}" + (f", ep {result.ep}" if result.ep > 1 else "")
+    text += f", {result.dp} replica(s)" if result.dp > 1 else ""
+    return text + (", attention data-parallel" if result.attention_dp else "")
 
 
 @click.command()

@@ -13,10 +13,18 @@ def fabric() -> None:
 
 
 @fabric.command("list")
-def list_kernels() -> None:
+@click.option("--json", "as_json", is_flag=True, help="print the kernels as JSON")
+def list_kernels(as_json: bool) -> None:
     """List the kernels of the library."""
     from wafersim.fabric.kernels.registry import KERNELS
 
+    if as_json:
+        rows = [
+            {"name": i.name, "shape_params": list(i.shape_params), "summary": i.summary}
+            for i in KERNELS.values()
+        ]
+        click.echo(json.dumps({"kernels": rows}, indent=2))
+        return
     for info in KERNELS.values():
         click.echo(f"{info.name:20s} [{' '.join('--' + p for p in info.shape_params)}]  {info.summary}")
 

@@ -9,47 +9,63 @@ import click
 
 from wafersim.errors import WafersimError
 
+# The world's population (8.2 G, UN World Population Prospects 2024): a "users served" above it is a capacity.
+WORLD_POPULATION = 8.2e9
+
 
 def _table(result: dict) -> None:
-    from rich.console import Console
+    from rich import box
     from rich.table import Table
 
-    from wafersim.cli.common import fmt
+    from wafersim.cli.common import fmt, make_console
 
-    table = Table(title=f"plan {result['scenario']} ({result['objective']}, final period)")
-    for column in (
-        "fleet",
-        "feasible",
-        "systems",
-        "IT MW",
-        "output tok/s",
-        "users",
-        "$/Mtok",
-        "capex $",
-        "why not",
-    ):
-        table.add_column(column)
+    console = make_console()
+    table = Table(
+        title=f"plan {result['scenario']} ({result['objective']}, final period)", box=box.SIMPLE_HEAD
+    )
+    columns = ("fleet", "ok", "systems", "IT power", "tok/s", "users", "$/Mtok", "capex")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "fleet" else "right", no_wrap=True)
     rows = [(o["id"], o) for o in result["options"]] + [("mixed", result["chosen"])]
+    notes: list[str] = []
+    above_world = False
     for name, row in rows:
+        feasible = "yes" if row["feasible"] else "no"
+        if not row["feasible"] and row.get("reason"):
+            notes.append(f"{name}: {row['reason']}")
+            feasible = f"no ({len(notes)})"
+        users = row.get("users_served")
+        above_world = above_world or (users or 0) > WORLD_POPULATION
+        usd = row.get("usd_per_million_tokens")
         table.add_row(
             name,
-            "yes" if row["feasible"] else "no",
+            feasible,
             fmt(row.get("systems")),
-            fmt(row.get("power_mw")),
+            fmt(row["power_mw"] * 1e6, "W") if row.get("power_mw") is not None else "—",
             fmt(row.get("output_tokens_per_s")),
-            fmt(row.get("users_served")),
-            fmt(row.get("usd_per_million_tokens")),
-            fmt(row.get("capex_usd")),
-            (row.get("reason") or "")[:80],
+            fmt(users) + ("*" if (users or 0) > WORLD_POPULATION else ""),
+            f"{usd:.3g}" if usd else "—",
+            f"${fmt(row['capex_usd'])}" if row.get("capex_usd") else "—",
         )
-    Console(width=200).print(table)
+    console.print(table)
+    console.print(
+        "ok: the fleet meets the plan; tok/s: output tokens per second; users: weekly users served; "
+        "$/Mtok: dollars per million output tokens; — : not available. Final period's budget."
+    )
+    if above_world:
+        console.print(
+            "* weekly users the fleet could serve: a capacity, not a demand; it exceeds the world's population "
+            "(8.2 G), so the budget buys far more than the scenario's demand needs."
+        )
+    for number, note in enumerate(notes, start=1):
+        console.print(f"({number}) why not: {note}")
     shortfall = result["chosen"].get("shortfall")
     if shortfall:
         for period in shortfall["periods"]:
             if "close_by" in period:
-                click.echo(f"{period['period']}: {period['close_by']}")
+                console.print(f"{period['period']}: {period['close_by']}")
         if shortfall.get("note"):
-            click.echo(shortfall["note"])
+            console.print(shortfall["note"])
 
 
 @click.command()
@@ -67,13 +83,20 @@ def plan(scenario, as_json, report, cache_dir, no_cache, workers, ray):
         from wafersim.fleet.plan import plan as make_plan
     except ImportError as error:  # SciPy and PyYAML are the fleet extra's
         raise WafersimError(
-            f"wafersim plan needs SciPy and PyYAML ({error.name} is missing): pip install 'wafersim[fleet]'"
+            f"wafersim plan needs SciPy and PyYAML ({error.name} is missing): pip install scipy pyyaml (wafersim dependencies)"
         ) from None
     from wafersim.parallel import Engine
 
+    if report:  # checked before the capacity searches, not after them
+        from wafersim.files import output_path
+
+        output_path(report, "report", (".html", ".htm"))
+    from wafersim.cli.common import ProgressBar
+
     engine = None if ray is None else Engine("ray", workers=workers, address=None if ray == "local" else ray)
-    answer = make_plan(scenario, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
-                       workers=workers, engine=engine)  # fmt: skip
+    with ProgressBar("planning", enabled=not as_json) as progress:
+        answer = make_plan(scenario, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
+                           workers=workers, engine=engine, progress=progress)  # fmt: skip
     result = answer.to_dict()
     if report:
         from wafersim.report.plan_html import write_report

@@ -29,9 +29,7 @@ def _common(function):
         click.option("--pp", type=int, default=None),
         click.option("--ep", type=int, default=None),
         click.option("--precision", type=click.Choice(PRECISIONS), default=None),
-        click.option(
-            "--scheduler", type=click.Choice(list(SCHEDULERS)), default="vllm", show_default=True
-        ),
+        click.option("--scheduler", type=click.Choice(list(SCHEDULERS)), default="vllm", show_default=True),
         click.option(
             "--router",
             type=click.Choice(list(ROUTERS)),
@@ -47,7 +45,7 @@ def _common(function):
         click.option(
             "--requests", "max_requests", type=int, default=None, help="use only the first N requests"
         ),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True),
         click.option(
             "--prefill-replicas", type=int, default=None, help="disaggregate: replicas that only prefill"
         ),
@@ -61,6 +59,11 @@ def _common(function):
             help="accelerators per prefill replica (default: --count)",
         ),
         click.option("--json", "as_json", is_flag=True),
+        click.option(
+            "--allow-large",
+            is_flag=True,
+            help="simulate more than 1,000,000 requests (refused otherwise, with an estimate of time and memory)",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -141,20 +144,23 @@ def _deployment(replicas, tp, pp, ep, precision, scheduler, router, max_batch, c
 @click.option("--exact-pricing", is_flag=True, help="price multi-prompt prefills exactly, not from the table")
 def serve(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, trace, rate, duration,
-    input_len, output_len, arrival, cv, rate_scale, trace_rate, slo_ttft, slo_tpot, requests_out, series_out,
-    chrome_trace, trace_window, exact_pricing,
+    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, allow_large, trace, rate,
+    duration, input_len, output_len, arrival, cv, rate_scale, trace_rate, slo_ttft, slo_tpot, requests_out,
+    series_out, chrome_trace, trace_window, exact_pricing,
 ):  # fmt: skip
     """Replay a trace (or synthetic arrivals) against a deployment; report latency percentiles and throughput."""
+    from wafersim.cli.common import ProgressBar
     from wafersim.report.serving_files import write_chrome_trace, write_requests, write_series
     from wafersim.serving.api import serve as run_serve
 
     window = _window(trace_window)
-    result = run_serve(
+    with ProgressBar("serving", enabled=not as_json) as progress:
+        result = run_serve(
         model, system, count, trace=trace, rate_rps=rate, duration_s=duration, input_len=input_len,
         output_len=output_len, arrival=arrival, cv=cv, requests=max_requests, rate_scale=rate_scale,
         trace_rate_rps=trace_rate, slo_ttft_s=slo_ttft, slo_tpot_s=slo_tpot, seed=seed,
-        exact_pricing=exact_pricing, record_segments=chrome_trace is not None,
+        exact_pricing=exact_pricing, record_segments=chrome_trace is not None, allow_large=allow_large,
+        progress=progress,
         **_deployment(replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
                       prefill_replicas, prefill_system, prefill_count),
     )  # fmt: skip
@@ -186,19 +192,21 @@ def serve(
 )
 def capacity(
     model, system, count, replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
-    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, trace, input_len, output_len,
-    synthetic_requests, slo_ttft, slo_tpot, tolerance,
+    max_requests, seed, prefill_replicas, prefill_system, prefill_count, as_json, allow_large, trace, input_len,
+    output_len, synthetic_requests, slo_ttft, slo_tpot, tolerance,
 ):  # fmt: skip
     """Highest request rate within p90 TTFT and p90 TPOT targets, found by bracketing and bisection."""
+    from wafersim.cli.common import ProgressBar
     from wafersim.serving.api import capacity as run_capacity
 
-    found = run_capacity(
+    with ProgressBar("capacity search", enabled=not as_json) as progress:
+        found = run_capacity(
         model, system, count, slo_ttft_s=slo_ttft, slo_tpot_s=slo_tpot, trace=trace, input_len=input_len,
         output_len=output_len, synthetic_requests=synthetic_requests, requests=max_requests, tolerance=tolerance,
-        seed=seed,
+        seed=seed, allow_large=allow_large, progress=progress,
         **_deployment(replicas, tp, pp, ep, precision, scheduler, router, max_batch, chunk_tokens,
                       prefill_replicas, prefill_system, prefill_count),
-    )  # fmt: skip
+      )  # fmt: skip
     keys = ["model", "system", "accelerators", "engines", "tp", "pp", "max_rate_rps", "output_tokens_per_s",
             "ttft_p90_s", "tpot_p90_s", "power_w", "requests_per_s_per_mw", "note"]  # fmt: skip
     title = f"capacity of {found.deployment.model} on {found.deployment.system}"

@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
+from wafersim.cli.common import (
+    ProgressBar,
+    catalog_option,
+    echo_json,
+    fmt,
+    get_catalog,
+    json_option,
+    make_console,
+)
 from wafersim.perf.api import GROUPS
 from wafersim.perf.api import validate as run_validate
 
@@ -23,7 +31,8 @@ from wafersim.perf.api import validate as run_validate
 @json_option
 def validate(points_path, group, catalog_dirs, as_json):
     """Predict every published measurement and report the errors (APE as fractions: 0.1 = 10%)."""
-    report = run_validate(points_path, group, get_catalog(catalog_dirs))
+    with ProgressBar("validating", enabled=not as_json) as progress:
+        report = run_validate(points_path, group, get_catalog(catalog_dirs), progress=progress)
     if as_json:
         echo_json(report)
         return
@@ -60,7 +69,8 @@ def calibrate(write, catalog_dirs, as_json):
     from wafersim.perf.calibration import calibrate as fit
     from wafersim.report.calibration_toml import write_calibration
 
-    result = fit(get_catalog(catalog_dirs))
+    with ProgressBar("calibrating", enabled=not as_json) as progress:
+        result = fit(get_catalog(catalog_dirs), progress=progress)
     data = {
         "factors": result.factors,
         "dataset_input_len": result.dataset_input_len,

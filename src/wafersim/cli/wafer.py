@@ -139,6 +139,10 @@ def map_cmd(
     from wafersim.perf.wafer.mapview import wafer_map
     from wafersim.report.wafer_map import write_plot
 
+    if plot_path:  # a bad picture path is named before the placement search, not after it
+        from wafersim.files import PICTURE_SUFFIXES, output_path
+
+        output_path(plot_path, "plot", PICTURE_SUFFIXES)
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
     data = wafer_map(request, _options(grid, decode_grid, prefill_grid))

@@ -6,9 +6,9 @@ bracketing search). A fleet is many independent replicas behind a router, so cap
 replicas; that is the planner's linear model.
 
 The cache key is a SHA-256 of everything the answer depends on: the catalog specs' content, the replica size,
-the lengths (a trace's bytes), the SLO, request count, seed, and the source text of the serving and performance
-layers plus this module. Editing the simulator invalidates old answers on its own, including "not available"
-answers (a wafer system before the serving layer models it): when wafer replicas land in serving, the key
+the lengths (a trace's bytes), the SLO, request count, seed, and the source text and data files of the catalog,
+fabric, performance and serving layers plus this module. Editing the simulator or the fabric's machine model
+invalidates old answers on its own, including "not available" answers (a wafer system before the serving layer models it): when wafer replicas land in serving, the key
 changes and the capacity is simulated.
 """
 
@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from wafersim.catalog import ModelSpec, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.fleet.scenario import Lengths, SLOSpec
 from wafersim.parallel import Engine
+from wafersim.progress import Progress
 from wafersim.serving.workload import trace_path
 
 CACHE_ENV = "WAFERSIM_CACHE_DIR"
@@ -76,14 +76,30 @@ def default_cache_dir() -> Path:
     return Path(base) / "wafersim" / "fleet"
 
 
+# What an answer is computed from, besides the job's own specs: the code of every layer below the fleet
+# (catalog parsing, the fabric whose timing rules price wafer kernels, perf, serving) and the data files they
+# read (catalog TOML/JSON, fabric architectures, validation/calibration data, shipped traces). Editing any of
+# them must not reuse an answer computed before.
+CODE_PACKAGES = ("catalog", "fabric", "perf", "serving")
+DATA_SUFFIXES = (".toml", ".json", ".yaml")  # traces: the key hashes the one a job uses
+
+
+def _answer_sources() -> list[Path]:
+    root = Path(wafersim.__file__).parent
+    files = [root / "__init__.py", root / "bounds.py", root / "errors.py", Path(__file__)]
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and (path.suffix == ".py" or path.suffix in DATA_SUFFIXES):
+                files.append(path)
+    return [path for path in files if path.is_file()]
+
+
 @functools.cache
 def _code_digest() -> str:
-    """Hash of the code an answer comes from: serving, perf and this module (plus the package version)."""
+    """Hash of the code and data an answer comes from (see CODE_PACKAGES) plus the package version."""
     root = Path(wafersim.__file__).parent
     digest = hashlib.sha256(wafersim.__version__.encode())
-    # Sub-packages too (perf/wafer prices wafer iterations once serving uses it).
-    files = sorted((root / "serving").rglob("*.py")) + sorted((root / "perf").rglob("*.py"))
-    for path in [*files, Path(__file__)]:
+    for path in _answer_sources():
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -251,12 +267,12 @@ def capacities(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     workers: int = 1,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     engine: Engine | None = None,
 ) -> list[ReplicaCapacity]:
     """Answers for every job, from the cache where possible; misses run on `engine` (default: `workers` local
     processes), each cached as it finishes so an interrupted plan keeps what it computed. `progress`
-    (optional) is told (searches done, searches to run) as each finishes; raising from it cancels."""
+    (optional) is told (searches done, searches to run, which) as each finishes; raising from it cancels."""
     directory = cache_dir or default_cache_dir()
     engine = engine or Engine("local", workers=workers)
     keys = [cache_key(job) for job in jobs]
@@ -264,8 +280,8 @@ def capacities(
         _read(directory / f"{key}.json") if use_cache else None for key in keys
     ]
     missing = [i for i, result in enumerate(results) if result is None]
-    if progress is not None:
-        progress(0, len(missing))
+    if progress is not None and missing:
+        progress(0, len(missing), "capacity searches")
     finished = engine.imap(simulate_capacity, [jobs[i] for i in missing])
     for done, (position, result) in enumerate(finished, start=1):
         index = missing[position]
@@ -273,5 +289,5 @@ def capacities(
         if use_cache:
             _write(directory / f"{keys[index]}.json", result)
         if progress is not None:
-            progress(done, len(missing))
+            progress(done, len(missing), f"capacity of {result.model} on {result.system}")
     return [r for r in results if r is not None]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from wafersim.fleet.optimize import (
 from wafersim.fleet.result import Plan
 from wafersim.fleet.scenario import Scenario, load_scenario, scenario_path
 from wafersim.parallel import Engine
+from wafersim.progress import Progress
 
 SENSITIVE = ("price", "power", "efficiency", "demand")
 
@@ -256,14 +256,14 @@ def plan(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     engine: Engine | None = None,
 ) -> Plan:
     """Plan a fleet for a scenario: a `Scenario`, a YAML path, or a shipped name (openai-cerebras-750mw).
 
     Capacities come from the serving simulator, cached on disk (`cache_dir`, default $WAFERSIM_CACHE_DIR or
     ~/.cache/wafersim/fleet); `workers` local processes (default ≤ 2), or `engine` (e.g. Ray), run the
-    searches the cache misses. `progress(done, to_run)` is called as each capacity search finishes (raising
+    searches the cache misses. `progress(done, to_run, what)` is told as each capacity search finishes (raising
     from it cancels the plan).
     """
     started = time.perf_counter()

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from wafersim.bounds import message as bounds_message
 from wafersim.catalog import Catalog, load_catalog
 from wafersim.errors import WafersimError
+from wafersim.files import read_text
 
 SECONDS_PER_DAY = 86_400.0
+# Weekly users: at most 10^10, above the world's population (8.2 G, UN World Population Prospects 2024) with
+# room for agents counted as users; more is a typo.
+MAX_USERS = 1e10
+MAX_POWER_MW = 1e6
+# One replica is simulated in full (its layout searched, its engines stepped): 1,024 accelerators is 32 CS-3s
+# of DeepSeek-V3 many times over, and keeps one capacity search to seconds.
+MAX_REPLICA = 1024
 
 
 class _Spec(BaseModel):
@@ -57,11 +66,15 @@ class Lengths(_Spec):
 
 
 class Demand(_Spec):
-    weekly_active_users: float = Field(gt=0)
-    # Requests per weekly active user per day, averaged over the week (light users included).
-    requests_per_user_per_day: float = Field(gt=0)
-    peak_to_mean: float = Field(ge=1)  # the fleet is sized for the diurnal peak
-    growth_per_period: float = Field(1.0, gt=0)  # users multiply by this from one period to the next
+    weekly_active_users: float = Field(gt=0, le=MAX_USERS)
+    # Requests per weekly active user per day, averaged over the week (light users included). Bounded at 10^4
+    # (one every ~9 s, day and night): beyond any person's use; an agent fleet is several "users".
+    requests_per_user_per_day: float = Field(gt=0, le=1e4)
+    peak_to_mean: float = Field(
+        ge=1, le=100
+    )  # the fleet is sized for the diurnal peak (100: one spike a day)
+    # users multiply by this from one period to the next (≤ 100x: beyond any service's growth)
+    growth_per_period: float = Field(1.0, gt=0, le=100)
     lengths: Lengths
     simulated_requests: int = Field(2000, ge=50, le=200_000)  # the most one capacity probe replays
     # A probe spans at least this many request lifetimes (TTFT + output × TPOT at the SLO): steady state.
@@ -77,37 +90,45 @@ class ModelShare(_Spec):
 
 
 class SLOSpec(_Spec):
-    ttft_p90_s: float = Field(gt=0)
-    tpot_p90_s: float = Field(gt=0)
+    ttft_p90_s: float = Field(gt=0, le=3600)  # an hour: beyond any interactive service
+    tpot_p90_s: float = Field(gt=0, le=3600)
 
 
 class Period(_Spec):
     name: str
-    years: float = Field(gt=0)
-    power_mw: float = Field(gt=0)  # the budget in force in this period (cumulative across tranches)
-    weekly_active_users: float | None = Field(None, gt=0)  # overrides the growth rule
+    years: float = Field(gt=0, le=100)  # a century
+    # The budget in force in this period (cumulative across tranches). At most 10^6 MW = 1 TW, about the whole
+    # US generating capacity (EIA: ~1.3 TW in 2024); past this the MILP's numbers lose precision.
+    power_mw: float = Field(gt=0, le=MAX_POWER_MW)
+    weekly_active_users: float | None = Field(None, gt=0, le=MAX_USERS)  # overrides the growth rule
 
 
 class PowerBasis(_Spec):
     # "it": budgets are IT load (what the systems draw); "facility": IT × PUE must fit.
     basis: Literal["it", "facility"]
-    pue: float = Field(ge=1)
+    pue: float = Field(ge=1, le=10)  # 10: nine watts of overhead per IT watt, beyond any reported site
 
 
 class SupplyOption(_Spec):
     id: str
     system: str  # catalog id
-    accelerators_per_system: int = Field(ge=1)  # the unit bought and counted ("systems"): rack, node, CS-3
-    replica_accelerators: int | None = Field(None, ge=1)  # simulated serving unit; default the whole system
+    # The unit bought and counted ("systems"): rack, node, CS-3. ≤ 10^5: a whole data centre as one unit.
+    accelerators_per_system: int = Field(ge=1, le=100_000)
+    # Simulated serving unit; default the whole system. ≤ MAX_REPLICA: one model copy, simulated in full.
+    replica_accelerators: int | None = Field(None, ge=1, le=MAX_REPLICA)
     # A model that needs a different serving unit (a large model over several CS-3s) names it here.
-    replica_accelerators_by_model: dict[str, int] = Field(default_factory=dict)
-    it_power_w_per_system: float | None = Field(None, gt=0)  # default: catalog W per accelerator × count
-    price_usd_per_system: float | None = Field(None, gt=0)  # default: catalog price × count (None: unpriced)
+    replica_accelerators_by_model: dict[str, Annotated[int, Field(ge=1, le=MAX_REPLICA)]] = Field(
+        default_factory=dict
+    )
+    # default: catalog W per accelerator × count; ≤ 10^9 W (1 GW), a power plant per system
+    it_power_w_per_system: float | None = Field(None, gt=0, le=1e9)
+    # default: catalog price × count (None: unpriced); ≤ $10^11, beyond any single purchase
+    price_usd_per_system: float | None = Field(None, gt=0, le=1e11)
     price_source: str | None = None
-    amortisation_years: float = Field(gt=0)
-    usd_per_kwh: float = Field(ge=0)
+    amortisation_years: float = Field(gt=0, le=100)
+    usd_per_kwh: float = Field(ge=0, le=10)  # $10/kWh: ~30x the dearest retail electricity
     availability: float = Field(1.0, gt=0, le=1)  # share of systems in service on average
-    spares: int = Field(0, ge=0)  # N+k: k spare systems in every pool (option × model) in use
+    spares: int = Field(0, ge=0, le=1_000_000)  # N+k: k spare systems in every pool (option × model) in use
     # The first period in which the system can be bought (announced systems); None: from the first period.
     available_from: str | None = None
     available_source: str | None = None
@@ -141,14 +162,16 @@ class Sensitivity(_Spec):
 class Scenario(_Spec):
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**63 - 1)  # numpy's generators take non-negative seeds
     objective: Literal["min_cost", "max_users"] = "min_cost"
     demand: Demand
-    models: tuple[ModelShare, ...] = Field(min_length=1)
+    # ≤ 100 models, periods and options: each adds capacity searches and MILP variables; a century of yearly
+    # tranches is 100 periods.
+    models: tuple[ModelShare, ...] = Field(min_length=1, max_length=100)
     slo: SLOSpec
     power: PowerBasis
-    periods: tuple[Period, ...] = Field(min_length=1)
-    options: tuple[SupplyOption, ...] = Field(min_length=1)
+    periods: tuple[Period, ...] = Field(min_length=1, max_length=100)
+    options: tuple[SupplyOption, ...] = Field(min_length=1, max_length=100)
     sensitivity: Sensitivity = Sensitivity()
 
     @model_validator(mode="after")
@@ -174,6 +197,16 @@ class Scenario(_Spec):
         names = [p.name for p in self.periods]
         return names.index(option.available_from) if option.available_from is not None else 0
 
+    @model_validator(mode="after")
+    def _users_on_earth(self) -> Scenario:
+        for index in range(len(self.periods)):
+            if self.users(index) > MAX_USERS:
+                raise ValueError(
+                    f"period {self.periods[index].name!r} has {self.users(index):.3g} weekly users after growth: "
+                    f"more than {MAX_USERS:.0e}, above the world's population (8.2 G, UN WPP 2024)"
+                )
+        return self
+
     def users(self, period: int) -> float:
         explicit = self.periods[period].weekly_active_users
         if explicit is not None:
@@ -189,9 +222,10 @@ def _field_error(source: str, error: ValidationError) -> WafersimError:
     lines = []
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
+        message = bounds_message(item)
         lines.append(f"{source}: field '{location}': {message}")
-    return WafersimError("\n".join(lines))
+    first = ".".join(str(part) for part in error.errors()[0]["loc"]) or None
+    return WafersimError("\n".join(lines), field=first)
 
 
 def scenario_from_dict(data: object, source: str = "scenario") -> Scenario:
@@ -239,14 +273,10 @@ def load_scenario(path: Path | str, catalog: Catalog | None = None) -> Scenario:
     import yaml
 
     path = Path(path)
+    text = read_text(path, "scenario file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WafersimError(f"{path}: no such scenario file") from None
-    except (IsADirectoryError, UnicodeDecodeError) as error:
-        raise WafersimError(f"{path}: cannot read the scenario ({error})") from None
-    try:
-        data = yaml.safe_load(text)
+        # libyaml's loader when PyYAML has it (3-4x faster on a long file), same safe subset.
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

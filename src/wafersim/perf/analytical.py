@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from wafersim.bounds import MAX_ACCELERATORS
 from wafersim.catalog import Precision, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.perf.cost import IterationCost
@@ -273,7 +274,9 @@ def accelerators_needed(request: EstimateRequest, precision: Precision) -> int |
     one = IterationCost(m, system, Layout(), precision, request.kv_precision)
     usable = usable_bytes(system)
     lower = max(1, math.ceil(sum(stage_weight_bytes(one)) / usable))
-    for count in range(lower, 8 * lower + 64):
+    if lower > MAX_ACCELERATORS:  # more than any fleet: no deployment to search for
+        return None
+    for count in range(lower, min(8 * lower + 64, MAX_ACCELERATORS + 1)):
         for layout in candidate_layouts(m, count, pp=None):
             if layout.dp != 1:
                 continue

@@ -16,6 +16,7 @@ from wafersim.perf.economics import CostAssumptions
 from wafersim.perf.estimate import estimate as estimate_request
 from wafersim.perf.estimate import with_costs
 from wafersim.perf.types import Estimate, EstimateRequest
+from wafersim.progress import Progress
 
 # Median absolute percentage error the test group must stay within (the foundation issue's target).
 TEST_MEDIAN_APE_TARGET = 0.15
@@ -139,14 +140,22 @@ class Comparison:
 
 
 def parse_deployments(text: str) -> list[tuple[str, int]]:
-    """'SYSTEM:COUNT,SYSTEM:COUNT' (COUNT 0 or omitted: as many as the weights need)."""
+    """'SYSTEM:COUNT,SYSTEM:COUNT' (COUNT 0: as many as the weights need; a count is required)."""
     deployments = []
     for item in text.split(","):
-        system, _, count = item.strip().partition(":")
+        system, colon, count = item.strip().partition(":")
+        if not colon or not system:
+            raise WafersimError(
+                f"systems entry '{item.strip()}' has no count: write SYSTEM:COUNT, e.g. "
+                f"{system or 'h100-sxm'}:8 (COUNT 0 = as many as the weights need)",
+                field="systems",
+            )
         try:
-            deployments.append((system, int(count or 0)))
+            deployments.append((system, int(count)))
         except ValueError:
-            raise WafersimError(f"systems entry '{item}' is not SYSTEM:COUNT", field="systems") from None
+            raise WafersimError(
+                f"systems entry '{item}' is not SYSTEM:COUNT (COUNT a whole number)", field="systems"
+            ) from None
     return deployments
 
 
@@ -186,10 +195,14 @@ def compare(
 
 
 def validate(
-    points_path: str | Path | None = None, group: str = "all", catalog: Catalog | None = None
+    points_path: str | Path | None = None,
+    group: str = "all",
+    catalog: Catalog | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Every published measurement (perf/data/validation.toml, or `points_path`) predicted: per point measured,
-    predicted and APE, per group median and p90 APE, and the target; `wafersim validate --json`."""
+    """Every published measurement (the shipped points files, or `points_path`) predicted: per point measured,
+    predicted and APE, per group and family median and worst APE, and the target; `wafersim validate --json`.
+    `progress(done, total)` is told as each point is predicted."""
     from wafersim.perf.validation import load_points, run_validation
 
     if group not in GROUPS:
@@ -197,6 +210,6 @@ def validate(
     points = load_points(Path(points_path) if points_path else None)  # None: every shipped points file
     if group != "all":
         points = [p for p in points if p.group == group]
-    report = run_validation(catalog or load_catalog(), points)
+    report = run_validation(catalog or load_catalog(), points, progress)
     report["test_median_ape_target"] = TEST_MEDIAN_APE_TARGET
     return report

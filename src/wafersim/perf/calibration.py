@@ -26,6 +26,7 @@ from wafersim.perf.validation import (
     predicted_metric,
     request_for,
 )
+from wafersim.progress import Progress
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "nvidia-hopper": ("h100-sxm", "h200-sxm"),
@@ -138,7 +139,9 @@ def _fit_family(
     return fitted
 
 
-def calibrate(catalog: Catalog, points: list[Point] | None = None, rounds: int = 3) -> Calibration:
+def calibrate(
+    catalog: Catalog, points: list[Point] | None = None, rounds: int = 3, progress: Progress | None = None
+) -> Calibration:
     """Three stages, each on calibration points only:
     1. families with exact-length points fit their factors on those points;
     2. with those factors fixed, the benchmark points of those families fit the dataset's mean input length;
@@ -160,7 +163,10 @@ def calibrate(catalog: Catalog, points: list[Point] | None = None, rounds: int =
         return [p for p in points if family_of.get(p.system) == family and p.dataset == wanted]
 
     exact_families = [f for f in FAMILIES if of_family(f, exact=True)]
-    for family in exact_families:
+    steps = len(FAMILIES) + 1  # every family's fit (or skip) and the input-length fit
+    for done, family in enumerate(exact_families):
+        if progress is not None:
+            progress(done, steps, f"fitting {family}")
         factors[family] = _fit_family(family, of_family(family, True), catalog, factors, input_len, rounds)
 
     def systems_for(family_factors: dict[str, dict[str, float]]) -> dict[str, SystemSpec]:
@@ -170,13 +176,17 @@ def calibrate(catalog: Catalog, points: list[Point] | None = None, rounds: int =
         }
 
     benchmark_points = [p for f in exact_families for p in of_family(f, exact=False)]
+    if progress is not None:
+        progress(len(exact_families), steps, "fitting the benchmark input length")
     if benchmark_points:
         systems = systems_for(factors)
         input_len = round(
             _golden(lambda x: _loss(benchmark_points, catalog, systems, round(x)), *DATASET_INPUT_BOUNDS)
         )
-    for family in FAMILIES:
-        if family not in exact_families and of_family(family, exact=False):
+    for done, family in enumerate((f for f in FAMILIES if f not in exact_families), len(exact_families) + 1):
+        if progress is not None:
+            progress(done, steps, f"fitting {family}")
+        if of_family(family, exact=False):
             factors[family] = _fit_family(
                 family, of_family(family, False), catalog, factors, input_len, rounds
             )

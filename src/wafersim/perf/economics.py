@@ -6,6 +6,7 @@ at full utilisation (a deployment busy part of the time costs proportionally mor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
@@ -25,12 +26,16 @@ class CostAssumptions:
     def __post_init__(self) -> None:
         from wafersim.errors import WafersimError
 
-        if self.life_years <= 0 or self.usd_per_kwh < 0 or self.pue < 1:
-            raise WafersimError(
-                f"cost assumptions out of range: life_years={self.life_years} (> 0), "
-                f"usd_per_kwh={self.usd_per_kwh} (≥ 0), pue={self.pue} (≥ 1)"
-            )
-
+        # Upper limits: a century of life; $10/kWh is ~30x the dearest retail electricity anywhere; a PUE of 10
+        # would mean a site burning 9 W on cooling per watt of IT, far outside any reported figure.
+        limits = {"life_years": (0.0, 100.0, False), "usd_per_kwh": (0.0, 10.0, True), "pue": (1.0, 10.0, True)}
+        for name, (low, high, low_ok) in limits.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise WafersimError(f"{name} must be a finite number, got {value!r}", field=name)
+            if not (low <= value if low_ok else low < value) or value > high:
+                lower = "≥" if low_ok else ">"
+                raise WafersimError(f"{name} must be {lower} {low:g} and ≤ {high:g}, got {value}", field=name)
 
 def usd_per_million_tokens(
     capex_usd: float | None, power_w: float, tokens_per_s: float, assumptions: CostAssumptions

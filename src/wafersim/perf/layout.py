@@ -8,6 +8,7 @@ data-parallel and spreads the experts over all of it, so ep = tp.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from wafersim.catalog import ModelSpec
@@ -75,7 +76,9 @@ def check_layout(
 
 
 def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    """Ascending divisors in O(√n): a 10^6-accelerator count is answered at once."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
 
 
 def candidate_layouts(

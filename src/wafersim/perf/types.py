@@ -7,8 +7,11 @@ dispatches to them (perf/estimate.py) import the types without importing each ot
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+
+from wafersim.bounds import Batch, Bounds, Count, Seconds, Tokens, check
 from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.perf.economics import CostAssumptions
@@ -16,6 +19,27 @@ from wafersim.perf.economics import CostAssumptions
 # TensorRT-LLM's default engine max_batch_size (trtllm-build --max_batch_size, 2048): the largest batch the
 # maximum-throughput mode will pick even where memory would allow more (per replica).
 DEFAULT_MAX_BATCH = 2048
+
+
+class _RequestBounds(Bounds):
+    """The scalar arguments of an EstimateRequest, with their bounds (see wafersim.bounds)."""
+
+    count: Count
+    input_len: Tokens
+    output_len: Tokens
+    tp: Count | None = None
+    pp: Count | None = None
+    ep: Count | None = None
+    attention_dp: bool | None = None
+    precision: Precision | None = None
+    kv_precision: Precision | None = None
+    batch: Batch | None = None
+    max_batch: Batch = DEFAULT_MAX_BATCH
+    max_tpot_s: Seconds | None = None
+    max_ttft_s: Seconds | None = None
+    # Coefficient of variation of tokens per expert: 1.28 measured without load balancing (perf/moe.py); 100
+    # would put every token on one expert many times over.
+    expert_load_cv: Annotated[float, Field(ge=0, le=100)] | None = None
 
 
 @dataclass(frozen=True)
@@ -42,17 +66,21 @@ class EstimateRequest:
     speculative: Any = None
 
     def __post_init__(self) -> None:
-        for name in ("count", "input_len", "output_len", "max_batch"):
-            if getattr(self, name) < 1:
-                raise WafersimError(f"{name} must be ≥ 1, got {getattr(self, name)}", field=name)
-        if self.max_ttft_s is not None and not self.max_ttft_s > 0:
-            raise WafersimError(f"max_ttft_s must be > 0 seconds, got {self.max_ttft_s}", field="max_ttft_s")
-        if self.expert_load_cv is not None and not 0 <= self.expert_load_cv < float("inf"):
-            raise WafersimError(f"expert_load_cv must be ≥ 0, got {self.expert_load_cv}", field="expert_load_cv")
-        if self.max_tpot_s is not None and self.max_tpot_s <= 0:
-            raise WafersimError(f"max_tpot_s must be > 0 seconds, got {self.max_tpot_s}", field="max_tpot_s")
-        if self.batch is not None and self.batch < 1:
-            raise WafersimError(f"batch must be ≥ 1, got {self.batch}", field="batch")
+        if not isinstance(self.model, ModelSpec):
+            raise WafersimError(
+                f"model must be a ModelSpec (catalog.model(id)), got {type(self.model).__name__}", field="model"
+            )
+        if not isinstance(self.system, SystemSpec):
+            raise WafersimError(
+                f"system must be a SystemSpec (catalog.system(id)), got {type(self.system).__name__}",
+                field="system",
+            )
+        if not isinstance(self.cost, CostAssumptions):
+            raise WafersimError(f"cost must be CostAssumptions, got {type(self.cost).__name__}", field="cost")
+        names = list(_RequestBounds.model_fields)
+        checked = check(_RequestBounds, {name: getattr(self, name) for name in names})
+        for name in names:  # integral floats (8.0) and numpy integers become plain ints
+            object.__setattr__(self, name, getattr(checked, name))
         if self.input_len + self.output_len > self.model.max_context:
             raise WafersimError(
                 f"input_len + output_len = {self.input_len + self.output_len} exceeds the "

@@ -22,6 +22,7 @@ from wafersim.catalog.toml_io import read_toml, validate
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import estimate
 from wafersim.perf.types import Estimate, EstimateRequest
+from wafersim.progress import Progress
 
 DEFAULT_POINTS = Path(__file__).resolve().parent / "data" / "validation.toml"
 # Every validation data file, keyed by the area that owns it; `load_points()` reads them all.
@@ -35,7 +36,7 @@ class Dataset(BaseModel):
     """A benchmark's request lengths, shared by its points; `source` says where they came from (or that they
     were calibrated, when no source publishes them)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     input_len: int = Field(ge=1)
     output_len: int = Field(ge=1)
@@ -48,7 +49,7 @@ class Dataset(BaseModel):
 
 
 class Point(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str
     group: Literal["calibration", "test"]
@@ -142,6 +143,8 @@ def load_points(path: Path | None = None) -> list[Point]:
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise WafersimError(f"{', '.join(str(p) for p in paths)}: duplicate point ids {sorted(duplicates)}")
+    if not points:
+        raise WafersimError(f"{', '.join(str(p) for p in paths)}: no [[point]] tables (a validation file holds at least one measurement)")
     return points
 
 
@@ -237,8 +240,15 @@ def summarize_families(results: list[PointResult], group: str = "test") -> dict[
     return summary
 
 
-def run_validation(catalog: Catalog, points: list[Point] | None = None) -> dict:
-    results = [predict(p, catalog) for p in (points if points is not None else load_points())]
+def run_validation(
+    catalog: Catalog, points: list[Point] | None = None, progress: Progress | None = None
+) -> dict:
+    points = points if points is not None else load_points()
+    results = []
+    for done, point in enumerate(points):
+        if progress is not None:
+            progress(done, len(points), point.id)
+        results.append(predict(point, catalog))
     summary = summarize(results)
     return {
         "points": [r.to_dict() for r in results],

@@ -9,11 +9,13 @@ from pathlib import Path
 from wafersim.errors import WafersimError
 from wafersim.fabric.kernels.base import KernelResult
 from wafersim.fabric.observe import busy_fraction, sram_use_bytes, trace_json
+from wafersim.files import PICTURE_SUFFIXES, output_path
 
 
 def write_heatmaps(result: KernelResult, path: str | Path, sram_bytes_per_pe: int | None = None) -> Path:
     """Three panels per PE: fraction of cycles busy, SRAM use (of the per-PE capacity), and utilisation of its
     busiest outgoing link."""
+    output_path(path, "heatmap", PICTURE_SUFFIXES)
     try:
         import matplotlib
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from wafersim.errors import WafersimError
+from wafersim.files import PICTURE_SUFFIXES, output_path
 
 
 def write_plot(data: dict[str, Any], path: str) -> None:
     """One panel per wafer: regions coloured by SRAM fill, labelled with their layers (matplotlib, lazily)."""
+    output_path(path, "plot", PICTURE_SUFFIXES)
     try:
         import matplotlib
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from wafersim.bounds import Bounds, Count, check, check_simulation_size
 from wafersim.catalog import Catalog, ModelSpec, Precision, SystemSpec, load_catalog
 from wafersim.errors import WafersimError
+from wafersim.progress import Progress
 from wafersim.serving.capacity import CapacitySearch, find_capacity, start_rate_rps
 from wafersim.serving.engine import SchedulerConfig
 from wafersim.serving.metrics import SLO, summarize
@@ -224,14 +226,20 @@ def _deploy(model_spec, system_spec, count, options: _Options, workload: Workloa
     return deployment, config, prefill, summary
 
 
+class _PrefillBounds(Bounds):
+    prefill_replicas: Count
+    prefill_count: Count
+
+
 def _prefill_pool(model_spec, decode_system, count, decode: Deployment, config, workload, options, catalog):
     """Disaggregation: prefill replicas (possibly another system type) in front of the decode replicas."""
     if config.scheduler.policy != "vllm":
         raise WafersimError(
             "prefill/decode disaggregation runs vLLM-style engines: use scheduler 'vllm'", field="scheduler"
         )
-    replicas = options.prefill_replicas or 1
-    prefill_count = options.prefill_count or count
+    replicas = 1 if options.prefill_replicas is None else options.prefill_replicas
+    prefill_count = count if options.prefill_count is None else options.prefill_count
+    check(_PrefillBounds, {"prefill_replicas": replicas, "prefill_count": prefill_count})
     system = options.prefill_system or decode_system
     prefill_system = system if isinstance(system, SystemSpec) else (catalog or load_catalog()).system(system)
     mean_prompt = float(np.mean(workload.prompt_tokens))
@@ -268,13 +276,17 @@ def _summary(model_spec, system_spec, count, replicas, deployment: Deployment, p
     )  # fmt: skip
 
 
-def _serve_workload(rng, trace, workload, rate_rps, duration_s, input_len, output_len, arrival, cv):
+def _serve_workload(
+    rng, trace, workload, rate_rps, duration_s, input_len, output_len, arrival, cv, allow_large
+):
     if workload is not None:
         if trace is not None or rate_rps is not None:
             raise WafersimError("give a workload, a trace or a rate, not several", field="workload")
         return workload
     if (trace is None) == (rate_rps is None):
-        raise WafersimError("give either trace (a path or shipped name) or rate_rps and duration_s", field="trace")
+        raise WafersimError(
+            "give either trace (a path or shipped name) or rate_rps and duration_s", field="trace"
+        )
     if trace is not None:
         if duration_s is not None or input_len is not None or output_len is not None:
             raise WafersimError(
@@ -286,7 +298,8 @@ def _serve_workload(rng, trace, workload, rate_rps, duration_s, input_len, outpu
     if duration_s is None:
         raise WafersimError("rate_rps needs duration_s", field="duration_s")
     prompt, output = synthetic_lengths(input_len, output_len)
-    return synthetic(rng, rate_rps, duration_s=duration_s, prompt=prompt, output=output, arrival=arrival, cv=cv)
+    return synthetic(rng, rate_rps, duration_s=duration_s, prompt=prompt, output=output, arrival=arrival, cv=cv,
+                     allow_large=allow_large)  # fmt: skip
 
 
 def serve(
@@ -311,6 +324,8 @@ def serve(
     exact_pricing: bool = False,
     record_segments: bool = False,
     catalog: Catalog | None = None,
+    allow_large: bool = False,
+    progress: Progress | None = None,
     **deployment: Any,
 ) -> ServeResult:
     """Replay a trace (a path, or azure-conv / azure-code), synthetic arrivals (`rate_rps`, `duration_s`) or a
@@ -318,11 +333,15 @@ def serve(
 
     Deployment keywords: replicas, tp, pp, ep, precision, scheduler (vllm|sarathi|static), router, max_batch,
     chunk_tokens, prefill_replicas, prefill_system, prefill_count (any prefill_* disaggregates).
-    `record_segments` keeps every engine segment (for a Chrome trace).
+    `record_segments` keeps every engine segment (for a Chrome trace). More than 10^6 simulated requests are
+    refused unless `allow_large`; `progress(done, total, what)` hears of arrivals.
     """
     options = _options(deployment)
+    slo = SLO(slo_ttft_s, slo_tpot_s)  # checked before any work
     rng = np.random.default_rng(seed)
-    base = _serve_workload(rng, trace, workload, rate_rps, duration_s, input_len, output_len, arrival, cv)
+    base = _serve_workload(
+        rng, trace, workload, rate_rps, duration_s, input_len, output_len, arrival, cv, allow_large
+    )
     if requests is not None:
         if requests < 1:
             raise WafersimError(f"requests must be ≥ 1, got {requests}", field="requests")
@@ -341,8 +360,10 @@ def serve(
     )
     config = replace(config, record_segments=record_segments)
     pricer = IterationPricer(deployed.replica, exact_prefill=exact_pricing)
-    result = simulate(base, deployed.replica, config, pricer, prefill=prefill)
-    metrics = summarize(result, SLO(slo_ttft_s, slo_tpot_s))
+    result = simulate(
+        base, deployed.replica, config, pricer, prefill=prefill, allow_large=allow_large, progress=progress
+    )
+    metrics = summarize(result, slo)
     return ServeResult(
         deployment=summary,
         seed=seed,
@@ -378,6 +399,8 @@ def capacity(
     seed: int = 0,
     catalog: Catalog | None = None,
     on_probe: Callable[[dict[str, Any]], None] | None = None,
+    allow_large: bool = False,
+    progress: Progress | None = None,
     **deployment: Any,
 ) -> ServeCapacity:
     """The highest request rate whose p90 TTFT and p90 TPOT stay within the targets (bracketing, bisection).
@@ -388,6 +411,7 @@ def capacity(
     raised there cancels it.
     """
     options = _options(deployment)
+    slo = SLO(slo_ttft_s, slo_tpot_s)  # checked before any work
     if trace is not None:
         if input_len is not None or output_len is not None:
             raise WafersimError(
@@ -400,14 +424,18 @@ def capacity(
             raise WafersimError(
                 f"synthetic_requests must be ≥ 2, got {synthetic_requests}", field="synthetic_requests"
             )
+        check_simulation_size(synthetic_requests, allow_large, "synthetic_requests")
         prompt, output = synthetic_lengths(input_len, output_len)
-        base = synthetic(np.random.default_rng(seed), 1.0, count=synthetic_requests, prompt=prompt, output=output)
+        base = synthetic(np.random.default_rng(seed), 1.0, count=synthetic_requests, prompt=prompt, output=output,
+                         allow_large=allow_large)  # fmt: skip
     if requests is not None:
         if requests < 2:
             raise WafersimError(f"requests must be ≥ 2 for a rate, got {requests}", field="requests")
         base = base.head(requests)
     if base.rate_rps == 0:
-        raise WafersimError(f"{base.source}: all requests arrive at once; a capacity search needs arrival times")
+        raise WafersimError(
+            f"{base.source}: all requests arrive at once; a capacity search needs arrival times"
+        )
     if not 0 < tolerance < 1:
         raise WafersimError(f"tolerance must be in (0, 1), got {tolerance}", field="tolerance")
     model_spec, system_spec = resolve_specs(model, system, catalog)
@@ -416,10 +444,12 @@ def capacity(
     )
     pricer = IterationPricer(deployed.replica)
     start = start_rate_rps(pricer, deployed.engines, base.prompt_tokens, base.output_tokens)
-    search = CapacitySearch(SLO(slo_ttft_s, slo_tpot_s), start_rps=start, relative_tolerance=tolerance)
-    found = find_capacity(
-        base.at_rate, lambda w: simulate(w, deployed.replica, config, pricer, prefill=prefill), search, on_probe
-    )
+    search = CapacitySearch(slo, start_rps=start, relative_tolerance=tolerance)
+
+    def run(w: Workload) -> SimResult:
+        return simulate(w, deployed.replica, config, pricer, prefill=prefill, allow_large=allow_large)
+
+    found = find_capacity(base.at_rate, run, search, on_probe, progress)
     return ServeCapacity(
         deployment=summary,
         seed=seed,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from wafersim.errors import WafersimError
+from wafersim.progress import Progress
 from wafersim.serving.metrics import SLO, summarize
 from wafersim.serving.pricing import IterationPricer
 from wafersim.serving.simulator import SimResult
@@ -68,6 +69,7 @@ def find_capacity(
     run: Callable[[Workload], SimResult],
     search: CapacitySearch,
     on_probe: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
 ) -> CapacityResult:
     """`on_probe` (optional) sees each probe's record as it is made (progress; raising from it cancels)."""
     probes: list[dict[str, Any]] = []
@@ -75,6 +77,8 @@ def find_capacity(
 
     def probe(rate: float) -> bool:
         nonlocal best
+        if progress is not None:  # the search stops at max_probes at the latest
+            progress(len(probes), search.max_probes, f"probing {rate:.3g} req/s")
         summary = summarize(run(workload_at(rate)), search.slo)
         ok = meets(summary, search.slo)
         probes.append(

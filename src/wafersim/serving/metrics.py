@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from wafersim.bounds import MAX_SECONDS
+from wafersim.errors import WafersimError
 from wafersim.serving.simulator import SimResult
 from wafersim.serving.state import COMPLETED, REJECTED
 
@@ -19,6 +21,16 @@ from wafersim.serving.state import COMPLETED, REJECTED
 class SLO:
     ttft_s: float | None = None
     tpot_s: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("ttft_s", "tpot_s"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_SECONDS:
+                raise WafersimError(
+                    f"slo_{name} must be a finite number of seconds > 0, got {value!r}", field=f"slo_{name}"
+                )
 
 
 def _percentiles(values: np.ndarray, name: str) -> dict[str, float | None]:
@@ -73,6 +85,7 @@ def summarize(result: SimResult, slo: SLO | None = None) -> dict[str, Any]:
     end = float(np.nanmax(r.finish_s)) if done.any() else start
     span = max(end - start, 1e-12)
     output_tokens = int(r.output[done].sum())
+    arrival_span = float(r.arrival_s[-1] - r.arrival_s[0])
     summary: dict[str, Any] = {
         "requests": r.n,
         "completed": int(done.sum()),
@@ -87,7 +100,8 @@ def summarize(result: SimResult, slo: SLO | None = None) -> dict[str, Any]:
         "output_tokens": output_tokens,
         "output_tokens_per_s": output_tokens / span,
         "requests_per_s": int(done.sum()) / span,
-        "offered_rate_rps": (r.n - 1) / float(r.arrival_s[-1] - r.arrival_s[0]) if r.n > 1 else None,
+        # None when every request arrives at once (a burst has no rate).
+        "offered_rate_rps": (r.n - 1) / arrival_span if arrival_span > 0 else None,
         "preemptions": int(r.preemptions.sum()),
         "kv_capacity_tokens_per_engine": result.kv_capacity_tokens,
         "sim_wall_s": result.wall_s,

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from wafersim.bounds import MAX_ACCELERATORS, Batch, Bounds, Count, Seconds, check
 from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.perf.cost import IterationCost
@@ -211,6 +212,16 @@ class Deployment:
     power_w: float
 
 
+class _DeploymentBounds(Bounds):
+    count: Count
+    replicas: Count
+    tp: Count | None = None
+    pp: Count | None = None
+    ep: Count | None = None
+    max_batch: Batch
+    max_tpot_s: Seconds | None = None
+
+
 def plan_deployment(
     model: ModelSpec,
     system: SystemSpec,
@@ -225,10 +236,15 @@ def plan_deployment(
     max_batch: int = DEFAULT_MAX_BATCH,
     max_tpot_s: float | None = None,
 ) -> Deployment:
-    if replicas < 1:
-        raise WafersimError(f"replicas must be ≥ 1, got {replicas}", field="replicas")
-    if count < 1:
-        raise WafersimError(f"count must be ≥ 1, got {count}", field="count")
+    checked = check(_DeploymentBounds, {"count": count, "replicas": replicas, "tp": tp, "pp": pp, "ep": ep,
+                                        "max_batch": max_batch, "max_tpot_s": max_tpot_s})  # fmt: skip
+    count, replicas, max_batch = checked.count, checked.replicas, checked.max_batch
+    if count * replicas > MAX_ACCELERATORS:
+        raise WafersimError(
+            f"replicas × count = {replicas * count:,} accelerators is more than any fleet announced "
+            f"(limit {MAX_ACCELERATORS:,})",
+            field="replicas",
+        )
     if system.kind == "wafer":
         return _plan_wafer(
             model, system, count, replicas, prompt_tokens, output_tokens, tp, pp, ep, precision, max_batch

@@ -16,7 +16,9 @@ from typing import Literal
 
 import numpy as np
 
+from wafersim.bounds import check_simulation_size
 from wafersim.errors import WafersimError
+from wafersim.progress import Progress
 from wafersim.serving.engine import Engine, SchedulerConfig
 from wafersim.serving.events import Event, EventLoop
 from wafersim.serving.pricing import IterationPricer
@@ -124,9 +126,10 @@ class _Run:
 
     def __init__(
         self, workload: Workload, replica: ReplicaModel, config: ServeConfig, pricer: IterationPricer,
-        prefill: PrefillPool | None,
+        prefill: PrefillPool | None, progress: Progress | None = None,
     ) -> None:  # fmt: skip
         self.requests = requests = Requests(workload)
+        self.progress = progress
         self.series = Series()
         self.segments: list | None = [] if config.record_segments else None
         self.prefill = prefill
@@ -167,6 +170,7 @@ class _Run:
         # Python-list copies for the per-event scalar reads (a list index is several times cheaper than NumPy's).
         self.order_list: list[int] = order.tolist()
         self.arrivals: list[float] = requests.arrival_s[order].tolist()
+        self.report_every = max(1, len(self.order_list) // 200)
 
     def _handoff(self, ids: np.ndarray, end_s: float) -> None:
         """A prefill engine's requests leave for the decode pool once their KV has moved."""
@@ -200,6 +204,8 @@ class _Run:
         position = event.payload
         self.next_arrival = position + 1
         rid = self.order_list[position]
+        if self.progress is not None and position % self.report_every == 0:
+            self.progress(position, len(self.order_list), "requests arrived")
         caused: list[Event] = []
         self.requests.engine[rid] = self._deliver(self.first_pool, rid, event.time_s, caused).index
         if position + 1 < len(self.order_list):
@@ -226,17 +232,23 @@ def simulate(
     config: ServeConfig | None = None,
     pricer: IterationPricer | None = None,
     prefill: PrefillPool | None = None,
+    allow_large: bool = False,
+    progress: Progress | None = None,
 ) -> SimResult:
     """Replay `workload` against `config.engines` engines of `replica` (and a prefill pool when given); every
-    request completes or is rejected up front with its reason."""
+    request completes or is rejected up front with its reason. More than MAX_SIMULATED_REQUESTS requests are
+    refused unless `allow_large`; `progress` hears of arrivals (about 200 times a run)."""
     config = config or ServeConfig()
+    check_simulation_size(len(workload), allow_large, "workload", config.engines + config.prefill_engines)
     if (prefill is None) != (config.prefill_engines == 0):
         raise ValueError("give a PrefillPool exactly when config.prefill_engines > 0")
     started = time.perf_counter()
-    run = _Run(workload, replica, config, pricer or IterationPricer(replica), prefill)
+    run = _Run(workload, replica, config, pricer or IterationPricer(replica), prefill, progress)
     loop = EventLoop()
     loop.schedule(run.arrivals[0], "arrival", 0)
     loop.run({"arrival": run.on_arrival, "segment": run.on_segment, "handoff": run.on_handoff})
+    if progress is not None:
+        progress(len(run.order_list), len(run.order_list), "requests arrived")
     for engine in run.every:  # the loop ends only when every engine is idle: nothing may be left behind
         if engine.waiting or len(engine.running) or engine.prefilling:
             raise RuntimeError(f"engine {engine.index} stopped with requests left (a scheduler bug)")

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field
 
+from wafersim.bounds import MAX_RATE_RPS, Bounds, NoBool, Seconds, check, check_simulation_size
 from wafersim.errors import WafersimError
+from wafersim.files import read_text
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 # The shipped traces (serving/data, CC BY 4.0), by the name users type.
@@ -58,16 +61,17 @@ class Workload:
 
     def rate_scaled(self, factor: float) -> Workload:
         """Replay `factor` times faster (gaps divided by factor): keeps the trace's burstiness."""
-        if not factor > 0:
-            raise WafersimError(f"rate_scale must be > 0, got {factor}", field="rate_scale")
+        if not 0 < factor < float("inf"):
+            raise WafersimError(f"rate_scale must be > 0 and finite, got {factor}", field="rate_scale")
         return Workload(
             self.arrival_s / factor, self.prompt_tokens, self.output_tokens, f"{self.source} ×{factor:g}"
         )
 
     def at_rate(self, rate_rps: float) -> Workload:
         """Time-scaled so that the mean arrival rate is `rate_rps`."""
-        if not rate_rps > 0:
-            raise WafersimError(f"rate must be > 0 requests/s, got {rate_rps}")
+        # Finite, not bounded above: a capacity search doubles the rate while the SLOs hold.
+        if not 0 < rate_rps < float("inf"):
+            raise WafersimError(f"rate must be > 0 and finite, got {rate_rps} requests/s", field="rate_rps")
         if self.rate_rps == 0:
             raise WafersimError(f"{self.source}: all requests arrive at once, so it has no rate to scale")
         return self.rate_scaled(rate_rps / self.rate_rps)
@@ -113,12 +117,7 @@ def _azure_time_s(text: str, where: str) -> tuple[int, float]:
 
 def read_azure_csv(path: Path) -> Workload:
     """The Azure LLM inference trace format; every line is checked and a bad one named by its line number."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise WafersimError(f"{path}: no such file") from None
-    except UnicodeDecodeError as error:
-        raise WafersimError(f"{path}: not a UTF-8 text file ({error.reason})") from None
+    lines = read_text(path, "trace file").splitlines()
     if not lines:
         raise WafersimError(f"{path}: empty file; expected the header {','.join(AZURE_COLUMNS)}")
     header = [name.strip() for name in lines[0].split(",")]
@@ -145,10 +144,7 @@ def read_azure_csv(path: Path) -> Workload:
 
 def read_jsonl(path: Path) -> Workload:
     """One JSON object per line: {"arrival_s": 0.5, "prompt_tokens": 812, "output_tokens": 64}."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise WafersimError(f"{path}: no such file") from None
+    lines = read_text(path, "trace file").splitlines()
     times, prompts, outputs = [], [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -182,6 +178,13 @@ def read_jsonl(path: Path) -> Workload:
 def read_trace(path: Path | str) -> Workload:
     path = Path(path)
     return read_jsonl(path) if path.suffix in (".jsonl", ".ndjson") else read_azure_csv(path)
+
+
+class _SyntheticBounds(Bounds):
+    rate_rps: Annotated[float, NoBool, Field(gt=0, le=MAX_RATE_RPS)]
+    count: Annotated[int, NoBool, Field(ge=1)] | None = None
+    duration_s: Seconds | None = None
+    cv: Annotated[float, NoBool, Field(gt=0, le=100)] = 1.0  # cv 100: gaps spanning 10^4x; beyond, one burst
 
 
 @dataclass(frozen=True)
@@ -220,17 +223,26 @@ def synthetic(
     output: Lengths,
     arrival: Literal["poisson", "gamma"] = "poisson",
     cv: float = 1.0,
+    allow_large: bool = False,
 ) -> Workload:
     """Arrivals at `rate_rps` for `count` requests or `duration_s` seconds (Gamma gaps with coefficient of
-    variation `cv` model bursty traffic; cv = 1 is Poisson)."""
-    if not rate_rps > 0:
-        raise WafersimError(f"rate_rps must be > 0 requests/s, got {rate_rps}", field="rate_rps")
+    variation `cv` model bursty traffic; cv = 1 is Poisson). More than MAX_SIMULATED_REQUESTS requests are
+    refused unless `allow_large`."""
+    checked = check(
+        _SyntheticBounds, {"rate_rps": rate_rps, "count": count, "duration_s": duration_s, "cv": cv}
+    )
+    rate_rps, cv = checked.rate_rps, checked.cv
     if count is None:
-        if duration_s is None or not duration_s > 0:
-            raise WafersimError(f"duration_s must be > 0 s, got {duration_s}", field="duration_s")
-        count = max(1, int(np.ceil(rate_rps * duration_s)))
-    if count < 1:
-        raise WafersimError(f"request count must be ≥ 1, got {count}")
+        if checked.duration_s is None:
+            raise WafersimError(
+                "give a request count or duration_s for a synthetic workload", field="duration_s"
+            )
+        # The count is estimated before anything is drawn: 10^18 requests is refused, not allocated.
+        check_simulation_size(rate_rps * checked.duration_s, allow_large, "duration_s")
+        count = max(1, int(np.ceil(rate_rps * checked.duration_s)))
+    else:
+        count = checked.count
+        check_simulation_size(count, allow_large, "count")
     if arrival == "poisson":
         gaps = rng.exponential(1.0 / rate_rps, count)
     elif arrival == "gamma":

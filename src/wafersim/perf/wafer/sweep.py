@@ -8,10 +8,22 @@ decode time therefore falls with the region until the fabric terms dominate, the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
+from pydantic import Field
+
+from wafersim.bounds import Batch, Bounds, NoBool, Tokens, check
 from wafersim.catalog import ModelSpec
 from wafersim.catalog.fabric_arch import FabricArch
+from wafersim.errors import WafersimError
 from wafersim.perf.wafer.layer import layer_cost, layer_shape
+
+
+class _SweepBounds(Bounds):
+    tokens: Batch
+    context: Tokens
+    layer: Annotated[int, NoBool, Field(ge=0)]
+
 
 DEFAULT_SIDES = (32, 48, 64, 96, 128, 192, 256, 384, 512, 640, 762)
 
@@ -40,6 +52,13 @@ def layer_sweep(
 ) -> list[SweepPoint]:
     """One decode step of `layer` for `tokens` sequences at `context` keys on square regions of each side
     (capped at the program rectangle)."""
+    check(_SweepBounds, {"tokens": tokens, "context": context, "layer": layer})
+    if context > model.max_context:
+        raise WafersimError(
+            f"context {context} exceeds the {model.max_context}-token context of {model.id}", field="context"
+        )
+    if layer >= model.num_layers:
+        raise WafersimError(f"layer {layer}: {model.id} has {model.num_layers} layers", field="layer")
     shape = layer_shape(model, layer)
     height, width = arch.fabric.program_height_pes, arch.fabric.program_width_pes
     points = []
