@@ -334,7 +334,7 @@ def test_json_errors_go_to_stderr_as_json(capsys):
 def test_internal_error_is_one_line_and_a_report_request(capsys, monkeypatch):
     import wafersim.cli.estimate as command
 
-    def broken(request):
+    def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(command, "run_estimate", broken)

@@ -177,8 +177,7 @@ def check_simulation_size(
         )
     if (requests > MAX_SIMULATED_REQUESTS or cpu_s > MAX_SIMULATED_CPU_S) and not allow_large:
         raise WafersimError(
-            f"{what}: {estimate} is more than a run does without allow_large=True (command line: "
-            f"--allow-large): at most {MAX_SIMULATED_REQUESTS:,} requests or ~{MAX_SIMULATED_CPU_S / 60:.0f} min "
+            f"{what}: {estimate} is more than a run does without allow_large: at most {MAX_SIMULATED_REQUESTS:,} requests or ~{MAX_SIMULATED_CPU_S / 60:.0f} min "
             "of CPU; shorten the workload or allow it",
             field=what,
         )

@@ -102,7 +102,7 @@ def test_impossible_deployments_are_clear_errors(capsys, args, message):
 
 def test_serve_needs_a_workload(capsys):
     code, out, err = run(capsys, ["serve", *BASE])
-    assert code == 2 and "either --trace" in err and "--rate" in err
+    assert code == 2 and "either trace" in err and "--rate" in err
 
 
 def test_serve_table_output(capsys):
@@ -192,7 +192,7 @@ def test_workload_options(capsys):
                                      "--cv", "3", "--input-len", "300", "--output-len", "30", "--json"])[1])  # fmt: skip
     assert bursty["completed"] == bursty["requests"] > 0
     code, out, err = run(capsys, ["serve", *BASE, "--rate", "3", "--duration", "5", "--trace-rate", "2"])
-    assert code == 2 and "--trace-rate scales a trace" in err
+    assert code == 2 and "trace_rate_rps scales a trace" in err and "(option --trace-rate)" in err
 
 
 def test_capacity_says_when_the_slos_never_bind(capsys):

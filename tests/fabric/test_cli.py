@@ -125,11 +125,11 @@ def test_run_table_and_outputs(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["fabric", "run", "gemv", "--grid", "2y2"], "--grid '2y2'"),
+        (["fabric", "run", "gemv", "--grid", "2y2"], "grid '2y2'"),
         (["fabric", "run", "warp", "--grid", "2x2"], "unknown kernel 'warp'"),
         (["fabric", "run", "gemm-cannon", "--grid", "2x3"], "square grid"),
-        (["fabric", "run", "broadcast", "--grid", "full", "--engine", "cycle"], "--engine fast"),
-        (["fabric", "run", "broadcast", "--grid", "2x2", "--k", "3"], "does not take --k"),
+        (["fabric", "run", "broadcast", "--grid", "full", "--engine", "cycle"], "engine fast is needed"),
+        (["fabric", "run", "broadcast", "--grid", "2x2", "--k", "3"], "does not take k"),
         (["fabric", "run", "gemv", "--arch", "wse-7"], "unknown fabric architecture"),
         (["fabric", "run", "gemv", "--seed", "-1"], "seed must be a non-negative integer"),
         (["fabric", "run", "broadcast", "--grid", "full", "--trace", "t.json"], "trace export is for grids"),

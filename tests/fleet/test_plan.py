@@ -45,7 +45,7 @@ def test_cached_and_uncached_answers_agree(catalog, cache, small):
     assert warm["timing"]["capacity_simulated"] == 0
     seen = []
     cold = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, use_cache=False, workers=1,
-                progress=lambda done, total: seen.append((done, total))).to_dict()  # fmt: skip
+                progress=lambda done, total, what: seen.append((done, total))).to_dict()  # fmt: skip
     assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert cold["timing"]["capacity_cached"] == 0
     assert _without_cache_flags(warm) == _without_cache_flags(small) == _without_cache_flags(cold)

@@ -235,9 +235,11 @@ def _check_supported(c: dict[str, Any]) -> None:
         family = name.lower().replace("-", "_")
         hit = next((f for f in UNSUPPORTED_FAMILIES if f in family), None)
         if hit:
+            unmapped = sorted(k for k in c if k not in _READ_FIELDS and k not in _METADATA_FIELDS)
             raise ValueError(
-                f"architecture '{name}' is a {hit} (non-attention) model; wafersim models attention "
-                "transformers only (Llama, Mistral/Mixtral, Qwen2/3, DeepSeek-V3, gpt-oss, Llama 4)"
+                f"field 'architectures': '{name}' is a {hit} (non-attention) model; wafersim models attention "
+                "transformers only (Llama, Mistral/Mixtral, Qwen2/3, DeepSeek-V3, gpt-oss, Llama 4, GLM-4.x, "
+                f"Kimi-K2); fields it could not map: {', '.join(unmapped[:12]) or 'none'}"
             )
     ssm = [key for key in SSM_KEYS if key in c]
     if ssm:

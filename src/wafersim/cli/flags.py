@@ -25,13 +25,20 @@ FLAGS: dict[str, str] = {
 _NAMED = frozenset(FLAGS) | {
     "input_len", "output_len", "max_batch", "chunk_tokens", "prefill_replicas", "prefill_system", "prefill_count",
     "synthetic_requests", "rate_scale", "kv_precision", "attention_dp", "decode_grid", "prefill_grid", "clock_hz",
-    "draft_tokens", "life_years", "usd_per_kwh", "trace_window",
+    "draft_tokens", "life_years", "usd_per_kwh", "trace_window", "allow_large",
 }  # fmt: skip
 _WORD = re.compile(r"(?<![\w-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w-])")
 
 
 def flag(field: str) -> str:
     return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def other_fields_as_flags(error: WafersimError) -> str:
+    """The message with every known field other than the error's own spelt as its flag: the own field stays
+    as the core names it (the CLI adds "(option --flag)" beside it)."""
+    own = getattr(error, "field", None)
+    return _WORD.sub(lambda m: flag(m.group(1)) if m.group(1) in _NAMED - {own} else m.group(1), str(error))
 
 
 def cli_message(error: WafersimError) -> str:

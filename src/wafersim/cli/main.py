@@ -67,9 +67,11 @@ def _with_flag(message: str, field: str | None, args: list[str]) -> str:
     """Core errors name fields (`max_tpot_s`); on the command line, also name the option the user typed."""
     if not field:
         return message
+    from wafersim.cli.flags import flag as flag_of
+
     name = field.split(".")[0].replace("_", "-")
     stems = {name, *(name.removesuffix(unit) for unit in ("-s", "-rps", "-per-s", "-w", "-bytes"))}
-    for flag in sorted(f"--{stem}" for stem in stems):
+    for flag in sorted({flag_of(field.split(".")[0]), *(f"--{stem}" for stem in stems)}):
         if flag in args and flag not in message:
             return f"{message} (option {flag})"
     return message
@@ -92,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=args, prog_name="wafersim", standalone_mode=False)
     except WafersimError as error:
-        from wafersim.cli.flags import cli_message
+        from wafersim.cli.flags import other_fields_as_flags
 
-        _report_error(_with_flag(cli_message(error), error.field, args), error.field, as_json)
+        _report_error(_with_flag(other_fields_as_flags(error), error.field, args), error.field, as_json)
         return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -90,7 +90,7 @@ def test_compare_puts_wafers_beside_gpus(capsys):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["wafer", "estimate", "--model", "llama-3.1-8b", "--grid", "10"], "--grid '10'"),
+        (["wafer", "estimate", "--model", "llama-3.1-8b", "--grid", "10"], "grid '10'"),
         (["wafer", "estimate", "--model", "llama-3.1-8b", "--grid", "2000x10"], "exceeds"),
         (["wafer", "estimate", "--model", "llama-3.1-8b", "--system", "h100-sxm"], "not a wafer-scale"),
         (["wafer", "estimate", "--model", "llama-3.1-8b", "--draft", "llama-3.1-8b"], "--acceptance"),
