@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "capacity": "wafersim.cli.serve:capacity",
     "wafer": "wafersim.cli.wafer:wafer",
     "plan": "wafersim.cli.plan:plan",
+    "web": "wafersim.cli.web:web",
 }
 
 

@@ -1,0 +1,198 @@
+"""The one place the web face calls wafersim: each endpoint's body in, a JSON-ready dict out.
+
+Every answer is what the matching CLI command prints with --json (the same keys and numbers), plus, for
+serve, the per-request latencies and the KV/queue series the charts draw. Where the public Python API does not
+yet cover a command (compare, serve, capacity, plan, wafer map, validate), the command itself is run in-process
+with --json, so that no logic is copied into the web layer; switching a function to the public API is a
+change here only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from wafersim.errors import WafersimError
+from wafersim.web.schemas import (
+    CapacityBody,
+    CompareBody,
+    EstimateBody,
+    PlanBody,
+    ServeBody,
+    WaferMapBody,
+)
+
+Progress = Callable[[str, float], None]
+# Points per plotted series: a 20k-request run records ~10^5 KV samples, more than a chart can show.
+MAX_SERIES_POINTS = 2_000
+# redirect_stdout swaps the process-wide sys.stdout: one command at a time per process.
+_STDOUT_LOCK = threading.Lock()
+
+
+def _quiet(stage: str, fraction: float) -> None:
+    pass
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _args(body: Any, renames: dict[str, str], skip: tuple[str, ...] = ()) -> list[str]:
+    """Body fields as CLI options (None left out, booleans as flags)."""
+    args: list[str] = []
+    for name, value in body.model_dump().items():
+        if value is None or name in skip:
+            continue
+        flag = renames.get(name, _flag(name))
+        if isinstance(value, bool):
+            if value:
+                args.append(flag)
+            continue
+        args += [flag, str(value)]
+    return args
+
+
+def _cli_json(args: list[str]) -> Any:
+    """Run a wafersim command in-process and parse its --json output; WafersimError passes through."""
+    from wafersim.cli.main import cli
+
+    out = io.StringIO()
+    with _STDOUT_LOCK, contextlib.redirect_stdout(out):
+        cli.main(args=[*args, "--json"], prog_name="wafersim", standalone_mode=False)
+    return _finite(json.loads(out.getvalue()))
+
+
+def catalog_systems() -> dict[str, Any]:
+    return _cli_json(["catalog", "systems"])
+
+
+def catalog_models() -> dict[str, Any]:
+    return _cli_json(["catalog", "models"])
+
+
+def estimate(body: EstimateBody) -> dict[str, Any]:
+    import wafersim
+    from wafersim.perf.economics import CostAssumptions
+
+    catalog = wafersim.load_catalog()
+    fields = body.model_dump(exclude={"model", "system", "life_years", "usd_per_kwh", "pue"})
+    request = wafersim.EstimateRequest(
+        model=catalog.model(body.model),
+        system=catalog.system(body.system),
+        cost=CostAssumptions(life_years=body.life_years, usd_per_kwh=body.usd_per_kwh, pue=body.pue),
+        **fields,
+    )
+    return _finite(wafersim.estimate(request).to_dict())
+
+
+def compare(body: CompareBody) -> dict[str, Any]:
+    systems = ",".join(f"{d.system}:{d.count}" for d in body.systems)
+    return _cli_json(["compare", *_args(body, {}, skip=("systems",)), "--systems", systems])
+
+
+def wafer_map(body: WaferMapBody) -> dict[str, Any]:
+    return _cli_json(["wafer", "map", *_args(body, {})])
+
+
+def validate(group: str) -> dict[str, Any]:
+    return _cli_json(["validate", "--group", group])
+
+
+def serve(body: ServeBody, progress: Progress = _quiet) -> dict[str, Any]:
+    renames = {"requests": "--requests", "duration_s": "--duration", "slo_ttft_s": "--slo-ttft",
+               "slo_tpot_s": "--slo-tpot"}  # fmt: skip
+    progress("simulating", 0.1)
+    with tempfile.TemporaryDirectory(prefix="wafersim-web-") as folder:
+        requests_csv, series_csv = Path(folder, "requests.csv"), Path(folder, "series.csv")
+        summary = _cli_json(
+            [
+                "serve",
+                *_args(body, renames),
+                "--requests-out",
+                str(requests_csv),
+                "--series-out",
+                str(series_csv),
+            ]
+        )
+        progress("reading the results", 0.9)
+        summary.pop("series_rows", None)  # an artefact of the temporary file, not of the run
+        summary["per_request"] = _per_request(requests_csv)
+        summary["series"] = _series(series_csv)
+    return summary
+
+
+def capacity(body: CapacityBody, progress: Progress = _quiet) -> dict[str, Any]:
+    renames = {"slo_ttft_s": "--slo-ttft", "slo_tpot_s": "--slo-tpot"}
+    progress("searching the highest rate within the SLOs", 0.1)
+    return _cli_json(["capacity", *_args(body, renames)])
+
+
+def plan(body: PlanBody, progress: Progress = _quiet) -> dict[str, Any]:
+    progress("simulating capacity per system, then solving the fleets", 0.1)
+    try:
+        return _cli_json(["plan", body.scenario, *([] if body.use_cache else ["--no-cache"])])
+    except ImportError as error:
+        raise WafersimError(
+            f"plan needs the fleet extra ({error.name} missing): pip install -e '.[fleet]'"
+        ) from None
+
+
+def _per_request(path: Path) -> dict[str, list]:
+    """Completed requests' TTFT and TPOT (the distributions' charts); rejected ones are counted in the summary."""
+    ttft, tpot = [], []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["status"] != "completed":
+                continue
+            ttft.append(float(row["ttft_s"]))
+            if row["tpot_s"] not in ("", "nan"):
+                tpot.append(float(row["tpot_s"]))
+    return {"ttft_s": ttft, "tpot_s": tpot}
+
+
+def _series(path: Path) -> dict[str, Any]:
+    """KV tokens in use and queue length over time, summed over engines, each thinned to MAX_SERIES_POINTS."""
+    import numpy as np
+
+    rows: dict[str, list[tuple[float, int, int]]] = {"kv_tokens": [], "queue_len": []}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["series"] in rows:
+                rows[row["series"]].append((float(row["time_s"]), int(row["engine"]), int(row["value"])))
+    out: dict[str, Any] = {}
+    for name, samples in rows.items():
+        # Each engine's value holds until its next sample: the total is the running sum of per-engine changes.
+        last: dict[int, int] = {}
+        times, totals, total = [], [], 0
+        for time_s, engine, value in samples:
+            total += value - last.get(engine, 0)
+            last[engine] = value
+            times.append(time_s)
+            totals.append(total)
+        step = max(1, int(np.ceil(len(times) / MAX_SERIES_POINTS)))
+        out[name] = {"time_s": times[::step], "value": totals[::step], "samples": len(times), "every": step}
+    return out
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf as null, as the CLI's --json writes them (JSON has no NaN)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+# The long jobs, by the name in /api/jobs/{kind}.
+JOBS: dict[str, Callable[..., dict[str, Any]]] = {"serve": serve, "capacity": capacity, "plan": plan}
