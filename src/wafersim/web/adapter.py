@@ -158,7 +158,8 @@ def _per_request(path: Path) -> dict[str, list]:
 
 
 def _series(path: Path) -> dict[str, Any]:
-    """KV tokens in use and queue length over time, summed over engines, each thinned to MAX_SERIES_POINTS."""
+    """KV tokens in use and queue length over time, summed over engines. Past MAX_SERIES_POINTS samples, the
+    peak of each of MAX_SERIES_POINTS equal time bins (every k-th sample would hide the spikes)."""
     import numpy as np
 
     rows: dict[str, list[tuple[float, int, int]]] = {"kv_tokens": [], "queue_len": []}
@@ -176,8 +177,17 @@ def _series(path: Path) -> dict[str, Any]:
             last[engine] = value
             times.append(time_s)
             totals.append(total)
-        step = max(1, int(np.ceil(len(times) / MAX_SERIES_POINTS)))
-        out[name] = {"time_s": times[::step], "value": totals[::step], "samples": len(times), "every": step}
+        out[name] = {"time_s": times, "value": totals, "samples": len(times), "bins": None}
+        if len(times) > MAX_SERIES_POINTS:
+            t, v = np.asarray(times), np.asarray(totals)
+            edges = np.linspace(t[0], t[-1], MAX_SERIES_POINTS + 1)
+            index = np.minimum(np.searchsorted(edges, t, side="right") - 1, MAX_SERIES_POINTS - 1)
+            peak = np.full(MAX_SERIES_POINTS, -1, dtype=np.int64)
+            np.maximum.at(peak, index, v)
+            held = peak >= 0  # bins with no sample are left out
+            out[name].update(
+                time_s=edges[:-1][held].tolist(), value=peak[held].tolist(), bins=MAX_SERIES_POINTS
+            )
     return out
 
 

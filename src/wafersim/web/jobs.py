@@ -8,7 +8,10 @@ thread) and a crash cannot take the server down. At most
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -68,6 +71,11 @@ def _command(kind: str) -> list[str]:
     return [sys.executable, "-m", "wafersim.web.worker", kind]
 
 
+def _stop(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        os.killpg(process.pid, signal.SIGTERM)
+
+
 class JobRunner:
     def __init__(self, max_running: int = MAX_RUNNING, max_active: int = MAX_ACTIVE) -> None:
         self._jobs: dict[str, Job] = {}
@@ -98,8 +106,8 @@ class JobRunner:
             return job
         with self._lock:
             job.state, job.stage, job.finished_s = "cancelled", "cancelled", time.time()
-            if job.process is not None and job.process.is_alive():
-                job.process.terminate()
+            if job.process is not None and job.process.poll() is None:
+                _stop(job.process)
         return job
 
     def shutdown(self) -> None:
@@ -116,8 +124,13 @@ class JobRunner:
             with self._lock:
                 if job.state == "cancelled":
                     return
+                # Its own process group: cancelling also stops the plan's capacity-search processes.
                 job.process = subprocess.Popen(
-                    _command(job.kind), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                    _command(job.kind),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
                 )
                 job.state, job.stage, job.started_s = "running", "starting", time.time()
             timer = threading.Timer(MAX_JOB_S, self._overdue, args=(job,))
