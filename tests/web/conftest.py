@@ -61,7 +61,9 @@ def browser():
     )
     path = chromium_path()
     if path is None:
-        pytest.skip("no chromium on PATH (CI: apt-get install -y chromium) — the dashboard is untested in a browser")
+        pytest.skip(
+            "no chromium on PATH (CI: apt-get install -y chromium) — the dashboard is untested in a browser"
+        )
     with sync_api.sync_playwright() as playwright:
         # Debian's chromium, never a downloaded one; --no-sandbox because CI runs as root.
         browser = playwright.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])

@@ -42,7 +42,14 @@ def test_health_catalog_and_openapi(client):
     models = {m["id"] for m in client.get("/api/catalog/models").json()["models"]}
     assert {"h100-sxm", "cs-3"} <= systems and "llama-3.1-70b" in models
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/api/estimate", "/api/compare", "/api/serve", "/api/capacity", "/api/plan", "/api/jobs/serve"):
+    for path in (
+        "/api/estimate",
+        "/api/compare",
+        "/api/serve",
+        "/api/capacity",
+        "/api/plan",
+        "/api/jobs/serve",
+    ):
         assert path in paths
     assert client.get("/docs").status_code == 200
 
@@ -95,12 +102,21 @@ def test_limits_protect_the_server(client):
     not_shipped = client.post("/api/jobs/serve", json=serve | {"trace": "/etc/hosts"})
     assert not_shipped.status_code == 422 and not_shipped.json()["detail"][0]["loc"] == ["body", "trace"]
     assert client.post("/api/jobs/plan", json={"scenario": "../../x"}).status_code == 422
-    big = client.post("/api/estimate", content=b" " * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"})
+    big = client.post(
+        "/api/estimate", content=b" " * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"}
+    )
     assert big.status_code == 413
 
 
 def test_a_refused_input_is_a_400_with_one_line(client):
-    body = {"model": "llama-3.1-8b", "system": "h100-sxm", "count": 1, "input_len": 10, "output_len": 10, "tp": 4}
+    body = {
+        "model": "llama-3.1-8b",
+        "system": "h100-sxm",
+        "count": 1,
+        "input_len": 10,
+        "output_len": 10,
+        "tp": 4,
+    }
     response = client.post("/api/estimate", json=body)
     assert response.status_code == 400
     assert "\n" not in response.json()["detail"] and "4" in response.json()["detail"]
