@@ -14,12 +14,11 @@ import time
 import numpy as np
 
 from wafersim.catalog import load_catalog
-from wafersim.cli.serve import _trace_path
 from wafersim.serving.engine import SchedulerConfig
 from wafersim.serving.metrics import summarize
 from wafersim.serving.replica import plan_deployment
 from wafersim.serving.simulator import ServeConfig, simulate
-from wafersim.serving.workload import Lengths, read_trace, synthetic
+from wafersim.serving.workload import Lengths, read_trace, synthetic, trace_path
 
 
 def main() -> None:
@@ -34,7 +33,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    conv = read_trace(_trace_path("azure-conv"))
+    conv = read_trace(trace_path("azure-conv"))
     rng = np.random.default_rng(args.seed)
     workload = synthetic(
         rng,

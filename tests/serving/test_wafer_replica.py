@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from wafersim.catalog import load_catalog
-from wafersim.cli.serve import _trace_path
 from wafersim.errors import WafersimError
 from wafersim.perf import EstimateRequest
 from wafersim.perf.wafer.estimator import WaferOptions, estimate_wafer
@@ -16,7 +15,7 @@ from wafersim.serving.replica import plan_deployment
 from wafersim.serving.simulator import ServeConfig, simulate
 from wafersim.serving.state import REJECTED
 from wafersim.serving.wafer_replica import wafer_replica
-from wafersim.serving.workload import Workload, read_trace
+from wafersim.serving.workload import Workload, read_trace, trace_path
 
 CATALOG = load_catalog()
 CS3 = CATALOG.system("cs-3")
@@ -133,7 +132,7 @@ def test_wafer_deployment_conserves_and_rejects_with_reasons():
     """Llama 3.1 70B on 4 CS-3 holds 2.8k tokens of KV: conv requests longer than that are rejected (reason
     exceeds-kv-capacity), exactly those; every other one completes."""
     m = CATALOG.model("llama-3.1-70b")
-    workload = _first(read_trace(_trace_path("azure-conv")), 400)
+    workload = _first(read_trace(trace_path("azure-conv")), 400)
     deployment = plan_deployment(
         m, CS3, 4, 1, float(workload.prompt_tokens.mean()), float(workload.output_tokens.mean())
     )
@@ -165,7 +164,7 @@ def test_too_small_wafer_deployments_are_clear_errors():
 def test_azure_traces_replay_on_cs3(trace, model, count):
     """The first 3000 requests at their recorded times: all accounted for, and no token comes faster than a
     batch-1 decode step at the shortest context (nothing beats the pipeline's own walk)."""
-    workload = _first(read_trace(_trace_path(trace)), 3000)
+    workload = _first(read_trace(trace_path(trace)), 3000)
     deployment = plan_deployment(
         CATALOG.model(model),
         CS3,

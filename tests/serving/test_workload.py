@@ -3,16 +3,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wafersim.cli.serve import _trace_path
 from wafersim.errors import WafersimError
-from wafersim.serving.workload import Lengths, read_azure_csv, read_jsonl, read_trace, synthetic
+from wafersim.serving.workload import Lengths, read_azure_csv, read_jsonl, read_trace, synthetic, trace_path
 
 HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
 
 
 def test_shipped_traces_parse_in_time_order():
-    conv = read_trace(_trace_path("azure-conv"))
-    code = read_trace(_trace_path("azure-code"))
+    conv = read_trace(trace_path("azure-conv"))
+    code = read_trace(trace_path("azure-code"))
     assert (len(conv), len(code)) == (19366, 8819)
     for trace in (conv, code):
         assert trace.arrival_s[0] == 0.0
@@ -95,8 +94,8 @@ def test_lengths_and_rate_scaling():
     assert np.median(lognormal) == pytest.approx(500, rel=0.03) and lognormal.max() <= 2000
     empirical = Lengths("empirical", values=(3, 7)).sample(rng, 1000)
     assert set(np.unique(empirical)) == {3, 7}
-    conv = read_trace(_trace_path("azure-conv"))
+    conv = read_trace(trace_path("azure-conv"))
     assert conv.at_rate(20.0).rate_rps == pytest.approx(20.0)
     assert conv.rate_scaled(2.0).duration_s == pytest.approx(conv.duration_s / 2)
-    with pytest.raises(WafersimError, match="rate-scale must be > 0"):
+    with pytest.raises(WafersimError, match="rate_scale must be > 0"):
         conv.rate_scaled(0.0)

@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="wafersim", standalone_mode=False)
     except WafersimError as error:
-        click.echo(f"error: {error}", err=True)
+        from wafersim.cli.flags import cli_message
+
+        click.echo(f"error: {cli_message(error)}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -21,7 +21,6 @@ import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,8 @@ import wafersim
 from wafersim.catalog import ModelSpec, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.fleet.scenario import Lengths, SLOSpec
+from wafersim.serving.workload import trace_path
 
-BUILTIN_TRACES = {"azure-conv": "azure-llm-2023-conv.csv", "azure-code": "azure-llm-2023-code.csv"}
 CACHE_ENV = "WAFERSIM_CACHE_DIR"
 CACHE_FORMAT = 1
 
@@ -74,12 +73,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "wafersim" / "fleet"
-
-
-def trace_path(trace: str) -> Path:
-    if trace in BUILTIN_TRACES:
-        return Path(str(resources.files("wafersim.serving") / "data" / BUILTIN_TRACES[trace]))
-    return Path(trace)
 
 
 @functools.cache
@@ -133,7 +126,7 @@ def _trace_lengths(path: Path, mtime_ns: int):
     )
 
 
-def _serving_lengths(lengths: Lengths):
+def serving_lengths(lengths: Lengths):
     from wafersim.serving.workload import Lengths as ServingLengths
 
     if lengths.trace is not None:
@@ -162,7 +155,7 @@ def _serving_lengths(lengths: Lengths):
 
 def simulate_capacity(job: CapacityJob) -> ReplicaCapacity:
     """One capacity search (seconds). Unavailable pairs come back with the serving layer's reason."""
-    from wafersim.serving.capacity import CapacitySearch, find_capacity
+    from wafersim.serving.capacity import CapacitySearch, find_capacity, start_rate_rps
     from wafersim.serving.engine import SchedulerConfig
     from wafersim.serving.metrics import SLO
     from wafersim.serving.pricing import IterationPricer
@@ -170,7 +163,7 @@ def simulate_capacity(job: CapacityJob) -> ReplicaCapacity:
     from wafersim.serving.simulator import ServeConfig, simulate
     from wafersim.serving.workload import synthetic
 
-    prompt, output = _serving_lengths(job.lengths)
+    prompt, output = serving_lengths(job.lengths)
     # Arrival times are drawn at 1 req/s and then time-scaled by the search: every probe replays a prefix of
     # the same requests.
     base = synthetic(np.random.default_rng(job.seed), 1.0, count=job.requests, prompt=prompt, output=output)
@@ -191,11 +184,8 @@ def simulate_capacity(job: CapacityJob) -> ReplicaCapacity:
         return ReplicaCapacity(**common, available=False, reason=str(error))
     config = ServeConfig(scheduler=SchedulerConfig(), engines=deployment.engines)
     pricer = IterationPricer(deployment.replica)
-    # Start from what the engines sustain if every step ran a batch of 32 at its best throughput (as `capacity`).
-    step_s = float(pricer.decode_run_s(32, mean_prompt, 1)[0])
-    search = CapacitySearch(
-        SLO(job.slo.ttft_p90_s, job.slo.tpot_p90_s), start_rps=deployment.engines * 32 / step_s / mean_output
-    )
+    start_rps = start_rate_rps(pricer, deployment.engines, base.prompt_tokens, base.output_tokens)
+    search = CapacitySearch(SLO(job.slo.ttft_p90_s, job.slo.tpot_p90_s), start_rps=start_rps)
     # A probe must span a few request lifetimes, or a fast deployment swallows the whole finite workload as one
     # burst within the SLO at any rate and the search never finds an upper bound. Rates whose span would need
     # more requests than the job allows are capped at that ceiling (reported as span_limited).

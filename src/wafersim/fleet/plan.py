@@ -227,9 +227,9 @@ def sensitivity(problem: Problem, change: float) -> list[dict[str, Any]]:
 
 
 def _mean_output_tokens(scenario: Scenario) -> float:
-    from wafersim.fleet.capacity import _serving_lengths
+    from wafersim.fleet.capacity import serving_lengths
 
-    _, output = _serving_lengths(scenario.demand.lengths)
+    _, output = serving_lengths(scenario.demand.lengths)
     rng = np.random.default_rng(scenario.seed)
     return float(np.mean(output.sample(rng, scenario.demand.simulated_requests)))
 

@@ -11,8 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from wafersim.errors import WafersimError
 from wafersim.serving.metrics import SLO, summarize
+from wafersim.serving.pricing import IterationPricer
 from wafersim.serving.simulator import SimResult
 from wafersim.serving.workload import Workload
 
@@ -27,12 +30,22 @@ class CapacitySearch:
 
     def __post_init__(self) -> None:
         if self.slo.ttft_s is None or self.slo.tpot_s is None:
-            raise WafersimError("capacity needs both --slo-ttft and --slo-tpot")
-        for name, value in (("--slo-ttft", self.slo.ttft_s), ("--slo-tpot", self.slo.tpot_s)):
+            missing = "slo_ttft_s" if self.slo.ttft_s is None else "slo_tpot_s"
+            raise WafersimError("capacity needs both slo_ttft_s and slo_tpot_s", field=missing)
+        for name, value in (("slo_ttft_s", self.slo.ttft_s), ("slo_tpot_s", self.slo.tpot_s)):
             if not value > 0:
-                raise WafersimError(f"{name} must be > 0 s, got {value}")
+                raise WafersimError(f"{name} must be > 0 s, got {value}", field=name)
         if not self.start_rps > 0:
             raise WafersimError(f"the starting rate must be > 0, got {self.start_rps}")
+
+
+def start_rate_rps(
+    pricer: IterationPricer, engines: int, prompt_tokens: np.ndarray, output_tokens: np.ndarray
+) -> float:
+    """The search's first probe: what the engines would sustain if every step decoded a batch of 32 at the mean
+    prompt length (then the search brackets the real limit)."""
+    step_s = float(pricer.decode_run_s(32, float(np.mean(prompt_tokens)), 1)[0])
+    return engines * 32 / step_s / float(np.mean(output_tokens))
 
 
 @dataclass

@@ -52,8 +52,10 @@ class SchedulerConfig:
     max_jump_iterations: int = 4096  # bounds one priced decode stretch (memory), not the simulation
 
     def __post_init__(self) -> None:
-        if self.policy not in ("vllm", "sarathi", "static"):
-            raise WafersimError(f"--scheduler {self.policy!r}: expected vllm, sarathi or static")
+        if self.policy not in SCHEDULERS:
+            raise WafersimError(
+                f"scheduler {self.policy!r}: expected one of {', '.join(SCHEDULERS)}", field="scheduler"
+            )
         for name in ("block_tokens", "max_batch", "prefill_tokens", "chunk_tokens", "max_jump_iterations"):
             if getattr(self, name) < 1:
                 raise WafersimError(f"{name} must be ≥ 1, got {getattr(self, name)}")
@@ -115,7 +117,10 @@ class Engine:
         self.segments = segments  # chrome-trace records, when asked for
         self.role, self.handoff = role, handoff
         if role != "both" and config.policy != "vllm":
-            raise WafersimError("prefill/decode disaggregation runs vLLM-style engines: use --scheduler vllm")
+            raise WafersimError(
+                "prefill/decode disaggregation runs vLLM-style engines: use scheduler 'vllm'", field="scheduler"
+            )
+        self._planner = SCHEDULERS[config.policy]
         if role == "prefill" and handoff is None:
             raise ValueError("a prefill engine needs somewhere to hand requests off to")
 
@@ -186,26 +191,22 @@ class Engine:
     def plan(self, now_s: float, horizon_s: float = float("inf")) -> Segment | None:
         """What runs next from `now_s`. `horizon_s`: when the next request is known to reach this engine (a
         decode stretch planned past it would only be cut there), or infinity."""
-        policy = self.config.policy
-        if policy == "static":
-            segment = self._plan_static(now_s)
-        elif policy == "sarathi":
-            segment = self._plan_sarathi(now_s)
-        elif not self.waiting:  # nothing to admit (the common case): straight to the decode stretch
-            segment = self._decode_segment(now_s, now_s)
-        else:
-            admitted = self._admit(now_s, max(self.config.prefill_tokens, 1), full_length=False)
-            ids = np.asarray(admitted, dtype=np.int64) if admitted else None
-            if ids is not None and self.role == "decode":
-                ids = self._join_ready(ids)
-            if ids is not None and len(ids):
-                segment = self._prefill_segment(now_s, ids, horizon_s)
-            else:
-                segment = self._decode_segment(now_s, now_s)
+        segment = self._planner(self, now_s, horizon_s)
         self.segment = segment
         if segment is not None:
             self.series.kv(now_s, self.index, self.blocks_used * self.block, len(self.running))
         return segment
+
+    def _plan_vllm(self, now_s: float, horizon_s: float) -> Segment | None:
+        if not self.waiting:  # nothing to admit (the common case): straight to the decode stretch
+            return self._decode_segment(now_s, now_s)
+        admitted = self._admit(now_s, max(self.config.prefill_tokens, 1), full_length=False)
+        ids = np.asarray(admitted, dtype=np.int64) if admitted else None
+        if ids is not None and self.role == "decode":
+            ids = self._join_ready(ids)
+        if ids is not None and len(ids):
+            return self._prefill_segment(now_s, ids, horizon_s)
+        return self._decode_segment(now_s, now_s)
 
     def _prefill_segment(self, now_s: float, ids: np.ndarray, horizon_s: float = float("inf")) -> Segment:
         """A vLLM prefill step, and when nothing else waits, the decode stretch after it, as one segment.
@@ -555,3 +556,12 @@ class Engine:
             else:
                 self.blocks_used += int(self._blocks(r.prompt[rid] + r.generated[rid])) - need
                 self._join(np.array([rid], dtype=np.int64))
+
+
+# The one place a scheduling policy is registered: the name users type -> how an engine plans its next segment
+# (engine, now_s, horizon_s). The module docstring describes each.
+SCHEDULERS: dict[str, Callable[[Engine, float, float], Segment | None]] = {
+    "vllm": Engine._plan_vllm,
+    "sarathi": lambda engine, now_s, horizon_s: engine._plan_sarathi(now_s),
+    "static": lambda engine, now_s, horizon_s: engine._plan_static(now_s),
+}

@@ -24,7 +24,29 @@ from wafersim.serving.state import REJECTED, Requests, Series
 from wafersim.serving.workload import Workload
 
 RouterPolicy = Literal["round-robin", "least-outstanding", "least-kv"]
-ROUTERS = ("round-robin", "least-outstanding", "least-kv")
+
+
+def _round_robin(pool: list[Engine], turn: list[int]) -> Engine:
+    engine = pool[turn[0] % len(pool)]
+    turn[0] += 1
+    return engine
+
+
+def _least_outstanding(pool: list[Engine], turn: list[int]) -> Engine:
+    return min(pool, key=Engine.outstanding)
+
+
+def _least_kv(pool: list[Engine], turn: list[int]) -> Engine:
+    return min(pool, key=lambda e: (e.kv_fraction(), e.outstanding()))
+
+
+# The one place a router is registered: the name users type -> (engines of a pool, the run's round-robin turn
+# counter) -> the engine that gets the request. Ties go to the lowest engine index (min keeps the first).
+ROUTERS: dict[str, Callable[[list[Engine], list[int]], Engine]] = {
+    "round-robin": _round_robin,
+    "least-outstanding": _least_outstanding,
+    "least-kv": _least_kv,
+}
 
 
 @dataclass(frozen=True)
@@ -37,11 +59,11 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         if self.engines < 1:
-            raise WafersimError(f"--replicas must be ≥ 1, got {self.engines}")
+            raise WafersimError(f"engines must be ≥ 1, got {self.engines}", field="engines")
         if self.prefill_engines < 0:
-            raise WafersimError(f"--prefill-replicas must be ≥ 1, got {self.prefill_engines}")
+            raise WafersimError(f"prefill_engines must be ≥ 0, got {self.prefill_engines}", field="prefill_engines")
         if self.router not in ROUTERS:
-            raise WafersimError(f"--router {self.router!r}: expected one of {', '.join(ROUTERS)}")
+            raise WafersimError(f"router {self.router!r}: expected one of {', '.join(ROUTERS)}", field="router")
 
 
 @dataclass(frozen=True)
@@ -154,18 +176,10 @@ def simulate(
     if not len(order):
         first = next(iter(requests.reason.values()))
         raise WafersimError(f"every request is rejected, e.g. request 0: {first[1]}")
-    router_state = {"next": 0}
+    router, turn = ROUTERS[config.router], [0]
 
     def route(pool: list[Engine]) -> Engine:
-        if len(pool) == 1:
-            return pool[0]
-        if config.router == "round-robin":
-            engine = pool[router_state["next"] % len(pool)]
-            router_state["next"] += 1
-            return engine
-        if config.router == "least-kv":
-            return min(pool, key=lambda e: (e.kv_fraction(), e.outstanding()))
-        return min(pool, key=Engine.outstanding)
+        return pool[0] if len(pool) == 1 else router(pool, turn)
 
     first_pool = prefill_engines or engines
     # With one engine taking arrivals, the next arrival is known to reach it: planning can stop there.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +19,15 @@ import numpy as np
 from wafersim.errors import WafersimError
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+# The shipped traces (serving/data, CC BY 4.0), by the name users type.
+BUILTIN_TRACES = {"azure-conv": "azure-llm-2023-conv.csv", "azure-code": "azure-llm-2023-code.csv"}
+
+
+def trace_path(trace: str | Path) -> Path:
+    """The file of a shipped trace name (azure-conv, azure-code), else the path itself."""
+    if str(trace) in BUILTIN_TRACES:
+        return Path(str(resources.files("wafersim.serving") / "data" / BUILTIN_TRACES[str(trace)]))
+    return Path(trace)
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,7 @@ class Workload:
     def rate_scaled(self, factor: float) -> Workload:
         """Replay `factor` times faster (gaps divided by factor): keeps the trace's burstiness."""
         if not factor > 0:
-            raise WafersimError(f"--rate-scale must be > 0, got {factor}")
+            raise WafersimError(f"rate_scale must be > 0, got {factor}", field="rate_scale")
         return Workload(
             self.arrival_s / factor, self.prompt_tokens, self.output_tokens, f"{self.source} ×{factor:g}"
         )
@@ -214,10 +224,10 @@ def synthetic(
     """Arrivals at `rate_rps` for `count` requests or `duration_s` seconds (Gamma gaps with coefficient of
     variation `cv` model bursty traffic; cv = 1 is Poisson)."""
     if not rate_rps > 0:
-        raise WafersimError(f"--rate must be > 0 requests/s, got {rate_rps}")
+        raise WafersimError(f"rate_rps must be > 0 requests/s, got {rate_rps}", field="rate_rps")
     if count is None:
         if duration_s is None or not duration_s > 0:
-            raise WafersimError(f"--duration must be > 0 s, got {duration_s}")
+            raise WafersimError(f"duration_s must be > 0 s, got {duration_s}", field="duration_s")
         count = max(1, int(np.ceil(rate_rps * duration_s)))
     if count < 1:
         raise WafersimError(f"request count must be ≥ 1, got {count}")
