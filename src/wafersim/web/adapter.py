@@ -2,21 +2,18 @@
 
 Every answer is what the matching CLI command prints with --json (the same keys and numbers), plus, for
 serve, the per-request latencies and the KV/queue series the charts draw. Where the public Python API does not
-yet cover a command (compare, serve, capacity, plan, wafer map, validate), the command itself is run in-process
-with --json, so that no logic is copied into the web layer; switching a function to the public API is a
-change here only.
+yet cover a command (compare, plan, wafer map, validate, catalog), the command itself is run in-process with
+--json, so that no logic is copied into the web layer; switching a function to the public API is a change
+here only.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
-import tempfile
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from wafersim.errors import WafersimError
@@ -106,32 +103,22 @@ def validate(group: str) -> dict[str, Any]:
 
 
 def serve(body: ServeBody, progress: Progress = _quiet) -> dict[str, Any]:
-    renames = {"requests": "--requests", "duration_s": "--duration", "slo_ttft_s": "--slo-ttft",
-               "slo_tpot_s": "--slo-tpot"}  # fmt: skip
+    from wafersim.serving.api import serve as run_serve
+
     progress("simulating", 0.1)
-    with tempfile.TemporaryDirectory(prefix="wafersim-web-") as folder:
-        requests_csv, series_csv = Path(folder, "requests.csv"), Path(folder, "series.csv")
-        summary = _cli_json(
-            [
-                "serve",
-                *_args(body, renames),
-                "--requests-out",
-                str(requests_csv),
-                "--series-out",
-                str(series_csv),
-            ]
-        )
-        progress("reading the results", 0.9)
-        summary.pop("series_rows", None)  # an artefact of the temporary file, not of the run
-        summary["per_request"] = _per_request(requests_csv)
-        summary["series"] = _series(series_csv)
-    return summary
+    result = run_serve(**body.model_dump(exclude_none=True))
+    progress("summarising", 0.9)
+    answer = _finite(result.to_dict())
+    answer["per_request"] = _per_request(result.sim)
+    answer["series"] = _series(result.sim)
+    return answer
 
 
 def capacity(body: CapacityBody, progress: Progress = _quiet) -> dict[str, Any]:
-    renames = {"slo_ttft_s": "--slo-ttft", "slo_tpot_s": "--slo-tpot"}
+    from wafersim.serving.api import capacity as run_capacity
+
     progress("searching the highest rate within the SLOs", 0.1)
-    return _cli_json(["capacity", *_args(body, renames)])
+    return _finite(run_capacity(**body.model_dump(exclude_none=True)).to_dict())
 
 
 def plan(body: PlanBody, progress: Progress = _quiet) -> dict[str, Any]:
@@ -144,42 +131,42 @@ def plan(body: PlanBody, progress: Progress = _quiet) -> dict[str, Any]:
         ) from None
 
 
-def _per_request(path: Path) -> dict[str, list]:
+def _per_request(sim) -> dict[str, list]:
     """Completed requests' TTFT and TPOT (the distributions' charts); rejected ones are counted in the summary."""
-    ttft, tpot = [], []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["status"] != "completed":
-                continue
-            ttft.append(float(row["ttft_s"]))
-            if row["tpot_s"] not in ("", "nan"):
-                tpot.append(float(row["tpot_s"]))
-    return {"ttft_s": ttft, "tpot_s": tpot}
+    import numpy as np
+
+    from wafersim.serving.metrics import per_request
+    from wafersim.serving.state import COMPLETED
+
+    metrics = per_request(sim)
+    done = sim.requests.status == COMPLETED
+    tpot = metrics["tpot_s"][done]
+    return {"ttft_s": metrics["ttft_s"][done].tolist(), "tpot_s": tpot[~np.isnan(tpot)].tolist()}
 
 
-def _series(path: Path) -> dict[str, Any]:
+def _series(sim) -> dict[str, Any]:
     """KV tokens in use and queue length over time, summed over engines. Past MAX_SERIES_POINTS samples, the
     peak of each of MAX_SERIES_POINTS equal time bins (every k-th sample would hide the spikes)."""
     import numpy as np
 
-    rows: dict[str, list[tuple[float, int, int]]] = {"kv_tokens": [], "queue_len": []}
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["series"] in rows:
-                rows[row["series"]].append((float(row["time_s"]), int(row["engine"]), int(row["value"])))
+    def arrays(*columns):
+        return [np.frombuffer(c, dtype=c.typecode) for c in columns]
+
+    s = sim.series
     out: dict[str, Any] = {}
-    for name, samples in rows.items():
+    for name, (times, engines, values) in (
+        ("kv_tokens", arrays(s.kv_t, s.kv_engine, s.kv_tokens)),
+        ("queue_len", arrays(s.queue_t, s.queue_engine, s.queue_len)),
+    ):
         # Each engine's value holds until its next sample: the total is the running sum of per-engine changes.
-        last: dict[int, int] = {}
-        times, totals, total = [], [], 0
-        for time_s, engine, value in samples:
-            total += value - last.get(engine, 0)
-            last[engine] = value
-            times.append(time_s)
-            totals.append(total)
-        out[name] = {"time_s": times, "value": totals, "samples": len(times), "bins": None}
-        if len(times) > MAX_SERIES_POINTS:
-            t, v = np.asarray(times), np.asarray(totals)
+        change = values.astype(np.int64).copy()
+        for engine in np.unique(engines):
+            mine = np.flatnonzero(engines == engine)
+            change[mine[1:]] -= values[mine[:-1]]
+        order = np.argsort(times, kind="stable")
+        t, v = times[order], np.cumsum(change[order])
+        out[name] = {"time_s": t.tolist(), "value": v.tolist(), "samples": len(t), "bins": None}
+        if len(t) > MAX_SERIES_POINTS:
             edges = np.linspace(t[0], t[-1], MAX_SERIES_POINTS + 1)
             index = np.minimum(np.searchsorted(edges, t, side="right") - 1, MAX_SERIES_POINTS - 1)
             peak = np.full(MAX_SERIES_POINTS, -1, dtype=np.int64)

@@ -2,7 +2,8 @@
 installed plotly package (no CDN: the machines have no internet).
 
 Errors: a body that fails validation gets FastAPI's 422 naming the field (`loc: ["body", "count"]`); an input
-the model refuses (a WafersimError) gets 400 with its one-line message; too many jobs 429; a body over
+the model refuses (a WafersimError) gets its one-line message, as a 422 on its field when it names one
+(WafersimError.field), else 400; too many jobs 429; a body over
 MAX_BODY_BYTES 413.
 """
 
@@ -98,7 +99,7 @@ def create_app(runner: JobRunner | None = None) -> FastAPI:
 
     @app.exception_handler(WafersimError)
     async def _refused(request: Request, error: WafersimError):
-        return JSONResponse({"detail": str(error)}, status_code=400)
+        return refused(str(error), getattr(error, "field", None))
 
     @app.exception_handler(JobsBusy)
     async def _busy(request: Request, error: JobsBusy):
@@ -123,6 +124,14 @@ def create_app(runner: JobRunner | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def refused(message: str, field: str | None) -> JSONResponse:
+    """An input the model refuses: 422 shaped like FastAPI's own when the error names its field, else 400."""
+    if field is None:
+        return JSONResponse({"detail": message}, status_code=400)
+    detail = [{"type": "value_error", "loc": ["body", field], "msg": message, "input": None}]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def _api(app: FastAPI, runner: JobRunner) -> None:
@@ -159,7 +168,7 @@ def _api(app: FastAPI, runner: JobRunner) -> None:
         """Every published measurement, predicted (`wafersim validate --json`)."""
         return adapter.validate(group)
 
-    async def wait_for(kind: str, body: Any, request: Request) -> dict[str, Any]:
+    async def wait_for(kind: str, body: Any, request: Request) -> Any:
         """The blocking face of a job: run it in a worker and answer when it ends (cancelled if the client
         goes away). Use POST /api/jobs/{kind} to follow progress instead."""
         job = await run_in_threadpool(runner.submit, kind, body.model_dump())
@@ -170,7 +179,7 @@ def _api(app: FastAPI, runner: JobRunner) -> None:
             await asyncio.sleep(0.05)
         if job.state == "done":
             return job.result
-        raise HTTPException(400, job.error or f"job {job.state}")
+        return refused(job.error or f"job {job.state}", job.error_field)
 
     @app.post("/api/serve")
     async def serve(body: ServeBody, request: Request) -> dict[str, Any]:

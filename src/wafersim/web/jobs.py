@@ -48,6 +48,7 @@ class Job:
     finished_s: float | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    error_field: str | None = None  # the body field a refused input names, when it names one
     process: Any = None
 
     def to_dict(self, with_result: bool = True) -> dict[str, Any]:
@@ -61,6 +62,7 @@ class Job:
             "elapsed_s": end - self.started_s if self.started_s else 0.0,
             "body": self.body,
             "error": self.error,
+            "error_field": self.error_field,
         }
         if with_result:
             data["result"] = self.result
@@ -159,6 +161,7 @@ class JobRunner:
                 job.state = job.stage = message["state"]
                 job.finished_s, job.progress = time.time(), 1.0
                 job.result, job.error = message.get("result"), message.get("error")
+                job.error_field = message.get("field")
                 return
         with self._lock:
             if job.state == "running":  # the worker ended without an answer

@@ -111,7 +111,7 @@ class DeploymentBody(Body):
 class ServeBody(DeploymentBody):
     trace: Literal[BUILTIN_TRACES] | None = "azure-conv"  # type: ignore[valid-type]
     requests: int | None = Field(default=2000, ge=1, le=MAX_SERVE_REQUESTS)
-    rate: float | None = Field(default=None, gt=0, description="synthetic arrivals, requests/s")
+    rate_rps: float | None = Field(default=None, gt=0, description="synthetic arrivals, requests/s")
     duration_s: float | None = Field(default=None, gt=0)
     input_len: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     output_len: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
@@ -121,10 +121,10 @@ class ServeBody(DeploymentBody):
     @model_validator(mode="after")
     def _bounded(self) -> ServeBody:
         if self.trace is None:
-            if self.rate is None or self.duration_s is None:
-                raise ValueError("a synthetic workload (trace null) needs rate and duration_s")
-            if self.requests is None and self.rate * self.duration_s > MAX_SERVE_REQUESTS:
-                raise ValueError(f"rate × duration_s exceeds {MAX_SERVE_REQUESTS} requests; set requests")
+            if self.rate_rps is None or self.duration_s is None:
+                raise ValueError("a synthetic workload (trace null) needs rate_rps and duration_s")
+            if self.requests is None and self.rate_rps * self.duration_s > MAX_SERVE_REQUESTS:
+                raise ValueError(f"rate_rps × duration_s exceeds {MAX_SERVE_REQUESTS} requests; set requests")
         elif self.requests is None:
             raise ValueError(f"requests: give at most {MAX_SERVE_REQUESTS} (the shipped traces are longer)")
         return self

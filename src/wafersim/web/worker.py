@@ -29,7 +29,7 @@ def main(kind: str) -> int:
         )
         send(state="done", result=result)
     except WafersimError as error:
-        send(state="failed", error=str(error))
+        send(state="failed", error=str(error), field=getattr(error, "field", None))
     except Exception as error:  # the client hears what; the server's log gets the traceback
         traceback.print_exc()
         send(state="failed", error=f"internal error: {type(error).__name__}: {error}")

@@ -183,7 +183,9 @@ const wafersim = (() => {
     $("progress").value = 1;
     $("stage").textContent = `${job.state} in ${job.elapsed_s.toFixed(1)} s`;
     if (job.state === "done") show(job.result, body);
-    else if (job.state === "failed") $("form-error").textContent = job.error;
+    else if (job.state === "failed" && job.error_field && $("err-" + job.error_field)) {
+      showErrors(422, { detail: [{ loc: ["body", job.error_field], msg: job.error }] });
+    } else if (job.state === "failed") $("form-error").textContent = job.error;
   }
 
   async function cancel() {
