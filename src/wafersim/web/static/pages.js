@@ -232,8 +232,10 @@
     title: "Plan",
     intro: "A fleet for a scenario: capacity per system at the SLO (simulated, cached), the fleets within " +
       "each period's power budget, and how the answer moves when one input moves ±20%. The 750 MW " +
-      "scenario is preloaded (about half a minute from a cold cache).",
+      "scenario runs on opening (a second or two from the capacity cache; from a cold cache, the capacity " +
+      "searches take a minute or more).",
     job: "plan",
+    autorun: true,
     fields: [pick("scenario", "scenario", ["openai-cerebras-750mw", "small-test"]),
       { name: "use_cache", label: "use the capacity cache", type: "checkbox", default: true }],
     render(r, body, ui) {
@@ -284,7 +286,7 @@
       const picked = names.map((n) => rows.find((s) => s.parameter === n && (low ? s.factor < 1 : s.factor > 1)));
       return bar(picked.map((s) => (s && s[key] != null ? (s[key] / base - 1) * 100 : null)), names, {
         orientation: "h", name: low ? "input −" : "input +", marker: { color: low ? "#c53030" : "#2f855a" },
-        text: picked.map((s) => (s && s.mix_text) || ""), hovertemplate: "%{y}: %{x:.1f}%<br>%{text}<extra></extra>" });
+        text: picked.map((s) => (s && s.mix_text) || ""), textposition: "none", hovertemplate: "%{y}: %{x:.1f}%<br>%{text}<extra></extra>" });
     };
     ui.chart("tornado", [side(true), side(false)], { barmode: "overlay", height: 120 + 26 * names.length,
       title: { text: `Sensitivity of the ${r.objective} answer (one input at a time)` },
@@ -316,6 +318,15 @@
       traces.push({ type: "scatter", mode: "lines", x: span, y: span, name: "predicted = measured", line: { dash: "dot", color: "#888" } });
       ui.chart("predicted-vs-measured", traces, { title: { text: "Predicted against measured (log-log)" },
         xaxis: { type: "log", title: { text: "measured" } }, yaxis: { type: "log", title: { text: "predicted" } }, height: 520 }, true);
+      const ranked = [...points].sort((a, b) => a.predicted / a.measured - b.predicted / b.measured);
+      ui.chart("error-by-point", groups.map(([name]) => {
+        const mine = ranked.filter((p) => p.group === name);
+        return bar(mine.map((p) => p.id), mine.map((p) => (p.predicted / p.measured - 1) * 100), { name,
+          hovertemplate: "%{x}: %{y:.1f}%<extra></extra>" });
+      }), { title: { text: "Prediction error per point (predicted / measured − 1)" }, height: 420,
+        xaxis: { showticklabels: false, title: { text: "published points, sorted by error" },
+          categoryorder: "array", categoryarray: ranked.map((p) => p.id) },
+        yaxis: { title: { text: "%" } } }, true);
       const skipped = r.points.length - points.length;
       const note = document.createElement("p");
       note.className = "note";
