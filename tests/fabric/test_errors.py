@@ -105,11 +105,11 @@ def test_bad_shapes_and_grids(wse2):
 
     with pytest.raises(WafersimError, match="square grid"):
         run_kernel("meshgemm", wse2, 2, 3)
-    with pytest.raises(WafersimError, match="--grid '3by3'"):
+    with pytest.raises(WafersimError, match="grid '3by3'"):
         parse_grid("3by3", wse2)
     with pytest.raises(WafersimError, match="does not fit the wse-2 program rectangle"):
         run_kernel("broadcast", wse2, 995, 2)
-    with pytest.raises(WafersimError, match="--n must be >= 1"):
+    with pytest.raises(WafersimError, match="n must be >= 1"):
         run_kernel("broadcast", wse2, 2, 2, n=0)
     with pytest.raises(WafersimError, match="unknown kernel"):
         run_kernel("fft", wse2, 2, 2)

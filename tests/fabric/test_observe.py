@@ -4,7 +4,8 @@ import pytest
 
 from wafersim.errors import WafersimError
 from wafersim.fabric.kernels.registry import run_kernel
-from wafersim.fabric.observe import busy_fraction, trace_json, write_heatmaps, write_trace
+from wafersim.fabric.observe import busy_fraction, trace_json
+from wafersim.report.fabric_files import write_heatmaps, write_trace
 
 
 @pytest.mark.parametrize("engine", ["cycle", "fast"])

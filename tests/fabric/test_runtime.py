@@ -37,7 +37,7 @@ def test_memcpy_and_launch_errors(wse2):
 
 def test_cycle_engine_is_for_small_grids(wse2):
     program = Program(wse2, 65, 64, FP16)
-    with pytest.raises(WafersimError, match="--engine fast"):
+    with pytest.raises(WafersimError, match="engine fast is needed"):
         Runtime(program, "cycle")
     with pytest.raises(WafersimError, match="unknown engine"):
         Runtime(program, "warp")

@@ -28,7 +28,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small(catalog, cache):
-    return plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, workers=1)
+    return plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, workers=1).to_dict()
 
 
 def _without_cache_flags(result):
@@ -40,10 +40,10 @@ def _without_cache_flags(result):
 
 
 def test_cached_and_uncached_answers_agree(catalog, cache, small):
-    warm = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, workers=1)
+    warm = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, workers=1).to_dict()
     assert warm["timing"]["capacity_cached"] == 3  # H100, A100 and CS-3 capacities
     assert warm["timing"]["capacity_simulated"] == 0
-    cold = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, use_cache=False, workers=1)
+    cold = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, use_cache=False, workers=1).to_dict()
     assert cold["timing"]["capacity_cached"] == 0
     assert _without_cache_flags(warm) == _without_cache_flags(small) == _without_cache_flags(cold)
     assert (cache / ".gitignore").read_text() == "*\n"
@@ -52,7 +52,7 @@ def test_cached_and_uncached_answers_agree(catalog, cache, small):
 def test_cache_key_changes_with_the_slo(catalog, cache, small):
     data = yaml.safe_load(SMALL.read_text())
     data["slo"]["tpot_p90_s"] = 0.025
-    result = plan(scenario_from_dict(data), catalog, cache_dir=cache, workers=1)
+    result = plan(scenario_from_dict(data), catalog, cache_dir=cache, workers=1).to_dict()
     assert result["timing"]["capacity_simulated"] == 3
     # The GPUs' capacities are set by the SLO; the small scenario's 1,000 requests are too few to span two
     # request lifetimes on a CS-3 (8B on a wafer), whose figure is flagged span-limited (a lower bound).
@@ -102,7 +102,7 @@ def test_infeasible_scenario_reports_the_shortfall(catalog, cache):
     data = yaml.safe_load(SMALL.read_text())
     for period in data["periods"]:
         period["power_mw"] = 0.02  # one H100 node, well short of the demand
-    result = plan(scenario_from_dict(data), catalog, cache_dir=cache, workers=1)
+    result = plan(scenario_from_dict(data), catalog, cache_dir=cache, workers=1).to_dict()
     assert result["feasible"] is False
     shortfall = result["chosen"]["shortfall"]["periods"]
     assert all(p["users_short"] > 0 and p["power_needed_it_mw"] > 0.02 for p in shortfall)

@@ -81,7 +81,7 @@ def test_sram_chip_spreads_weights_over_many_chips(catalog):
 def test_impossible_tp_is_a_clear_error(catalog):
     with pytest.raises(WafersimError, match="does not divide the 64 attention heads"):
         estimate(request(catalog, tp=3, pp=1, ep=1, attention_dp=False, count=3))
-    with pytest.raises(WafersimError, match="needs 16 accelerators but --count is 8"):
+    with pytest.raises(WafersimError, match="needs 16 accelerators but count is 8"):
         estimate(request(catalog, tp=8, pp=2, ep=1, attention_dp=False))
     with pytest.raises(WafersimError, match="ep=2 needs a mixture-of-experts"):
         estimate(request(catalog, tp=2, pp=1, ep=2, attention_dp=False))

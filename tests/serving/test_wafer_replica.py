@@ -154,7 +154,7 @@ def test_too_small_wafer_deployments_are_clear_errors():
     m = CATALOG.model("llama-3.1-70b")
     with pytest.raises(WafersimError, match="cs-3 is a wafer-scale system.*needs 4 cs-3 systems"):
         plan_deployment(m, CS3, 1, 1, PROMPT, OUTPUT)
-    with pytest.raises(WafersimError, match="--tp 8: cs-3 is a wafer-scale system"):
+    with pytest.raises(WafersimError, match="tp 8: cs-3 is a wafer-scale system"):
         plan_deployment(m, CS3, 4, 1, PROMPT, OUTPUT, tp=8)
 
 

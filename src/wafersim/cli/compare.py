@@ -11,25 +11,8 @@ from rich.table import Table
 
 from wafersim.catalog import PRECISIONS
 from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
-from wafersim.errors import WafersimError
-from wafersim.perf import EstimateRequest, estimate
-from wafersim.perf.analytical import accelerators_needed
-
-# One scale-up domain each (0 = as many chips as the weights need), as the systems are sold.
-DEFAULT_DEPLOYMENTS = (
-    "h100-sxm:8,h200-sxm:8,b200:8,gb200:72,mi300x:8,mi355x:8,tpu-v6e:8,tpu-v7:8,groq-lpu:0,cs-3:0"
-)
-
-
-def parse_deployments(text: str) -> list[tuple[str, int]]:
-    deployments = []
-    for item in text.split(","):
-        system, _, count = item.strip().partition(":")
-        try:
-            deployments.append((system, int(count or 0)))
-        except ValueError:
-            raise WafersimError(f"--systems entry '{item}' is not SYSTEM:COUNT") from None
-    return deployments
+from wafersim.perf.api import DEFAULT_DEPLOYMENTS
+from wafersim.perf.api import compare as run_compare
 
 
 @click.command()
@@ -50,45 +33,16 @@ def parse_deployments(text: str) -> list[tuple[str, int]]:
 @json_option
 def compare(model, deployments, precision, input_len, output_len, catalog_dirs, as_json):
     """Side-by-side: per-user speed, aggregate throughput, TTFT, power and energy per token."""
-    catalog = get_catalog(catalog_dirs)
-    spec = catalog.model(model)
-    rows = []
-    for system_id, count in parse_deployments(deployments):
-        system = catalog.system(system_id)
-        base = dict(
-            model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision
-        )
-        if count == 0 and system.kind == "wafer":
-            # The wafer estimate says how many systems the placement needs when one is not enough.
-            probe = estimate(EstimateRequest(count=1, batch=1, **base))
-            count = 1 if probe.fits else probe.accelerators_needed or 0
-        elif count == 0:
-            count = accelerators_needed(EstimateRequest(count=1, **base), precision) or 0
-            if count == 0:
-                rows.append({"system": system_id, "count": 0, "skipped": "no layout holds the model"})
-                continue
-        single = estimate(EstimateRequest(count=count, batch=1, **base))
-        bulk = estimate(EstimateRequest(count=count, **base))
-        rows.append(
-            {
-                "system": system_id,
-                "count": count,
-                "single_user": single.to_dict(),
-                "max_throughput": bulk.to_dict(),
-            }
-        )
+    result = run_compare(
+        model, deployments, precision=precision, input_len=input_len, output_len=output_len,
+        catalog=get_catalog(catalog_dirs),
+    )  # fmt: skip
+    data = result.to_dict()
     if as_json:
-        echo_json(
-            {
-                "model": spec.id,
-                "precision": precision,
-                "input_len": input_len,
-                "output_len": output_len,
-                "deployments": rows,
-            }
-        )
+        echo_json(data)
         return
-    table = Table(title=f"{spec.id}, {precision}, {input_len} in / {output_len} out")
+    rows, spec = data["deployments"], result
+    table = Table(title=f"{spec.model}, {precision}, {input_len} in / {output_len} out")
     for column in (
         "system",
         "count",

@@ -16,8 +16,8 @@ from wafersim.cli.common import (
     make_console,
 )
 from wafersim.errors import WafersimError
-from wafersim.perf import Estimate, EstimateRequest
-from wafersim.perf import estimate as run_estimate
+from wafersim.perf import Estimate
+from wafersim.perf.api import estimate as run_estimate
 from wafersim.perf.economics import CostAssumptions
 
 
@@ -72,23 +72,6 @@ def print_estimate(result: Estimate) -> None:
         f"{k} {v / total:.0%}" for k, v in sorted(decode.items(), key=lambda kv: -kv[1]) if v / total >= 0.01
     )
     console.print(f"decode step by operator: {parts}")
-
-
-def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid) -> Estimate:
-    """A wafer estimate with each phase held to a region size (to reproduce a published configuration)."""
-    if request.system.kind != "wafer":
-        raise WafersimError("--grid/--decode-grid/--prefill-grid apply to wafer-scale systems (cs-2, cs-3)")
-    # Imported here: cli.wafer imports this module.
-    from wafersim.cli.wafer import parse_region
-    from wafersim.perf.estimate import with_costs
-    from wafersim.perf.wafer.estimator import WaferOptions, estimate_wafer
-
-    shared = parse_region(grid, "--grid")
-    options = WaferOptions(
-        decode_grid=parse_region(decode_grid, "--decode-grid") or shared,
-        prefill_grid=parse_region(prefill_grid, "--prefill-grid") or shared,
-    )
-    return with_costs(estimate_wafer(request, options), request)
 
 
 @click.command()
@@ -159,9 +142,10 @@ def estimate(
 ):
     """Prefill and decode speed of MODEL on COUNT accelerators of SYSTEM."""
     catalog = get_catalog(catalog_dirs)
-    request = EstimateRequest(
-        model=catalog.model(model),
-        system=catalog.system(system),
+    result = run_estimate(
+        model=model,
+        system=system,
+        catalog=catalog,
         count=count,
         input_len=input_len,
         output_len=output_len,
@@ -174,11 +158,10 @@ def estimate(
         batch=parse_batch(batch),
         max_tpot_s=max_tpot_s,
         cost=CostAssumptions(life_years=life_years, usd_per_kwh=usd_per_kwh, pue=pue),
+        grid=grid,
+        decode_grid=decode_grid,
+        prefill_grid=prefill_grid,
     )
-    if grid or decode_grid or prefill_grid:
-        result = _estimate_on_grids(request, grid, decode_grid, prefill_grid)
-    else:
-        result = run_estimate(request)
     if as_json:
         echo_json(result.to_dict())
     else:

@@ -6,8 +6,6 @@ import json
 
 import click
 
-from wafersim.errors import WafersimError
-
 
 @click.group()
 def fabric() -> None:
@@ -78,29 +76,21 @@ def run(
 ) -> None:
     """Run KERNEL on a simulated grid and check it against NumPy."""
     from wafersim.catalog.fabric_arch import load_arch
-    from wafersim.fabric.kernels.registry import kernel_info, parse_grid, run_kernel
+    from wafersim.fabric.api import run as run_kernel
 
-    info = kernel_info(kernel)
     arch = load_arch(arch_name)
     if clock_hz is not None:
         arch = arch.with_clock(clock_hz)
-    rows, cols = parse_grid(grid, arch)
-    given = {"m": m, "n": n, "k": k}
-    extra = [f"--{key}" for key, value in given.items() if value is not None and key not in info.shape_params]
-    if extra:
-        raise WafersimError(
-            f"kernel '{kernel}' does not take {', '.join(extra)} (takes "
-            f"{', '.join('--' + p for p in info.shape_params)})"
-        )
-    shape = {key: value for key, value in given.items() if key in info.shape_params}
-    result = run_kernel(kernel, arch, rows, cols, dtype, engine, seed, trace=trace_path is not None, **shape)
-    summary = result.summary()
+    result = run_kernel(kernel, arch=arch, grid=grid, m=m, n=n, k=k, dtype=dtype, engine=engine, seed=seed,
+                        trace=trace_path is not None)  # fmt: skip
+    rows, cols = result.grid
+    summary = result.to_dict()
     if heatmap:
-        from wafersim.fabric.observe import write_heatmaps
+        from wafersim.report.fabric_files import write_heatmaps
 
         summary["heatmap"] = str(write_heatmaps(result, heatmap, arch.memory.sram_bytes_per_pe))
     if trace_path:
-        from wafersim.fabric.observe import write_trace
+        from wafersim.report.fabric_files import write_trace
 
         summary["trace"] = str(write_trace(result, trace_path))
     if as_json:

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 
 import click
 
 from wafersim.errors import WafersimError
-
-
-def _scenario_path(name: str) -> Path:
-    """A path, or the name of a shipped scenario (with or without .yaml)."""
-    path = Path(name)
-    if path.exists():
-        return path
-    stem = name.removesuffix(".yaml")
-    shipped = resources.files("wafersim.fleet") / "data" / f"{stem}.yaml"
-    if shipped.is_file():
-        return Path(str(shipped))
-    return path  # load_scenario names the missing file
 
 
 def _table(result: dict) -> None:
@@ -81,13 +68,9 @@ def plan(scenario, as_json, report, cache_dir, no_cache, workers):
         raise WafersimError(
             f"wafersim plan needs SciPy and PyYAML ({error.name} is missing): pip install 'wafersim[fleet]'"
         ) from None
-    from wafersim.fleet.scenario import load_scenario
-
-    if workers is not None and workers < 1:
-        raise WafersimError(f"--workers must be ≥ 1, got {workers}")
-    spec = load_scenario(_scenario_path(scenario))
-    result = make_plan(spec, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
+    answer = make_plan(scenario, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
                        workers=workers)  # fmt: skip
+    result = answer.to_dict()
     if report:
         from wafersim.report.plan_html import write_report
 

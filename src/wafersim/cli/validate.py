@@ -59,7 +59,7 @@ def validate(points_path, group, catalog_dirs, as_json):
 def calibrate(write, catalog_dirs, as_json):
     """Fit the efficiency factors on the calibration points only (takes about two minutes)."""
     from wafersim.perf.calibration import calibrate as fit
-    from wafersim.perf.calibration import write_calibration
+    from wafersim.report.calibration_toml import write_calibration
 
     result = fit(get_catalog(catalog_dirs))
     data = {

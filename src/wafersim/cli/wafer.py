@@ -10,16 +10,7 @@ from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, jso
 from wafersim.cli.estimate import parse_batch, print_estimate
 from wafersim.errors import WafersimError
 from wafersim.perf import EstimateRequest
-
-
-def parse_region(text: str | None, option: str) -> tuple[int, int] | None:
-    """'RxC' (rows x columns) or 'PxP'."""
-    if text is None:
-        return None
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise WafersimError(f"{option} '{text}': expected RxC with positive integers, e.g. 390x108")
-    return int(parts[0]), int(parts[1])
+from wafersim.perf.api import parse_region
 
 
 def _common(f):
@@ -69,9 +60,9 @@ def _request(catalog, model, system, count, input_len, output_len, precision, ba
 def _options(grid, decode_grid, prefill_grid, **more):
     from wafersim.perf.wafer.estimator import WaferOptions
 
-    shared = parse_region(grid, "--grid")
-    decode = parse_region(decode_grid, "--decode-grid") or shared
-    prefill = parse_region(prefill_grid, "--prefill-grid") or shared
+    shared = parse_region(grid, "grid")
+    decode = parse_region(decode_grid, "decode_grid") or shared
+    prefill = parse_region(prefill_grid, "prefill_grid") or shared
     return WaferOptions(decode_grid=decode, prefill_grid=prefill, **more)
 
 
@@ -146,8 +137,9 @@ def map_cmd(
 ):  # fmt: skip
     """Where each layer sits on which wafer, and SRAM use per PE (decode placement)."""
     from wafersim.perf.wafer.estimator import model_on_wafer, workload
-    from wafersim.perf.wafer.mapview import placement_map, write_plot
+    from wafersim.perf.wafer.mapview import placement_map
     from wafersim.perf.wafer.search import search
+    from wafersim.report.wafer_map import write_plot
 
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)

@@ -59,8 +59,9 @@ class Runtime:
             raise WafersimError(f"unknown engine '{engine}'; choose one of {list(ENGINES)}")
         if engine == "cycle" and program.rows * program.cols > CYCLE_ENGINE_MAX_PES:
             raise WafersimError(
-                f"the cycle engine runs grids up to {CYCLE_ENGINE_MAX_PES} PEs (64x64); {program.rows}x"
-                f"{program.cols} needs --engine fast"
+                f"engine fast is needed for {program.rows}x{program.cols}: the cycle engine runs grids up to "
+                f"{CYCLE_ENGINE_MAX_PES} PEs (64x64)",
+                field="engine",
             )
         if trace and program.rows * program.cols > TRACE_MAX_PES:
             raise WafersimError(

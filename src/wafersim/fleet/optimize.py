@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from wafersim.errors import WafersimError
+
 HOURS_PER_YEAR = 365.25 * 24
+
+# The one place an objective is registered: the name a scenario's `objective` takes -> what `solve` finds.
+OBJECTIVES: dict[str, str] = {
+    "min_cost": "the cheapest fleet that meets every period's demand within its power budget",
+    "max_users": "the most users each period's power budget serves, then the cheapest such fleet",
+}
 
 
 @contextlib.contextmanager
@@ -263,7 +271,7 @@ def solve(
         if result.x is None:
             result = first
     else:
-        raise ValueError(f"objective {objective!r}")
+        raise WafersimError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}", field="objective")
     if result.x is None:
         return Solution(objective, False, f"solver: {result.message}")
     x = np.rint(result.x[:n_x]).reshape(n_o, n_m, n_t)

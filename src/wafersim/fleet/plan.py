@@ -1,6 +1,6 @@
 """From a scenario to a plan: capacity per system (simulated, cached), then the fleets, then the sensitivity.
 
-`plan(scenario)` returns one JSON-ready dict (the CLI prints it; the HTML report draws it). Every option is
+`plan(scenario)` returns a `Plan` (fleet/result.py) whose `to_dict()` the CLI prints and the HTML report draws. Every option is
 planned alone (single vendor) and all together (mixed), for both objectives: the cheapest fleet that meets demand
 (min_cost) and the most users the power budget serves (max_users); the scenario's `objective` picks the headline.
 """
@@ -16,11 +16,20 @@ from typing import Any
 import numpy as np
 
 from wafersim.catalog import Catalog, load_catalog
+from wafersim.errors import WafersimError
 from wafersim.fleet.capacity import CapacityJob, ReplicaCapacity, capacities
-from wafersim.fleet.optimize import HOURS_PER_YEAR, OptionData, Problem, Solution, period_figures, solve
-from wafersim.fleet.scenario import Scenario
+from wafersim.fleet.optimize import (
+    HOURS_PER_YEAR,
+    OBJECTIVES,
+    OptionData,
+    Problem,
+    Solution,
+    period_figures,
+    solve,
+)
+from wafersim.fleet.result import Plan
+from wafersim.fleet.scenario import Scenario, load_scenario, scenario_path
 
-OBJECTIVES = ("min_cost", "max_users")
 SENSITIVE = ("price", "power", "efficiency", "demand")
 
 
@@ -235,14 +244,23 @@ def _mean_output_tokens(scenario: Scenario) -> float:
 
 
 def plan(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     catalog: Catalog | None = None,
     cache_dir: Path | None = None,
     use_cache: bool = True,
     workers: int | None = None,
-) -> dict[str, Any]:
+) -> Plan:
+    """Plan a fleet for a scenario: a `Scenario`, a YAML path, or a shipped name (openai-cerebras-750mw).
+
+    Capacities come from the serving simulator, cached on disk (`cache_dir`, default $WAFERSIM_CACHE_DIR or
+    ~/.cache/wafersim/fleet); `workers` processes run the searches the cache misses (default ≤ 2).
+    """
     started = time.perf_counter()
     catalog = catalog or load_catalog()
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario_path(scenario), catalog)
+    if workers is not None and workers < 1:
+        raise WafersimError(f"workers must be ≥ 1, got {workers}", field="workers")
     pairs = [(o, m) for o in range(len(scenario.options)) for m in range(len(scenario.models))]
     jobs = [
         CapacityJob(
@@ -308,7 +326,7 @@ def plan(
             fleet["reason"] = _shortfall_reason(fleet["shortfall"], fleet["reason"])
         mixed[objective] = fleet
     chosen = dict(mixed[scenario.objective])
-    return plain(
+    data = plain(
         {
             "scenario": scenario.name,
             "objective": scenario.objective,
@@ -340,6 +358,7 @@ def plan(
             },
         }
     )
+    return Plan.from_dict(data)
 
 
 def plain(value: Any) -> Any:

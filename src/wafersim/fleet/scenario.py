@@ -7,6 +7,7 @@ Building a `Scenario` from a dict does no I/O; `load_scenario` reads the file an
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -206,6 +207,17 @@ def check_catalog(scenario: Scenario, catalog: Catalog, source: str) -> None:
                     f"{source}: field 'options.{index}.replica_accelerators_by_model.{model}': "
                     f"not one of the scenario's models ({', '.join(sorted(known))})"
                 )
+
+
+def scenario_path(name: str | Path) -> Path:
+    """A path, or the name of a shipped scenario (fleet/data, with or without .yaml)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    shipped = resources.files("wafersim.fleet") / "data" / f"{str(name).removesuffix('.yaml')}.yaml"
+    if shipped.is_file():
+        return Path(str(shipped))
+    return path  # load_scenario names the missing file
 
 
 def load_scenario(path: Path | str, catalog: Catalog | None = None) -> Scenario:

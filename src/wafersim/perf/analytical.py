@@ -20,9 +20,9 @@ import numpy as np
 from wafersim.catalog import Precision, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.perf.cost import IterationCost
-from wafersim.perf.estimate import Estimate, EstimateRequest
 from wafersim.perf.layout import Layout, candidate_layouts, check_layout, layout_problem
 from wafersim.perf.memory import TOKEN_BUDGET, max_batch, memory_use, stage_weight_bytes
+from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 
 
@@ -201,7 +201,7 @@ def estimate_analytical(request: EstimateRequest) -> Estimate:
     else:
         for name, value in zip(("tp", "pp", "ep"), fixed, strict=True):
             if value is not None and value > request.count:
-                raise WafersimError(f"--{name} {value} exceeds --count {request.count}")
+                raise WafersimError(f"{name} {value} exceeds count {request.count}", field=name)
         layouts = candidate_layouts(
             request.model, request.count, request.tp, request.pp, request.ep, request.attention_dp
         )

@@ -68,7 +68,9 @@ def check_layout(
     if problem:
         raise WafersimError(problem)
     if tp * pp > count:
-        raise WafersimError(f"tp={tp} × pp={pp} needs {tp * pp} accelerators but --count is {count}")
+        raise WafersimError(
+            f"tp={tp} × pp={pp} needs {tp * pp} accelerators but count is {count}", field="count"
+        )
     return Layout(tp=tp, pp=pp, ep=ep, dp=count // (tp * pp), attention_dp=attention_dp)
 
 

@@ -159,7 +159,7 @@ def render(result: dict[str, Any]) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise WafersimError("--report needs matplotlib: pip install 'wafersim[plot]'") from None
+        raise WafersimError("the HTML report needs matplotlib: pip install 'wafersim[plot]'") from None
     figures = []
     for title, make in (("capacity-vs-power", _capacity_vs_power), ("cost-by-option", _cost_by_option),
                         ("fleet-mix", _mix_over_time), ("sensitivity-tornado", _tornado)):  # fmt: skip
@@ -222,4 +222,4 @@ def write_report(result: dict[str, Any], path: Path) -> None:
     try:
         path.write_text(render(result), encoding="utf-8")
     except OSError as error:
-        raise WafersimError(f"--report {path}: cannot write ({error})") from None
+        raise WafersimError(f"{path}: cannot write the report ({error})") from None

@@ -33,15 +33,17 @@ class EventLoop:
         self.handled = 0
 
     def schedule(self, time_s: float, kind: str, payload: Any = None) -> Event:
-        if time_s < self.now_s:
-            raise ValueError(f"event {kind!r} at {time_s} s is before the current time {self.now_s} s")
-        event = Event(time_s, self._order, kind, payload)
-        heapq.heappush(self._heap, (time_s, self._order, event))
-        self._order += 1
-        return event
+        return self.push(Event(time_s, 0, kind, payload))
 
     def push(self, event: Event) -> Event:
-        return self.schedule(event.time_s, event.kind, event.payload)
+        """Queue `event` itself (a handler that keeps it may cancel it later); its order is set here."""
+        time_s = event.time_s
+        if time_s < self.now_s:
+            raise ValueError(f"event {event.kind!r} at {time_s} s is before the current time {self.now_s} s")
+        event.order = order = self._order
+        heapq.heappush(self._heap, (time_s, order, event))
+        self._order = order + 1
+        return event
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -58,5 +60,5 @@ class EventLoop:
             self.handled += 1
             caused = handlers[event.kind](event)
             if caused:
-                for new in caused:
+                for new in caused:  # in the order the handler gives them: ties run in that order
                     self.push(new)

@@ -191,8 +191,9 @@ def build_replica(spec: ReplicaSpec) -> ReplicaModel:
         raise WafersimError(
             f"{spec.model.id} on {spec.layout.tp * spec.layout.pp} × {spec.system.id} (tp={spec.layout.tp} "
             f"pp={spec.layout.pp}) leaves no memory for the KV cache ({detail}): it cannot hold one request; "
-            f"the workspace is sized for --max-batch {spec.max_batch} sequences, and a smaller --max-batch "
-            "leaves more for the KV cache"
+            f"the workspace is sized for max_batch {spec.max_batch} sequences, and a smaller max_batch "
+            "leaves more for the KV cache",
+            field="max_batch",
         )
     return replica
 
@@ -224,9 +225,9 @@ def plan_deployment(
     max_tpot_s: float | None = None,
 ) -> Deployment:
     if replicas < 1:
-        raise WafersimError(f"--replicas must be ≥ 1, got {replicas}")
+        raise WafersimError(f"replicas must be ≥ 1, got {replicas}", field="replicas")
     if count < 1:
-        raise WafersimError(f"--count must be ≥ 1, got {count}")
+        raise WafersimError(f"count must be ≥ 1, got {count}", field="count")
     if system.kind == "wafer":
         return _plan_wafer(
             model, system, count, replicas, prompt_tokens, output_tokens, tp, pp, ep, precision, max_batch
@@ -265,8 +266,9 @@ def _plan_wafer(
     for name, value in (("tp", tp), ("pp", pp), ("ep", ep)):
         if value not in (None, 0, 1):
             raise WafersimError(
-                f"--{name} {value}: {system.id} is a wafer-scale system; the placement search decides how layers "
-                "spread over regions and wafers (omit --tp/--pp/--ep)"
+                f"{name} {value}: {system.id} is a wafer-scale system; the placement search decides how layers "
+                "spread over regions and wafers (leave tp, pp and ep unset)",
+                field=name,
             )
     precision_used: Precision = precision or model.default_precision
     lengths = layout_lengths(model, prompt_tokens, output_tokens)

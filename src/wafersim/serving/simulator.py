@@ -116,6 +116,109 @@ def _reject(requests: Requests, pools: list[tuple[Engine, int, int]], context_li
     requests.status[too_long | too_big] = REJECTED
 
 
+class _Run:
+    """One replay: the engines, the router and the arrival cursor; one handler per event kind, each returning
+    the events it causes (serving/events.py's contract). Kept on one object so that a handler is a method
+    reading attributes (the loop runs millions of them)."""
+
+    def __init__(
+        self, workload: Workload, replica: ReplicaModel, config: ServeConfig, pricer: IterationPricer,
+        prefill: PrefillPool | None,
+    ) -> None:  # fmt: skip
+        self.requests = requests = Requests(workload)
+        self.series = Series()
+        self.segments: list | None = [] if config.record_segments else None
+        self.prefill = prefill
+        self.caused: list[Event] = []  # handoffs a prefill engine schedules while its segment completes
+        role = "decode" if prefill else "both"
+        self.engines = [
+            Engine(i, requests, pricer, replica.kv_capacity_tokens, config.scheduler, self.series, self.segments,
+                   role)  # fmt: skip
+            for i in range(config.engines)
+        ]
+        self.prefill_engines: list[Engine] = []
+        if prefill is not None:
+            prefill_pricer = IterationPricer(prefill.replica)
+            self.prefill_engines = [
+                Engine(config.engines + i, requests, prefill_pricer, prefill.replica.kv_capacity_tokens,
+                       config.scheduler, self.series, self.segments, "prefill", self._handoff)  # fmt: skip
+                for i in range(config.prefill_engines)
+            ]
+        self.every = self.engines + self.prefill_engines
+        for engine in (self.engines[0], *self.prefill_engines[:1]):
+            if engine.admissible_blocks() < 1:
+                raise WafersimError(
+                    f"one {engine.role if engine.role != 'both' else ''} engine holds "
+                    f"{engine.capacity_blocks * engine.block} KV tokens, less than one "
+                    f"{config.scheduler.block_tokens}-token block: it cannot hold one request".replace("  ", " ")
+                )
+        pools = [(self.engines[0], role)] + ([(self.prefill_engines[0], "prefill")] if prefill else [])
+        _reject(requests, pools, replica.max_context_tokens)
+        self.order = order = np.flatnonzero(requests.status != REJECTED)
+        if not len(order):
+            first = next(iter(requests.reason.values()))
+            raise WafersimError(f"every request is rejected, e.g. request 0: {first[1]}")
+        self.router, self.turn = ROUTERS[config.router], [0]
+        self.first_pool = self.prefill_engines or self.engines
+        # With one engine taking arrivals, the next arrival is known to reach it: planning can stop there.
+        self.lookahead = len(self.first_pool) == 1
+        self.next_arrival = 0  # position in `order` of the next arrival
+        # Python-list copies for the per-event scalar reads (a list index is several times cheaper than NumPy's).
+        self.order_list: list[int] = order.tolist()
+        self.arrivals: list[float] = requests.arrival_s[order].tolist()
+
+    def _handoff(self, ids: np.ndarray, end_s: float) -> None:
+        """A prefill engine's requests leave for the decode pool once their KV has moved."""
+        assert self.prefill is not None
+        requests = self.requests
+        arrive = end_s + self.prefill.kv_transfer_s(requests.prompt[ids] + requests.generated[ids])
+        for rid, when in zip(ids.tolist(), np.atleast_1d(arrive).tolist(), strict=True):
+            self.caused.append(Event(when, 0, "handoff", rid))
+
+    def _start(self, engine: Engine, now_s: float) -> Event | None:
+        horizon_s = float("inf")
+        if self.lookahead and engine is self.first_pool[0] and self.next_arrival < len(self.order_list):
+            horizon_s = self.arrivals[self.next_arrival]
+        segment = engine.plan(now_s, horizon_s)
+        engine.event = None if segment is None else Event(segment.end_s, 0, "segment", engine)
+        return engine.event
+
+    def _deliver(self, pool: list[Engine], rid: int, now_s: float, caused: list[Event]) -> Engine:
+        engine = pool[0] if len(pool) == 1 else self.router(pool, self.turn)
+        engine.enqueue(rid, now_s)
+        if engine.event is None:
+            if (event := self._start(engine, now_s)) is not None:
+                caused.append(event)
+        elif engine.would_admit_head() and engine.cut(now_s):
+            engine.event.cancelled = True
+            engine.event = Event(engine.segment.end_s, 0, "segment", engine)
+            caused.append(engine.event)
+        return engine
+
+    def on_arrival(self, event: Event) -> list[Event]:
+        position = event.payload
+        self.next_arrival = position + 1
+        rid = self.order_list[position]
+        caused: list[Event] = []
+        self.requests.engine[rid] = self._deliver(self.first_pool, rid, event.time_s, caused).index
+        if position + 1 < len(self.order_list):
+            caused.append(Event(self.arrivals[position + 1], 0, "arrival", position + 1))
+        return caused
+
+    def on_handoff(self, event: Event) -> list[Event]:
+        caused: list[Event] = []
+        self.requests.engine[event.payload] = self._deliver(self.engines, event.payload, event.time_s, caused).index
+        return caused
+
+    def on_segment(self, event: Event) -> list[Event]:
+        engine: Engine = event.payload
+        engine.complete(event.time_s)  # a prefill engine's handoffs land in self.caused
+        caused, self.caused = self.caused, []
+        if (segment := self._start(engine, event.time_s)) is not None:
+            caused.append(segment)
+        return caused
+
+
 def simulate(
     workload: Workload,
     replica: ReplicaModel,
@@ -127,116 +230,23 @@ def simulate(
     if (prefill is None) != (config.prefill_engines == 0):
         raise ValueError("give a PrefillPool exactly when config.prefill_engines > 0")
     started = time.perf_counter()
-    requests = Requests(workload)
-    series = Series()
-    pricer = pricer or IterationPricer(replica)
-    segments: list | None = [] if config.record_segments else None
+    run = _Run(workload, replica, config, pricer or IterationPricer(replica), prefill)
     loop = EventLoop()
-
-    def handoff(ids: np.ndarray, end_s: float) -> None:
-        assert prefill is not None
-        arrive = end_s + prefill.kv_transfer_s(requests.prompt[ids] + requests.generated[ids])
-        for rid, when in zip(ids.tolist(), np.atleast_1d(arrive).tolist(), strict=True):
-            loop.schedule(when, "handoff", rid)
-
-    role = "decode" if prefill else "both"
-    engines = [
-        Engine(i, requests, pricer, replica.kv_capacity_tokens, config.scheduler, series, segments, role)
-        for i in range(config.engines)
-    ]
-    prefill_engines: list[Engine] = []
-    if prefill is not None:
-        prefill_pricer = IterationPricer(prefill.replica)
-        prefill_engines = [
-            Engine(
-                config.engines + i,
-                requests,
-                prefill_pricer,
-                prefill.replica.kv_capacity_tokens,
-                config.scheduler,
-                series,
-                segments,
-                "prefill",
-                handoff,
-            )  # fmt: skip
-            for i in range(config.prefill_engines)
-        ]
-    every = engines + prefill_engines
-    for engine in (engines[0], *prefill_engines[:1]):
-        if engine.admissible_blocks() < 1:
-            raise WafersimError(
-                f"one {engine.role if engine.role != 'both' else ''} engine holds "
-                f"{engine.capacity_blocks * engine.block} KV tokens, less than one "
-                f"{config.scheduler.block_tokens}-token block: it cannot hold one request".replace("  ", " ")
-            )
-    context_limit = replica.max_context_tokens
-    pools = [(engines[0], role)] + ([(prefill_engines[0], "prefill")] if prefill_engines else [])
-    _reject(requests, pools, context_limit)
-    order = np.flatnonzero(requests.status != REJECTED)
-    if not len(order):
-        first = next(iter(requests.reason.values()))
-        raise WafersimError(f"every request is rejected, e.g. request 0: {first[1]}")
-    router, turn = ROUTERS[config.router], [0]
-
-    def route(pool: list[Engine]) -> Engine:
-        return pool[0] if len(pool) == 1 else router(pool, turn)
-
-    first_pool = prefill_engines or engines
-    # With one engine taking arrivals, the next arrival is known to reach it: planning can stop there.
-    lookahead = len(first_pool) == 1
-    cursor = {"next": 0}  # position in `order` of the next arrival
-    # Python-list copies for the per-event scalar reads (a list index is several times cheaper than NumPy's).
-    order_list: list[int] = order.tolist()
-    arrivals: list[float] = requests.arrival_s[order].tolist()
-
-    def start(engine: Engine, now_s: float) -> None:
-        horizon_s = float("inf")
-        if lookahead and engine is first_pool[0] and cursor["next"] < len(order_list):
-            horizon_s = arrivals[cursor["next"]]
-        segment = engine.plan(now_s, horizon_s)
-        engine.event = None if segment is None else loop.schedule(segment.end_s, "segment", engine)
-
-    def deliver(pool: list[Engine], rid: int, now_s: float) -> Engine:
-        engine = route(pool)
-        engine.enqueue(rid, now_s)
-        if engine.event is None:
-            start(engine, now_s)
-        elif engine.would_admit_head() and engine.cut(now_s):
-            engine.event.cancelled = True
-            engine.event = loop.schedule(engine.segment.end_s, "segment", engine)
-        return engine
-
-    def on_arrival(event: Event) -> None:
-        position = event.payload
-        cursor["next"] = position + 1
-        rid = order_list[position]
-        engine = deliver(first_pool, rid, event.time_s)
-        requests.engine[rid] = engine.index
-        if position + 1 < len(order_list):
-            loop.schedule(arrivals[position + 1], "arrival", position + 1)
-
-    def on_handoff(event: Event) -> None:
-        requests.engine[event.payload] = deliver(engines, event.payload, event.time_s).index
-
-    def on_segment(event: Event) -> None:
-        engine: Engine = event.payload
-        engine.complete(event.time_s)
-        start(engine, event.time_s)
-
-    loop.schedule(float(requests.arrival_s[order[0]]), "arrival", 0)
-    loop.run({"arrival": on_arrival, "segment": on_segment, "handoff": on_handoff})
-    for engine in every:  # the loop ends only when every engine is idle: nothing may be left behind
+    loop.schedule(run.arrivals[0], "arrival", 0)
+    loop.run({"arrival": run.on_arrival, "segment": run.on_segment, "handoff": run.on_handoff})
+    for engine in run.every:  # the loop ends only when every engine is idle: nothing may be left behind
         if engine.waiting or len(engine.running) or engine.prefilling:
             raise RuntimeError(f"engine {engine.index} stopped with requests left (a scheduler bug)")
+    every = run.every
     return SimResult(
-        requests=requests,
-        series=series,
+        requests=run.requests,
+        series=run.series,
         config=config,
         engines=len(every),
         kv_capacity_tokens=replica.kv_capacity_tokens,
         wall_s=time.perf_counter() - started,
         events=loop.handled,
-        segments=segments,
+        segments=run.segments,
         workload_source=workload.source,
         engine_capacity_tokens=[e.capacity_blocks * e.block for e in every],
         engine_roles=[e.role for e in every],

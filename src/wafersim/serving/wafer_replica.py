@@ -38,7 +38,7 @@ import numpy as np
 
 from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
-from wafersim.perf.estimate import DEFAULT_MAX_BATCH, EstimateRequest
+from wafersim.perf.types import DEFAULT_MAX_BATCH, EstimateRequest
 from wafersim.perf.wafer.estimator import WaferOptions, estimate_wafer, model_on_wafer, workload
 from wafersim.perf.wafer.pipeline import (
     CODE_RESERVE_BYTES,

@@ -199,4 +199,4 @@ def test_max_tpot_bounds_the_batch(catalog):
 
 def test_a_prefill_grid_that_cannot_hold_the_model_is_refused(catalog):
     answer = estimate_wafer(request(catalog), WaferOptions(prefill_grid=(16, 16)))
-    assert not answer.fits and "--prefill-grid 16x16" in answer.reason
+    assert not answer.fits and "prefill_grid 16x16" in answer.reason

@@ -58,8 +58,12 @@ class KernelResult:
     sim_wall_s: float
     stats: RunStats
 
+    def to_dict(self) -> dict:
+        """JSON-ready summary, as `wafersim fabric run` prints it."""
+        return self.summary()
+
     def summary(self) -> dict:
-        """JSON-ready summary (the CLI's --json)."""
+        """JSON-ready summary (what `to_dict` returns)."""
         return {
             "kernel": self.kernel,
             "arch": self.arch,
@@ -165,9 +169,10 @@ def _check_cycle_engine_effort(built: Built, kernel: str) -> None:
     effort = fabric_cycles * program.rows * program.cols
     if effort > CYCLE_ENGINE_MAX_PE_CYCLES:
         raise WafersimError(
-            f"{kernel} {built.shape} on {program.rows}x{program.cols}: about {fabric_cycles} cycles of fabric "
-            f"activity x {program.rows * program.cols} PEs = {effort:.2g} PE-cycles, beyond the cycle engine's "
-            f"{CYCLE_ENGINE_MAX_PE_CYCLES:.0e}; use --engine fast or a smaller shape"
+            f"engine fast (or a smaller shape) is needed for {kernel} {built.shape} on {program.rows}x"
+            f"{program.cols}: about {fabric_cycles} cycles of fabric activity x {program.rows * program.cols} PEs = "
+            f"{effort:.2g} PE-cycles, beyond the cycle engine's {CYCLE_ENGINE_MAX_PE_CYCLES:.0e}",
+            field="engine",
         )
 
 

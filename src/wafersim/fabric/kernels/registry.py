@@ -154,7 +154,9 @@ def parse_grid(text: str, arch: FabricArch) -> tuple[int, int]:
         return arch.fabric.program_height_pes, arch.fabric.program_width_pes
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise WafersimError(f"--grid '{text}': expected RxC with positive integers (e.g. 8x8) or 'full'")
+        raise WafersimError(
+            f"grid '{text}': expected RxC with positive integers (e.g. 8x8) or 'full'", field="grid"
+        )
     return int(parts[0]), int(parts[1])
 
 
@@ -173,7 +175,7 @@ def build_kernel(
     sizes.update({k: v for k, v in shape.items() if v is not None})
     for key, value in sizes.items():
         if value < 1:
-            raise WafersimError(f"kernel '{name}': --{key} must be >= 1, got {value}")
+            raise WafersimError(f"kernel '{name}': {key} must be >= 1, got {value}", field=key)
     return info.build(arch, rows, cols, dtype_named(dtype), **sizes)
 
 

@@ -15,6 +15,7 @@ expresses that directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -159,18 +160,18 @@ def meshgemm(arch: FabricArch, p: int, m: int, k: int, n: int) -> Cost:
     return Cost(p * product + gather, 2 * (p - 1) * shift)
 
 
+# The kernels with a closed form, by their name in the fabric's kernel registry (`wafersim.fabric.KERNELS`):
+# (arch, rows, cols, shape) -> the cost of one invocation.
+CLOSED_FORMS: dict[str, Callable[[FabricArch, int, int, dict[str, int]], Cost]] = {
+    "meshgemv": lambda arch, rows, cols, s: meshgemv(arch, rows, cols, s["m"], s["n"]),
+    "allreduce-ktree": lambda arch, rows, cols, s: allreduce_ktree_2d(arch, rows, cols, s["n"]),
+    "rmsnorm": lambda arch, rows, cols, s: rmsnorm(arch, cols, s["n"]),
+    "softmax": lambda arch, rows, cols, s: softmax(arch, cols, s["n"]),
+    "elementwise": lambda arch, rows, cols, s: elementwise(arch, rows, cols, s["n"]),
+    "meshgemm": lambda arch, rows, cols, s: meshgemm(arch, rows, s["m"], s["k"], s["n"]),
+}
+
+
 def kernel_closed_form(name: str, arch: FabricArch, rows: int, cols: int, **shape: int) -> int:
     """Closed-form cycles for a registry kernel name (what the agreement test compares to `kernel_cycles`)."""
-    if name == "meshgemv":
-        return meshgemv(arch, rows, cols, shape["m"], shape["n"]).cycles
-    if name == "allreduce-ktree":
-        return allreduce_ktree_2d(arch, rows, cols, shape["n"]).cycles
-    if name == "rmsnorm":
-        return rmsnorm(arch, cols, shape["n"]).cycles
-    if name == "softmax":
-        return softmax(arch, cols, shape["n"]).cycles
-    if name == "elementwise":
-        return elementwise(arch, rows, cols, shape["n"]).cycles
-    if name == "meshgemm":
-        return meshgemm(arch, rows, shape["m"], shape["k"], shape["n"]).cycles
-    raise KeyError(name)
+    return CLOSED_FORMS[name](arch, rows, cols, shape).cycles

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from wafersim.catalog import BYTES_PER_ELEMENT, ModelSpec
 from wafersim.catalog.fabric_arch import load_arch
 from wafersim.errors import WafersimError
-from wafersim.perf.estimate import Estimate, EstimateRequest
+from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_use
 from wafersim.perf.wafer.search import Phases, Workload, decode_split, search
 from wafersim.perf.wafer.speculative import Speculative, SpeculativeResult, speculative_step
@@ -49,14 +49,18 @@ def _check(request: EstimateRequest) -> None:
     for name in ("tp", "pp", "ep"):
         if getattr(request, name) not in (None, 0, 1):
             raise WafersimError(
-                f"--{name} {getattr(request, name)}: {request.system.id} is a wafer-scale system; the placement "
-                "search decides how layers spread over regions and wafers (omit --tp/--pp/--ep)"
+                f"{name} {getattr(request, name)}: {request.system.id} is a wafer-scale system; the placement "
+                "search decides how layers spread over regions and wafers (leave tp, pp and ep unset)",
+                field=name,
             )
     if request.attention_dp:
-        raise WafersimError(f"--attention-dp does not apply to wafer-scale system {request.system.id}")
+        raise WafersimError(
+            f"attention_dp does not apply to wafer-scale system {request.system.id}", field="attention_dp"
+        )
     if request.kv_precision not in (None, "bf16"):
         raise WafersimError(
-            f"--kv-precision {request.kv_precision}: the wafer model keeps the KV cache in fp16 (16-bit)"
+            f"kv_precision {request.kv_precision}: the wafer model keeps the KV cache in fp16 (16-bit)",
+            field="kv_precision",
         )
 
 
@@ -128,17 +132,17 @@ def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserv
             f"{layer_gb:.1f} GB against {usable_gb:.1f} GB of SRAM per wafer left after the code reserve. This "
             f"mapping keeps each layer on one wafer, so no count of {request.system.id} holds it; a mapping that "
             f"split layers across wafers would need at least {math.ceil(model_gb / usable_gb)} (weights alone). "
-            "A narrower --precision may fit"
+            "A narrower precision may fit"
         )
     elif fewest > request.count:
         reason = (
             f"{request.model.id} at {request.resolved_precision} needs {fewest} {request.system.id} systems "
             f"(weights resident in SRAM with one {work.length}-token sequence"
             + (f", {reserved:,.0f} B per PE kept for the speculative draft" if reserved else "")
-            + f"); --count is {request.count}"
+            + f"); count is {request.count}"
         )
     elif work.grid is not None:
-        reason = f"--grid {work.grid[0]}x{work.grid[1]}: no placement with that region shape fits the SRAM"
+        reason = f"grid {work.grid[0]}x{work.grid[1]}: no placement with that region shape fits the SRAM"
     else:
         reason = f"batch {work.batch} does not fit the SRAM left after the weights (KV cache and workspace)"
     return Estimate(**_base(request), fits=False, reason=reason, accelerators_needed=fewest)

@@ -130,7 +130,8 @@ def region_shapes(mow: ModelOnWafer, grid: tuple[int, int] | None) -> list[tuple
         rows, cols = grid
         if rows > height or cols > width:
             raise WafersimError(
-                f"--grid {rows}x{cols} exceeds the {mow.arch.name} program rectangle {height}x{width} (rows x cols)"
+                f"grid {rows}x{cols} exceeds the {mow.arch.name} program rectangle {height}x{width} (rows x cols)",
+                field="grid",
             )
         return [grid]
     return sorted({(height // a, width // b) for a in REGION_SPLITS for b in REGION_SPLITS})
@@ -331,7 +332,7 @@ def search(mow: ModelOnWafer, work: Workload) -> SearchResult:
         )
     ):
         error = (
-            f"--prefill-grid {work.prefill_grid[0]}x{work.prefill_grid[1]}: no placement of that shape fits"
+            f"prefill_grid {work.prefill_grid[0]}x{work.prefill_grid[1]}: no placement of that shape fits"
         )
     return SearchResult(chosen, fewest, len(placements), error)
 

@@ -34,9 +34,9 @@ class Speculative:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.acceptance <= 1.0:
-            raise WafersimError(f"--acceptance must be within [0, 1], got {self.acceptance}")
+            raise WafersimError(f"acceptance must be within [0, 1], got {self.acceptance}", field="acceptance")
         if self.draft_tokens < 1:
-            raise WafersimError(f"--draft-tokens must be >= 1, got {self.draft_tokens}")
+            raise WafersimError(f"draft_tokens must be >= 1, got {self.draft_tokens}", field="draft_tokens")
 
     @property
     def tokens_per_round(self) -> float:

@@ -11,7 +11,7 @@ the largest layer (one layer computing while the next arrives); all layers run o
 from __future__ import annotations
 
 from wafersim.errors import WafersimError
-from wafersim.perf.estimate import Estimate, EstimateRequest
+from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.wafer import closed_form as cf
 from wafersim.perf.wafer.closed_form import ceil_div
 from wafersim.perf.wafer.layer import ACT_BYTES, activation_elems_per_pe, kv_elems_per_pe, layer_cost
@@ -49,7 +49,7 @@ def streaming_estimate(request: EstimateRequest, mow: ModelOnWafer, grid: tuple[
     rows, cols = grid or (height, width)
     if rows > height or cols > width:
         raise WafersimError(
-            f"--grid {rows}x{cols} exceeds the {mow.arch.name} program rectangle {height}x{width}"
+            f"grid {rows}x{cols} exceeds the {mow.arch.name} program rectangle {height}x{width}", field="grid"
         )
     length = request.input_len + request.output_len
     ctx = request.input_len + request.output_len // 2

@@ -1,0 +1,179 @@
+"""The performance layer's public entry points: `estimate` (one deployment) and `compare` (one model on several
+systems, side by side), taking catalog ids or spec objects with keyword arguments.
+
+`estimate(...).to_dict()` is `wafersim estimate --json`; `compare(...).to_dict()` is `wafersim compare --json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wafersim.catalog import Catalog, ModelSpec, SystemSpec, load_catalog
+from wafersim.errors import WafersimError
+from wafersim.perf.economics import CostAssumptions
+from wafersim.perf.estimate import estimate as estimate_request
+from wafersim.perf.estimate import with_costs
+from wafersim.perf.types import Estimate, EstimateRequest
+
+# One scale-up domain each (0 = as many chips as the weights need), as the systems are sold.
+DEFAULT_DEPLOYMENTS = (
+    "h100-sxm:8,h200-sxm:8,b200:8,gb200:72,mi300x:8,mi355x:8,tpu-v6e:8,tpu-v7:8,groq-lpu:0,cs-3:0"
+)
+
+Region = tuple[int, int] | str | None
+
+
+def parse_region(region: Region, field: str) -> tuple[int, int] | None:
+    """A wafer region shape: (rows, cols), 'RxC' (rows x columns) or None."""
+    if region is None or isinstance(region, tuple):
+        if region is not None and not (len(region) == 2 and all(isinstance(v, int) and v > 0 for v in region)):
+            raise WafersimError(f"{field} {region!r}: expected (rows, cols) with positive integers", field=field)
+        return region
+    parts = region.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise WafersimError(f"{field} '{region}': expected RxC with positive integers, e.g. 390x108", field=field)
+    return int(parts[0]), int(parts[1])
+
+
+def _spec(value, kind: str, catalog: Catalog | None):
+    if isinstance(value, ModelSpec | SystemSpec):
+        return value
+    if value is None:
+        raise WafersimError(f"{kind} is required (a catalog id or a spec)", field=kind)
+    catalog = catalog or load_catalog()
+    return catalog.model(value) if kind == "model" else catalog.system(value)
+
+
+def estimate(
+    request: EstimateRequest | None = None,
+    /,
+    *,
+    model: str | ModelSpec | None = None,
+    system: str | SystemSpec | None = None,
+    catalog: Catalog | None = None,
+    grid: Region = None,
+    decode_grid: Region = None,
+    prefill_grid: Region = None,
+    cost: CostAssumptions | None = None,
+    **fields: Any,
+) -> Estimate:
+    """Prefill and decode speed of a model on `count` accelerators of a system.
+
+    Either an `EstimateRequest`, or keywords: model and system (ids or specs), count, input_len, output_len and
+    any other `EstimateRequest` field (tp, pp, ep, attention_dp, precision, kv_precision, batch, max_batch,
+    max_tpot_s, cost). Wafer systems also take region shapes: `grid` for both phases, or `decode_grid` /
+    `prefill_grid` ((rows, cols) or 'RxC').
+    """
+    if request is None:
+        unknown = sorted(set(fields) - set(EstimateRequest.__dataclass_fields__))
+        if unknown:
+            raise WafersimError(f"estimate has no keyword {unknown[0]!r}", field=unknown[0])
+        request = EstimateRequest(
+            model=_spec(model, "model", catalog), system=_spec(system, "system", catalog),
+            **fields, **({"cost": cost} if cost is not None else {}),
+        )  # fmt: skip
+    elif model is not None or system is not None or fields or cost is not None:
+        raise WafersimError("give an EstimateRequest or keywords, not both", field="request")
+    if grid is None and decode_grid is None and prefill_grid is None:
+        return estimate_request(request)
+    if request.system.kind != "wafer":
+        raise WafersimError(
+            "grid, decode_grid and prefill_grid apply to wafer-scale systems (cs-2, cs-3)",
+            field="grid" if grid is not None else "decode_grid" if decode_grid is not None else "prefill_grid",
+        )
+    from wafersim.perf.wafer.estimator import WaferOptions, estimate_wafer
+
+    shared = parse_region(grid, "grid")
+    options = WaferOptions(
+        decode_grid=parse_region(decode_grid, "decode_grid") or shared,
+        prefill_grid=parse_region(prefill_grid, "prefill_grid") or shared,
+    )
+    return with_costs(estimate_wafer(request, options), request)
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One system: one user alone (batch 1) and the maximum-throughput batch, or why it was skipped."""
+
+    system: str
+    count: int
+    single_user: Estimate | None = None
+    max_throughput: Estimate | None = None
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.skipped is not None:
+            return {"system": self.system, "count": self.count, "skipped": self.skipped}
+        assert self.single_user is not None and self.max_throughput is not None
+        return {
+            "system": self.system,
+            "count": self.count,
+            "single_user": self.single_user.to_dict(),
+            "max_throughput": self.max_throughput.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    model: str
+    precision: str
+    input_len: int
+    output_len: int
+    deployments: tuple[ComparisonRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "precision": self.precision,
+            "input_len": self.input_len,
+            "output_len": self.output_len,
+            "deployments": [row.to_dict() for row in self.deployments],
+        }
+
+
+def parse_deployments(text: str) -> list[tuple[str, int]]:
+    """'SYSTEM:COUNT,SYSTEM:COUNT' (COUNT 0 or omitted: as many as the weights need)."""
+    deployments = []
+    for item in text.split(","):
+        system, _, count = item.strip().partition(":")
+        try:
+            deployments.append((system, int(count or 0)))
+        except ValueError:
+            raise WafersimError(f"systems entry '{item}' is not SYSTEM:COUNT", field="systems") from None
+    return deployments
+
+
+def compare(
+    model: str | ModelSpec = "llama-3.1-70b",
+    systems: str | list[tuple[str | SystemSpec, int]] = DEFAULT_DEPLOYMENTS,
+    *,
+    precision: str = "fp8",
+    input_len: int = 1000,
+    output_len: int = 1000,
+    catalog: Catalog | None = None,
+) -> Comparison:
+    """One model on several systems, each as (system, count) — count 0: as many as the weights need — or as
+    'SYSTEM:COUNT,...' text. SRAM-only chips and wafers get as many as the weights need."""
+    from wafersim.perf.analytical import accelerators_needed
+
+    catalog = catalog or load_catalog()
+    spec = _spec(model, "model", catalog)
+    rows = []
+    for system_id, count in parse_deployments(systems) if isinstance(systems, str) else systems:
+        system = _spec(system_id, "system", catalog)
+        name = system_id if isinstance(system_id, str) else system.id  # as the user wrote it
+        base = dict(model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision)
+        if count == 0 and system.kind == "wafer":
+            # The wafer estimate says how many systems the placement needs when one is not enough.
+            probe = estimate_request(EstimateRequest(count=1, batch=1, **base))
+            count = 1 if probe.fits else probe.accelerators_needed or 0
+        elif count == 0:
+            count = accelerators_needed(EstimateRequest(count=1, **base), precision) or 0
+            if count == 0:
+                rows.append(ComparisonRow(name, 0, skipped="no layout holds the model"))
+                continue
+        single = estimate_request(EstimateRequest(count=count, batch=1, **base))
+        bulk = estimate_request(EstimateRequest(count=count, **base))
+        rows.append(ComparisonRow(name, count, single, bulk))
+    return Comparison(spec.id, precision, input_len, output_len, tuple(rows))
