@@ -2,7 +2,7 @@
 
 Every answer is what the matching CLI command prints with --json (the same keys and numbers), plus, for
 serve, the per-request latencies and the KV/queue series the charts draw. Where the public Python API does not
-yet cover a command (compare, plan, wafer map, validate, catalog), the command itself is run in-process with
+yet cover a command (the wafer map, validate, the catalog lists), the command itself is run in-process with
 --json, so that no logic is copied into the web layer; switching a function to the public API is a change
 here only.
 """
@@ -76,22 +76,18 @@ def catalog_models() -> dict[str, Any]:
 
 def estimate(body: EstimateBody) -> dict[str, Any]:
     import wafersim
-    from wafersim.perf.economics import CostAssumptions
 
-    catalog = wafersim.load_catalog()
-    fields = body.model_dump(exclude={"model", "system", "life_years", "usd_per_kwh", "pue"})
-    request = wafersim.EstimateRequest(
-        model=catalog.model(body.model),
-        system=catalog.system(body.system),
-        cost=CostAssumptions(life_years=body.life_years, usd_per_kwh=body.usd_per_kwh, pue=body.pue),
-        **fields,
-    )
-    return _finite(wafersim.estimate(request).to_dict())
+    fields = body.model_dump(exclude={"life_years", "usd_per_kwh", "pue"})
+    cost = wafersim.CostAssumptions(life_years=body.life_years, usd_per_kwh=body.usd_per_kwh, pue=body.pue)
+    return _finite(wafersim.estimate(cost=cost, **fields).to_dict())
 
 
 def compare(body: CompareBody) -> dict[str, Any]:
-    systems = ",".join(f"{d.system}:{d.count}" for d in body.systems)
-    return _cli_json(["compare", *_args(body, {}, skip=("systems",)), "--systems", systems])
+    import wafersim
+
+    systems = [(d.system, d.count) for d in body.systems]
+    fields = body.model_dump(exclude={"model", "systems"})
+    return _finite(wafersim.compare(body.model, systems, **fields).to_dict())
 
 
 def wafer_map(body: WaferMapBody) -> dict[str, Any]:
@@ -103,7 +99,7 @@ def validate(group: str) -> dict[str, Any]:
 
 
 def serve(body: ServeBody, progress: Progress = _quiet) -> dict[str, Any]:
-    from wafersim.serving.api import serve as run_serve
+    from wafersim import serve as run_serve
 
     progress("simulating", 0.1)
     result = run_serve(**body.model_dump(exclude_none=True))
@@ -115,7 +111,7 @@ def serve(body: ServeBody, progress: Progress = _quiet) -> dict[str, Any]:
 
 
 def capacity(body: CapacityBody, progress: Progress = _quiet) -> dict[str, Any]:
-    from wafersim.serving.api import capacity as run_capacity
+    from wafersim import capacity as run_capacity
 
     progress("searching the highest rate within the SLOs", 0.1)
     return _finite(run_capacity(**body.model_dump(exclude_none=True)).to_dict())
@@ -124,10 +120,12 @@ def capacity(body: CapacityBody, progress: Progress = _quiet) -> dict[str, Any]:
 def plan(body: PlanBody, progress: Progress = _quiet) -> dict[str, Any]:
     progress("simulating capacity per system, then solving the fleets", 0.1)
     try:
-        return _cli_json(["plan", body.scenario, *([] if body.use_cache else ["--no-cache"])])
-    except ImportError as error:
+        import wafersim
+
+        return _finite(wafersim.plan(body.scenario, use_cache=body.use_cache).to_dict())
+    except ImportError as error:  # SciPy and PyYAML are the fleet extra's
         raise WafersimError(
-            f"plan needs the fleet extra ({error.name} missing): pip install -e '.[fleet]'"
+            f"plan needs the fleet extra ({error.name} is missing): pip install -e '.[fleet]'"
         ) from None
 
 
