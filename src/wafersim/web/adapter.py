@@ -95,7 +95,14 @@ def wafer_map(body: WaferMapBody) -> dict[str, Any]:
 
 
 def validate(group: str) -> dict[str, Any]:
-    return _cli_json(["validate", "--group", group])
+    """`wafersim validate --json`: every published point predicted, the errors per group, the test target."""
+    from wafersim.catalog import load_catalog
+    from wafersim.cli.validate import TEST_MEDIAN_APE_TARGET
+    from wafersim.perf.validation import DEFAULT_POINTS, load_points, run_validation
+
+    points = [p for p in load_points(DEFAULT_POINTS) if group in ("all", p.group)]
+    report = run_validation(load_catalog(), points)
+    return _finite(report | {"test_median_ape_target": TEST_MEDIAN_APE_TARGET})
 
 
 def serve(body: ServeBody, progress: Progress = _quiet) -> dict[str, Any]:
