@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from wafersim.catalog import model_rows, system_rows
 from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
 
 
@@ -18,23 +19,7 @@ def catalog() -> None:
 @json_option
 def systems(catalog_dirs: tuple[str, ...], as_json: bool) -> None:
     """Accelerator systems (one accelerator package each, with its scale-up domain)."""
-    specs = sorted(get_catalog(catalog_dirs).systems.values(), key=lambda s: s.id)
-    rows = [
-        {
-            "id": s.id,
-            "name": s.name,
-            "kind": s.kind,
-            "bf16_flops_per_s": s.compute.bf16_flops_per_s,
-            "memory_bytes": s.memory.capacity_bytes,
-            "memory_kind": s.memory.kind,
-            "mem_bw_bytes_per_s": s.memory.bw_bytes_per_s,
-            "scale_up_domain": s.scale_up.domain_size,
-            "scale_up_bw_bytes_per_s": s.scale_up.bw_bytes_per_s,
-            "power_w": s.power.system_w_per_accelerator,
-            "usd": s.price.usd_per_accelerator if s.price else None,
-        }
-        for s in specs
-    ]
+    rows = system_rows(get_catalog(catalog_dirs))
     if as_json:
         echo_json({"systems": rows})
         return
@@ -60,25 +45,7 @@ def systems(catalog_dirs: tuple[str, ...], as_json: bool) -> None:
 @json_option
 def models(catalog_dirs: tuple[str, ...], as_json: bool) -> None:
     """Models with their shapes and parameter counts."""
-    specs = sorted(get_catalog(catalog_dirs).models.values(), key=lambda m: m.id)
-    rows = [
-        {
-            "id": m.id,
-            "name": m.name,
-            "architecture": m.architecture,
-            "layers": m.num_layers,
-            "hidden_size": m.hidden_size,
-            "heads": m.num_heads,
-            "kv_heads": m.num_kv_heads,
-            "experts": m.moe.num_experts if m.moe else 0,
-            "top_k": m.moe.top_k if m.moe else 0,
-            "params_total": m.params_total(),
-            "params_active": m.params_active(),
-            "max_context": m.max_context,
-            "default_precision": m.default_precision,
-        }
-        for m in specs
-    ]
+    rows = model_rows(get_catalog(catalog_dirs))
     if as_json:
         echo_json({"models": rows})
         return

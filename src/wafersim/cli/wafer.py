@@ -136,24 +136,12 @@ def map_cmd(
     catalog_dirs, as_json, plot_path,
 ):  # fmt: skip
     """Where each layer sits on which wafer, and SRAM use per PE (decode placement)."""
-    from wafersim.perf.wafer.estimator import model_on_wafer, workload
-    from wafersim.perf.wafer.mapview import placement_map
-    from wafersim.perf.wafer.search import search
+    from wafersim.perf.wafer.mapview import wafer_map
     from wafersim.report.wafer_map import write_plot
 
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
-    options = _options(grid, decode_grid, prefill_grid)
-    mow = model_on_wafer(request)
-    work = workload(request, options)
-    result = search(mow, work)
-    if result.best is None:
-        needed = result.fewest_wafers
-        raise WafersimError(
-            f"{request.model.id} does not fit {count} × {system}"
-            + (f": it needs {needed}" if needed and needed > count else " with these options")
-        )
-    data = placement_map(mow, work, result.best)
+    data = wafer_map(request, _options(grid, decode_grid, prefill_grid))
     if plot_path:
         write_plot(data, plot_path)
     if as_json:

@@ -5,8 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from wafersim.errors import WafersimError
+from wafersim.perf.types import EstimateRequest
+from wafersim.perf.wafer.estimator import WaferOptions, model_on_wafer, workload
 from wafersim.perf.wafer.pipeline import ModelOnWafer, region_sram
-from wafersim.perf.wafer.search import Phases, Workload, decode_split
+from wafersim.perf.wafer.search import Phases, Workload, decode_split, search
+
+
+def wafer_map(request: EstimateRequest, options: WaferOptions | None = None) -> dict[str, Any]:
+    """The decode placement the search picks for `request` (a wafer system) as `placement_map` data: what
+    `wafersim wafer map --json` prints."""
+    mow = model_on_wafer(request)
+    work = workload(request, options or WaferOptions())
+    result = search(mow, work)
+    if result.best is None:
+        needed = result.fewest_wafers
+        raise WafersimError(
+            f"{request.model.id} does not fit {request.count} × {request.system.id}"
+            + (f": it needs {needed}" if needed and needed > request.count else " with these options")
+        )
+    return placement_map(mow, work, result.best)
 
 
 def placement_map(mow: ModelOnWafer, work: Workload, phases: Phases) -> dict[str, Any]:
