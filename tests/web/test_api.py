@@ -184,3 +184,19 @@ def test_plotly_is_served_from_the_package_and_no_page_uses_a_cdn(client):
     for name in ("/", "/static/app.js", "/static/pages.js"):
         text = client.get(name).text
         assert "http://" not in text and "https://" not in text, name
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "args"),
+    [
+        ("get", "/api/catalog/systems", None, ["catalog", "systems"]),
+        ("get", "/api/catalog/models", None, ["catalog", "models"]),
+        ("get", "/api/validate?group=test", None, ["validate", "--group", "test"]),
+        ("post", "/api/wafer/map", {"model": "llama-3.1-8b", "system": "cs-3", "count": 1},
+         ["wafer", "map", "--model", "llama-3.1-8b", "--system", "cs-3", "--count", "1"]),
+    ],
+)  # fmt: skip
+def test_other_answers_are_the_cli_json(client, capsys, method, path, body, args):
+    response = client.post(path, json=body) if method == "post" else client.get(path)
+    assert response.status_code == 200, response.text
+    assert response.json() == _cli_json(capsys, args)

@@ -1,18 +1,12 @@
 """The one place the web face calls wafersim: each endpoint's body in, a JSON-ready dict out.
 
-Every answer is what the matching CLI command prints with --json (the same keys and numbers), plus, for
-serve, the per-request latencies and the KV/queue series the charts draw. Where the public Python API does not
-yet cover a command (the wafer map, validate, the catalog lists), the command itself is run in-process with
---json, so that no logic is copied into the web layer; switching a function to the public API is a change
-here only.
+Every answer is the public API's result as `to_dict()` gives it, which is what the matching CLI command prints
+with --json (the same keys and numbers), plus, for serve, the per-request latencies and the KV/queue series
+the charts draw. The web layer holds no logic of its own: a new figure belongs in the API first.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -29,49 +23,22 @@ from wafersim.web.schemas import (
 Progress = Callable[[str, float], None]
 # Points per plotted series: a 20k-request run records ~10^5 KV samples, more than a chart can show.
 MAX_SERIES_POINTS = 2_000
-# redirect_stdout swaps the process-wide sys.stdout: one command at a time per process.
-_STDOUT_LOCK = threading.Lock()
 
 
 def _quiet(stage: str, fraction: float) -> None:
     pass
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _args(body: Any, renames: dict[str, str], skip: tuple[str, ...] = ()) -> list[str]:
-    """Body fields as CLI options (None left out, booleans as flags)."""
-    args: list[str] = []
-    for name, value in body.model_dump().items():
-        if value is None or name in skip:
-            continue
-        flag = renames.get(name, _flag(name))
-        if isinstance(value, bool):
-            if value:
-                args.append(flag)
-            continue
-        args += [flag, str(value)]
-    return args
-
-
-def _cli_json(args: list[str]) -> Any:
-    """Run a wafersim command in-process and parse its --json output; WafersimError passes through."""
-    from wafersim.cli.main import cli
-
-    out = io.StringIO()
-    with _STDOUT_LOCK, contextlib.redirect_stdout(out):
-        cli.main(args=[*args, "--json"], prog_name="wafersim", standalone_mode=False)
-    return _finite(json.loads(out.getvalue()))
-
-
 def catalog_systems() -> dict[str, Any]:
-    return _cli_json(["catalog", "systems"])
+    from wafersim.catalog import load_catalog, system_rows
+
+    return _finite({"systems": system_rows(load_catalog())})
 
 
 def catalog_models() -> dict[str, Any]:
-    return _cli_json(["catalog", "models"])
+    from wafersim.catalog import load_catalog, model_rows
+
+    return _finite({"models": model_rows(load_catalog())})
 
 
 def estimate(body: EstimateBody) -> dict[str, Any]:
@@ -91,7 +58,14 @@ def compare(body: CompareBody) -> dict[str, Any]:
 
 
 def wafer_map(body: WaferMapBody) -> dict[str, Any]:
-    return _cli_json(["wafer", "map", *_args(body, {})])
+    """`wafersim wafer map --json`: the decode placement the search picks."""
+    from wafersim import EstimateRequest, load_catalog
+    from wafersim.perf.wafer.mapview import wafer_map as placement
+
+    catalog = load_catalog()
+    fields = body.model_dump(exclude={"model", "system"})
+    request = EstimateRequest(model=catalog.model(body.model), system=catalog.system(body.system), **fields)
+    return _finite(placement(request))
 
 
 def validate(group: str) -> dict[str, Any]:
