@@ -119,6 +119,9 @@ def test_serve_progress_cancel_and_limit(page, server):
     _fill(page, requests=10**6)
     page.click("#run")
     _error(page, "requests", "less than or equal to 20000")
+    _fill(page, requests=100, tp=2)  # valid to the form, refused by the model: the job fails on that field
+    page.click("#run")
+    _error(page, "tp", "tp 2 exceeds count 1")
 
 
 def test_capacity(page, server):

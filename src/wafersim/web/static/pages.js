@@ -155,7 +155,8 @@
   });
 
   const deployment = (m, s, c) => [model(m), system(s), num("count", "accelerators per replica", c),
-    num("replicas", "replicas", 1), pick("precision", "precision", PRECISIONS, ""),
+    num("replicas", "replicas", 1), num("tp", "tensor parallel", "", { placeholder: "auto" }),
+    num("pp", "pipeline parallel", "", { placeholder: "auto" }), pick("precision", "precision", PRECISIONS, ""),
     pick("scheduler", "scheduler", ["vllm", "sarathi", "static"]),
     pick("router", "router", ["least-outstanding", "round-robin", "least-kv"]),
     num("max_batch", "max batch per engine", 2048), num("seed", "seed", 0)];
