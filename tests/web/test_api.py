@@ -179,7 +179,7 @@ def test_cancel_stops_the_worker_and_a_full_queue_is_refused(tmp_path, monkeypat
 def test_plotly_is_served_from_the_package_and_no_page_uses_a_cdn(client):
     script = client.get("/plotly.min.js")
     assert script.status_code == 200 and b"plotly" in script.content[:2000].lower()
-    for name in ("/", "/static/app.js", "/static/pages.js"):
+    for name in ("/", "/static/app.js", "/static/pages.js", "/docs"):
         text = client.get(name).text
         assert "http://" not in text and "https://" not in text, name
 

@@ -154,3 +154,10 @@ def test_validate(page, server):
     _charts(page, "predicted-vs-measured", "error-by-point")
     expect(page.locator("#summary tbody tr")).to_have_count(2 if SHOTS else 1)
     _shot(page, "validate")
+
+
+def test_openapi_page_renders_offline(page, server):
+    page.goto(f"{server}/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/api/estimate").first).to_be_visible(
+        timeout=TIMEOUT_MS
+    )

@@ -1,5 +1,6 @@
 """The FastAPI app: the HTTP API under /api, the dashboard's static pages at /, Plotly's JavaScript from the
-installed plotly package (no CDN: the machines have no internet).
+installed plotly package and the OpenAPI page's Swagger UI from fastapi-offline's (no CDN: the machines have
+no internet).
 
 Errors: a body that fails validation gets FastAPI's 422 naming the field (`loc: ["body", "count"]`); an input
 the model refuses (a WafersimError) gets its one-line message, as a 422 on its field when it names one
@@ -19,6 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from wafersim import __version__
 from wafersim.errors import WafersimError
@@ -92,8 +94,9 @@ def create_app(runner: JobRunner | None = None) -> FastAPI:
         yield
         runner.shutdown()
 
-    app = FastAPI(title="wafersim", version=__version__, lifespan=lifespan,
-                  description="Where should an LLM run? The public Python API over HTTP.")  # fmt: skip
+    # FastAPI's own /docs page loads Swagger UI from a CDN; fastapi-offline serves it from its package.
+    app = FastAPIOffline(title="wafersim", version=__version__, lifespan=lifespan,
+                         description="Where should an LLM run? The public Python API over HTTP.")  # fmt: skip
     app.state.runner = runner
     app.add_middleware(BodyLimit)
 
