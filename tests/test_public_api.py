@@ -76,7 +76,9 @@ def test_serve_matches_the_cli(capsys):
 
 def test_capacity_matches_the_cli(capsys):
     kwargs = dict(slo_ttft_s=1.0, slo_tpot_s=0.05, input_len=300, output_len=50, synthetic_requests=200)
-    found = wafersim.capacity("llama-3.1-8b", "h100-sxm", 1, **kwargs)
+    seen = []
+    found = wafersim.capacity("llama-3.1-8b", "h100-sxm", 1, on_probe=seen.append, **kwargs)
+    assert [dict(p) for p in found.probes] == seen  # progress, one probe at a time
     cli = cli_json(capsys, "capacity", "--model", "llama-3.1-8b", "--system", "h100-sxm", "--count", "1",
                    "--slo-ttft", "1", "--slo-tpot", "0.05", "--input-len", "300", "--output-len", "50",
                    "--synthetic-requests", "200")  # fmt: skip

@@ -26,6 +26,7 @@ _API: dict[str, str] = {
     # perf: one deployment, or one model on several systems
     "estimate": "wafersim.perf.api",
     "compare": "wafersim.perf.api",
+    "validate": "wafersim.perf.api",
     "EstimateRequest": "wafersim.perf.types",
     "Estimate": "wafersim.perf.types",
     "Comparison": "wafersim.perf.api",

@@ -43,7 +43,10 @@ def test_cached_and_uncached_answers_agree(catalog, cache, small):
     warm = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, workers=1).to_dict()
     assert warm["timing"]["capacity_cached"] == 3  # H100, A100 and CS-3 capacities
     assert warm["timing"]["capacity_simulated"] == 0
-    cold = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, use_cache=False, workers=1).to_dict()
+    seen = []
+    cold = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, use_cache=False, workers=1,
+                progress=lambda done, total: seen.append((done, total))).to_dict()  # fmt: skip
+    assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert cold["timing"]["capacity_cached"] == 0
     assert _without_cache_flags(warm) == _without_cache_flags(small) == _without_cache_flags(cold)
     assert (cache / ".gitignore").read_text() == "*\n"
@@ -157,3 +160,17 @@ def test_html_report_renders_in_headless_chromium(tmp_path, cache, capsys):
 
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[0] > 1000 and pixels.std() > 0.05  # the page drew something, not a blank canvas
+
+
+def test_plan_is_typed_and_its_dict_is_the_json(catalog, cache, small):
+    import dataclasses
+
+    from wafersim.fleet.result import Plan
+
+    typed = plan(load_scenario(SMALL, catalog), catalog, cache_dir=cache, workers=1)  # cached: fast
+    assert isinstance(typed, Plan) and typed.chosen.feasible == small["chosen"]["feasible"]
+    assert [option.id for option in typed.options] == [option["id"] for option in small["options"]]
+    assert typed.capacity[0].system == small["capacity"][0]["system"]
+    assert Plan.from_dict(typed.to_dict()) == typed
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        typed.feasible = False  # type: ignore[misc]

@@ -18,9 +18,6 @@ FLAGS: dict[str, str] = {
     "trace_rate_rps": "--trace-rate",
     "engines": "--replicas",
     "prefill_engines": "--prefill-replicas",
-    "policy": "--scheduler",
-    "arch": "--arch",
-    "trace_window": "--trace-window",
 }
 
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -245,23 +246,38 @@ def _write(path: Path, result: ReplicaCapacity) -> None:
     os.replace(handle.name, path)  # atomic: a concurrent reader sees the old entry or the new, never half
 
 
+def _collect(missing, fresh, results, keys, directory, use_cache, progress) -> None:
+    """Store each fresh answer (and cache it) as it arrives."""
+    for done, (index, result) in enumerate(zip(missing, fresh, strict=True), start=1):
+        results[index] = result
+        if use_cache:
+            _write(directory / f"{keys[index]}.json", result)
+        if progress is not None:
+            progress(done, len(missing))
+
+
 def capacities(
-    jobs: list[CapacityJob], cache_dir: Path | None = None, use_cache: bool = True, workers: int = 1
+    jobs: list[CapacityJob],
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ReplicaCapacity]:
-    """Answers for every job, from the cache where possible; misses run in `workers` processes."""
+    """Answers for every job, from the cache where possible; misses run in `workers` processes. `progress`
+    (optional) is told (searches done, searches to run) as each finishes; raising from it cancels."""
     directory = cache_dir or default_cache_dir()
     keys = [cache_key(job) for job in jobs]
     results: list[ReplicaCapacity | None] = [
         _read(directory / f"{key}.json") if use_cache else None for key in keys
     ]
     missing = [i for i, result in enumerate(results) if result is None]
+    if progress is not None:
+        progress(0, len(missing))
     if workers > 1 and len(missing) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(missing))) as pool:
-            fresh = list(pool.map(simulate_capacity, [jobs[i] for i in missing]))
+            fresh = pool.map(simulate_capacity, [jobs[i] for i in missing])
+            _collect(missing, fresh, results, keys, directory, use_cache, progress)
     else:
-        fresh = [simulate_capacity(jobs[i]) for i in missing]
-    for index, result in zip(missing, fresh, strict=True):
-        results[index] = result
-        if use_cache:
-            _write(directory / f"{keys[index]}.json", result)
+        fresh = (simulate_capacity(jobs[i]) for i in missing)
+        _collect(missing, fresh, results, keys, directory, use_cache, progress)
     return [r for r in results if r is not None]

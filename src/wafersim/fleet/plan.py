@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -249,11 +250,13 @@ def plan(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Plan:
     """Plan a fleet for a scenario: a `Scenario`, a YAML path, or a shipped name (openai-cerebras-750mw).
 
     Capacities come from the serving simulator, cached on disk (`cache_dir`, default $WAFERSIM_CACHE_DIR or
     ~/.cache/wafersim/fleet); `workers` processes run the searches the cache misses (default ≤ 2).
+    `progress(done, to_run)` is called as each capacity search finishes (raising from it cancels the plan).
     """
     started = time.perf_counter()
     catalog = catalog or load_catalog()
@@ -276,7 +279,7 @@ def plan(
         for o, m in pairs
     ]
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    results = capacities(jobs, cache_dir, use_cache, workers)
+    results = capacities(jobs, cache_dir, use_cache, workers, progress)
     caps = dict(zip(pairs, results, strict=True))
     capacity_s = time.perf_counter() - started
     mean_output = _mean_output_tokens(scenario)

@@ -7,6 +7,7 @@ systems, side by side), taking catalog ids or spec objects with keyword argument
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from wafersim.catalog import Catalog, ModelSpec, SystemSpec, load_catalog
@@ -15,6 +16,10 @@ from wafersim.perf.economics import CostAssumptions
 from wafersim.perf.estimate import estimate as estimate_request
 from wafersim.perf.estimate import with_costs
 from wafersim.perf.types import Estimate, EstimateRequest
+
+# Median absolute percentage error the test group must stay within (the foundation issue's target).
+TEST_MEDIAN_APE_TARGET = 0.15
+GROUPS = ("all", "calibration", "test")
 
 # One scale-up domain each (0 = as many chips as the weights need), as the systems are sold.
 DEFAULT_DEPLOYMENTS = (
@@ -177,3 +182,20 @@ def compare(
         bulk = estimate_request(EstimateRequest(count=count, **base))
         rows.append(ComparisonRow(name, count, single, bulk))
     return Comparison(spec.id, precision, input_len, output_len, tuple(rows))
+
+
+def validate(
+    points_path: str | Path | None = None, group: str = "all", catalog: Catalog | None = None
+) -> dict[str, Any]:
+    """Every published measurement (perf/data/validation.toml, or `points_path`) predicted: per point measured,
+    predicted and APE, per group median and p90 APE, and the target; `wafersim validate --json`."""
+    from wafersim.perf.validation import DEFAULT_POINTS, load_points, run_validation
+
+    if group not in GROUPS:
+        raise WafersimError(f"group {group!r}: expected one of {', '.join(GROUPS)}", field="group")
+    points = load_points(Path(points_path) if points_path else DEFAULT_POINTS)
+    if group != "all":
+        points = [p for p in points if p.group == group]
+    report = run_validation(catalog or load_catalog(), points)
+    report["test_median_ape_target"] = TEST_MEDIAN_APE_TARGET
+    return report

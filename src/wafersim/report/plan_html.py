@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from wafersim.errors import WafersimError
+from wafersim.fleet.result import Plan
 
 
 def _figure_png(figure) -> str:
@@ -218,8 +219,11 @@ ${_num(result["mixed"]["min_cost"].get("total_cost_usd"))} over the horizon.</p>
 """
 
 
-def write_report(result: dict[str, Any], path: Path) -> None:
+def write_report(result: Plan | dict[str, Any], path: Path | str) -> None:
+    """The one-file HTML report of a plan (a `Plan`, or its `to_dict()`)."""
+    path = Path(path)
+    data = result.to_dict() if isinstance(result, Plan) else result
     try:
-        path.write_text(render(result), encoding="utf-8")
+        path.write_text(render(data), encoding="utf-8")
     except OSError as error:
         raise WafersimError(f"{path}: cannot write the report ({error})") from None

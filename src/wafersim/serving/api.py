@@ -6,6 +6,7 @@ what `wafersim serve --json` / `wafersim capacity --json` print. Errors name the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -376,12 +377,15 @@ def capacity(
     tolerance: float = 0.02,
     seed: int = 0,
     catalog: Catalog | None = None,
+    on_probe: Callable[[dict[str, Any]], None] | None = None,
     **deployment: Any,
 ) -> ServeCapacity:
     """The highest request rate whose p90 TTFT and p90 TPOT stay within the targets (bracketing, bisection).
 
     The workload is a trace (time-scaled per probe) or `synthetic_requests` Poisson arrivals with fixed lengths
-    (`input_len`, `output_len`) or the conv trace's. Deployment keywords as for `serve`.
+    (`input_len`, `output_len`) or the conv trace's. Deployment keywords as for `serve`. `on_probe` sees each
+    probe (rate_rps, meets, ttft_p90_s, tpot_p90_s) as it finishes: progress for a long search; an exception
+    raised there cancels it.
     """
     options = _options(deployment)
     if trace is not None:
@@ -414,7 +418,7 @@ def capacity(
     start = start_rate_rps(pricer, deployed.engines, base.prompt_tokens, base.output_tokens)
     search = CapacitySearch(SLO(slo_ttft_s, slo_tpot_s), start_rps=start, relative_tolerance=tolerance)
     found = find_capacity(
-        base.at_rate, lambda w: simulate(w, deployed.replica, config, pricer, prefill=prefill), search
+        base.at_rate, lambda w: simulate(w, deployed.replica, config, pricer, prefill=prefill), search, on_probe
     )
     return ServeCapacity(
         deployment=summary,

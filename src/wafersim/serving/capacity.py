@@ -64,8 +64,12 @@ def meets(summary: dict[str, Any], slo: SLO) -> bool:
 
 
 def find_capacity(
-    workload_at: Callable[[float], Workload], run: Callable[[Workload], SimResult], search: CapacitySearch
+    workload_at: Callable[[float], Workload],
+    run: Callable[[Workload], SimResult],
+    search: CapacitySearch,
+    on_probe: Callable[[dict[str, Any]], None] | None = None,
 ) -> CapacityResult:
+    """`on_probe` (optional) sees each probe's record as it is made (progress; raising from it cancels)."""
     probes: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any]] | None = None
 
@@ -83,6 +87,8 @@ def find_capacity(
         )
         if ok and (best is None or rate > best[0]):
             best = (rate, summary)
+        if on_probe is not None:
+            on_probe(probes[-1])
         return ok
 
     low, high = None, None
