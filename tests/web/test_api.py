@@ -4,6 +4,7 @@ that protect the server, and the job lifecycle (progress, result, cancel)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from wafersim.cli.main import main
 from wafersim.web.app import MAX_BODY_BYTES, create_app
-from wafersim.web.jobs import JobRunner
+from wafersim.web.jobs import JobRunner, _command
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +199,14 @@ def test_other_answers_are_the_cli_json(client, capsys, method, path, body, args
     response = client.post(path, json=body) if method == "post" else client.get(path)
     assert response.status_code == 200, response.text
     assert response.json() == _cli_json(capsys, args)
+
+
+def test_a_capacity_job_reports_each_probe_as_progress():
+    body = {"model": "llama-3.1-8b", "system": "h100-sxm", "count": 1, "synthetic_requests": 200,
+            "input_len": 500, "output_len": 100, "slo_ttft_s": 1, "slo_tpot_s": 0.05}  # fmt: skip
+    lines = subprocess.run(_command("capacity"), input=json.dumps(body), capture_output=True, text=True,
+                           check=True, timeout=120).stdout.splitlines()  # fmt: skip
+    messages = [json.loads(line) for line in lines]
+    assert messages[-1]["state"] == "done"
+    probes = [m["stage"] for m in messages if m.get("stage", "").startswith("probe ")]
+    assert len(probes) == len(messages[-1]["result"]["probes"]) > 1

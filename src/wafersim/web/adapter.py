@@ -20,12 +20,12 @@ from wafersim.web.schemas import (
     WaferMapBody,
 )
 
-Progress = Callable[[str, float], None]
+Progress = Callable[[str, float | None], None]  # stage, fraction done (None: not known)
 # Points per plotted series: a 20k-request run records ~10^5 KV samples, more than a chart can show.
 MAX_SERIES_POINTS = 2_000
 
 
-def _quiet(stage: str, fraction: float) -> None:
+def _quiet(stage: str, fraction: float | None) -> None:
     pass
 
 
@@ -69,22 +69,17 @@ def wafer_map(body: WaferMapBody) -> dict[str, Any]:
 
 
 def validate(group: str) -> dict[str, Any]:
-    """`wafersim validate --json`: every published point predicted, the errors per group, the test target."""
-    from wafersim.catalog import load_catalog
-    from wafersim.cli.validate import TEST_MEDIAN_APE_TARGET
-    from wafersim.perf.validation import DEFAULT_POINTS, load_points, run_validation
+    import wafersim
 
-    points = [p for p in load_points(DEFAULT_POINTS) if group in ("all", p.group)]
-    report = run_validation(load_catalog(), points)
-    return _finite(report | {"test_median_ape_target": TEST_MEDIAN_APE_TARGET})
+    return _finite(wafersim.validate(group=group))
 
 
 def serve(body: ServeBody, progress: Progress = _quiet) -> dict[str, Any]:
     from wafersim import serve as run_serve
 
-    progress("simulating", 0.1)
+    progress("simulating", None)
     result = run_serve(**body.model_dump(exclude_none=True))
-    progress("summarising", 0.9)
+    progress("summarising", None)
     answer = _finite(result.to_dict())
     answer["per_request"] = _per_request(result.sim)
     answer["series"] = _series(result.sim)
@@ -94,16 +89,28 @@ def serve(body: ServeBody, progress: Progress = _quiet) -> dict[str, Any]:
 def capacity(body: CapacityBody, progress: Progress = _quiet) -> dict[str, Any]:
     from wafersim import capacity as run_capacity
 
-    progress("searching the highest rate within the SLOs", 0.1)
-    return _finite(run_capacity(**body.model_dump(exclude_none=True)).to_dict())
+    progress("searching the highest rate within the SLOs", None)
+    probes = 0
+
+    def on_probe(probe: dict[str, Any]) -> None:  # a search's length is not known ahead: no fraction
+        nonlocal probes
+        probes += 1
+        verdict = "within" if probe["meets"] else "outside"
+        progress(f"probe {probes}: {probe['rate_rps']:.4g} requests/s, {verdict} the SLOs", None)
+
+    return _finite(run_capacity(**body.model_dump(exclude_none=True), on_probe=on_probe).to_dict())
 
 
 def plan(body: PlanBody, progress: Progress = _quiet) -> dict[str, Any]:
-    progress("simulating capacity per system, then solving the fleets", 0.1)
+    progress("capacity per system (simulated, or from the cache)", None)
+
+    def searched(done: int, to_run: int) -> None:
+        progress(f"capacity searches: {done} of {to_run} done", done / to_run if to_run else None)
+
     try:
         import wafersim
 
-        return _finite(wafersim.plan(body.scenario, use_cache=body.use_cache).to_dict())
+        return _finite(wafersim.plan(body.scenario, use_cache=body.use_cache, progress=searched).to_dict())
     except ImportError as error:  # SciPy and PyYAML are the fleet extra's
         raise WafersimError(
             f"plan needs the fleet extra ({error.name} is missing): pip install -e '.[fleet]'"

@@ -42,7 +42,7 @@ class Job:
     body: dict[str, Any]
     state: str = "queued"  # queued | running | done | failed | cancelled
     stage: str = "queued"
-    progress: float = 0.0
+    progress: float | None = 0.0  # fraction done; None while a stage's length is not known
     created_s: float = field(default_factory=time.time)
     started_s: float | None = None
     finished_s: float | None = None
@@ -156,7 +156,7 @@ class JobRunner:
                 if job.state != "running":
                     return
                 if message["state"] == "progress":
-                    job.stage, job.progress = message["stage"], float(message["progress"])
+                    job.stage, job.progress = message["stage"], message["progress"]
                     continue
                 job.state = job.stage = message["state"]
                 job.finished_s, job.progress = time.time(), 1.0

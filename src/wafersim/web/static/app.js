@@ -173,7 +173,9 @@ const wafersim = (() => {
     $("cancel").hidden = false;
     let job = data;
     while (!["done", "failed", "cancelled"].includes(job.state)) {
-      $("progress").value = job.progress;
+      // A stage whose length is not known ahead (a capacity search's probes) shows an indeterminate bar.
+      if (job.progress === null) $("progress").removeAttribute("value");
+      else $("progress").value = job.progress;
       $("stage").textContent = `${job.state}: ${job.stage} (${job.elapsed_s.toFixed(1)} s)`;
       await new Promise((resolve) => setTimeout(resolve, 250));
       job = (await getJSON("/api/jobs/" + data.id)).data;
