@@ -141,6 +141,12 @@ class JobRunner:
                 job.process.stdin.write(json.dumps(job.body))
                 job.process.stdin.close()
                 self._follow(job)
+            except Exception as error:  # a garbled line or a closed pipe: the job must not stay "running"
+                with self._lock:
+                    if job.state == "running":
+                        job.state, job.stage, job.finished_s = "failed", "failed", time.time()
+                        job.error = f"internal error following the worker: {type(error).__name__}: {error}"
+                _stop(job.process)
             finally:
                 timer.cancel()
                 job.process.wait()
