@@ -210,3 +210,24 @@ def test_a_capacity_job_reports_each_probe_as_progress():
     assert messages[-1]["state"] == "done"
     probes = [m["stage"] for m in messages if m.get("stage", "").startswith("probe ")]
     assert len(probes) == len(messages[-1]["result"]["probes"]) > 1
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("import sys; sys.stdin.read(); sys.exit(3)", "exit code 3"),
+        ("import sys; sys.stdin.read(); print('not json')", "internal error"),
+    ],
+)
+def test_a_worker_that_dies_or_garbles_fails_its_job(monkeypatch, script, expected):
+    import sys
+
+    from wafersim.web import jobs
+
+    monkeypatch.setattr(jobs, "_command", lambda kind: [sys.executable, "-c", script])
+    job = JobRunner().submit("serve", {})
+    deadline = time.monotonic() + 30
+    while job.state not in jobs.FINISHED:
+        assert time.monotonic() < deadline, f"job still {job.state}"
+        time.sleep(0.05)
+    assert job.state == "failed" and expected in job.error
