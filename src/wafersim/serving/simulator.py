@@ -2,8 +2,9 @@
 
 Events: "arrival" (the next request; each arrival schedules the one after it, so the heap stays small),
 "segment" (an engine finished what it planned) and, with prefill/decode disaggregation, "handoff" (a request's
-KV reached the decode pool). A request that an engine would admit at its next step cuts that engine's decode
-stretch at the first step boundary after it arrives.
+KV reached the decode pool); `_Run` has one handler per kind, returning the events it causes. A request that an
+engine would admit at its next step cuts that engine's decode stretch at the first step boundary after it
+arrives. `ROUTERS` is the one place a router is registered.
 """
 
 from __future__ import annotations
@@ -226,6 +227,8 @@ def simulate(
     pricer: IterationPricer | None = None,
     prefill: PrefillPool | None = None,
 ) -> SimResult:
+    """Replay `workload` against `config.engines` engines of `replica` (and a prefill pool when given); every
+    request completes or is rejected up front with its reason."""
     config = config or ServeConfig()
     if (prefill is None) != (config.prefill_engines == 0):
         raise ValueError("give a PrefillPool exactly when config.prefill_engines > 0")

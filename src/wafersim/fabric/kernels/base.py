@@ -37,7 +37,7 @@ class Built:
     host_input_bytes: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class KernelResult:
     kernel: str
     arch: str
