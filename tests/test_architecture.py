@@ -15,7 +15,7 @@ import pytest
 import wafersim
 
 ROOT = Path(wafersim.__file__).parent
-FACES = ("cli", "report")  # the faces may import their libraries; the core may not
+FACES = ("cli", "report", "web")  # the faces may import their libraries; the core may not
 HEAVY = ("click", "rich", "matplotlib", "fastapi", "plotly", "uvicorn")
 
 

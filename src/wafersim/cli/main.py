@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "plan": "wafersim.cli.plan:plan",
     "sweep": "wafersim.cli.sweep:sweep",
     "frontier": "wafersim.cli.frontier:frontier",
+    "web": "wafersim.cli.web:web",
 }
 
 
