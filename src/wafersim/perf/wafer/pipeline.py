@@ -245,29 +245,56 @@ def region_bytes(
 
     Every PE of a region allocates the same tile sizes (SPMD), so the region's bytes are the per-PE tile times
     the PEs; `*_padding` is that minus the exact figure (rounding of tiles, replicated norm weights)."""
-    r, c = region.rows, region.cols
-    pes = r * c
-    d = mow.model.hidden_size
-    tiles = exact = kv_tiles = kv_exact = 0.0
-    slack = 0
-    for u in region.units:
-        shape = _shape_of(mow, u)
-        tiles += tile_elems(u, shape, d, r, c)
-        slack = max(slack, stagger_slack(u, shape, d, r, c))
-        exact += weight_elems(u, shape, d)
-        kv_tiles += kv_elems(u, shape, r, c, sequences, length)
-        kv_exact += kv_exact_elems(u, shape, sequences, length)
-    tiles = math.ceil(tiles) + slack
-    if any(u.is_head for u in region.units) and region is _first_head(p):
-        exact += d  # the final norm's weights, counted once (its copies on every row are padding)
-    act = workspace_elems(mow, region, act_tokens, context, chunk)
+    pes = region.rows * region.cols
+    tiles, exact, kv_tiles, kv_exact = _static(mow, p, region, length)
+    act = _memo(
+        ("act", id(mow), id(region), act_tokens, context, chunk),
+        (mow, region),
+        lambda: workspace_elems(mow, region, act_tokens, context, chunk),
+    )
     return {
         "weights": float(exact * mow.weight_bytes),
         "weight_padding": float((tiles * pes - exact) * mow.weight_bytes),
-        "kv_cache": float(kv_exact * mow.kv_bytes),
-        "kv_padding": float((kv_tiles * pes - kv_exact) * mow.kv_bytes),
+        "kv_cache": float(sequences * kv_exact * mow.kv_bytes),
+        "kv_padding": float(sequences * (kv_tiles * pes - kv_exact) * mow.kv_bytes),
         "activations": float(act * ACT_BYTES * pes),
     }
+
+
+_MEMO: dict = {}
+
+
+def _memo(key: tuple, owners: tuple, compute):
+    """Memoise on the identity of (model, region) objects, which the entry keeps alive: placements are
+    re-measured at many batch sizes, and hashing them whole costs more than the sums."""
+    found = _MEMO.get(key)
+    if found is None or any(a is not b for a, b in zip(found[0], owners, strict=True)):
+        if len(_MEMO) > 500_000:
+            _MEMO.clear()
+        found = _MEMO[key] = (owners, compute())
+    return found[1]
+
+
+def _static(mow: ModelOnWafer, p: Placement, region: Region, length: int) -> tuple[float, float, int, int]:
+    """(weight tile elements per PE, exact weight elements, KV elements per PE and exact, per sequence)."""
+
+    def compute() -> tuple[float, float, int, int]:
+        r, c = region.rows, region.cols
+        d = mow.model.hidden_size
+        tiles = exact = 0.0
+        kv_tiles = kv_exact = slack = 0
+        for u in region.units:
+            shape = _shape_of(mow, u)
+            tiles += tile_elems(u, shape, d, r, c)
+            slack = max(slack, stagger_slack(u, shape, d, r, c))
+            exact += weight_elems(u, shape, d)
+            kv_tiles += kv_elems(u, shape, r, c, 1, length)
+            kv_exact += kv_exact_elems(u, shape, 1, length)
+        if any(u.is_head for u in region.units) and region is _first_head(p):
+            exact += d  # the final norm's weights, counted once (its copies on every row are padding)
+        return math.ceil(tiles) + slack, exact, kv_tiles, kv_exact
+
+    return _memo(("static", id(mow), id(p), id(region), length), (mow, p, region), compute)
 
 
 @dataclass(frozen=True)
