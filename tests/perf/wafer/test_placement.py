@@ -143,3 +143,13 @@ def test_grid_larger_than_the_wafer_is_one_clear_line():
     with pytest.raises(WafersimError, match="decode_grid 2000x2000 exceeds") as error:
         answer("llama-3.1-8b", "cs-2", 1, grid=(2000, 2000))
     assert "\n" not in str(error.value)
+
+
+def test_a_model_no_count_can_place_is_one_line_and_the_search_is_bounded(monkeypatch):
+    """The packing stops at MAX_WAFERS: past it the answer says so in one line instead of searching on."""
+    from wafersim.perf.wafer import search
+
+    monkeypatch.setattr(search, "MAX_WAFERS", 3)
+    result = answer("llama-3.1-405b", "cs-2", 1, length=(999, 999))
+    assert not result.fits and result.accelerators_needed is None
+    assert "within 3 wafers" in result.reason and "\n" not in result.reason

@@ -9,7 +9,6 @@ decides how layers are spread; asking for them is refused.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from wafersim.catalog import BYTES_PER_ELEMENT, ModelSpec
@@ -17,7 +16,7 @@ from wafersim.catalog.fabric_arch import load_arch
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import Estimate, EstimateRequest
 from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_budget, sram_use
-from wafersim.perf.wafer.search import Phases, Workload, decode_split, search, workspace
+from wafersim.perf.wafer.search import MAX_WAFERS, Phases, Workload, decode_split, search, workspace
 from wafersim.perf.wafer.speculative import Speculative, SpeculativeResult, speculative_step
 from wafersim.perf.wafer.streaming import streaming_estimate
 
@@ -118,17 +117,16 @@ def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None
 def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserved: float = 0.0) -> Estimate:
     if fewest is None:
         mow = model_on_wafer(request)
-        layer_gb = max(s.weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
+        attn_gb = max(s.attn_weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
         pes = mow.fabric_hw[0] * mow.fabric_hw[1]
         usable_gb = (mow.sram_per_pe - CODE_RESERVE_BYTES) * pes / 1e9  # after the code reserve on every PE
-        model_gb = sum(s.weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
+        model_gb = mow.model_bytes_on_wafer / 1e9
         reason = (
-            f"no region shape of {request.system.fabric_arch} holds one layer of {request.model.id} at "
-            f"{request.resolved_precision} with a {work.length}-token sequence: its largest layer is "
-            f"{layer_gb:.1f} GB against {usable_gb:.1f} GB of SRAM per wafer left after the code reserve. This "
-            f"mapping keeps each layer on one wafer, so no count of {request.system.id} holds it; a mapping that "
-            f"split layers across wafers would need at least {math.ceil(model_gb / usable_gb)} (weights alone). "
-            "A narrower --precision may fit"
+            f"no region shape of {request.system.fabric_arch} places {request.model.id} at "
+            f"{request.resolved_precision} with a {work.length}-token sequence within {MAX_WAFERS} wafers: its "
+            f"largest attention block (which cannot be split) is {attn_gb:.1f} GB and the model {model_gb:.0f} GB, "
+            f"against {usable_gb:.1f} GB of SRAM per wafer left after the code reserve. A narrower --precision "
+            "may fit"
         )
     elif fewest > request.count:
         reason = (
