@@ -16,7 +16,7 @@ from wafersim.catalog.fabric_arch import load_arch
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import Estimate, EstimateRequest
 from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_budget, sram_use
-from wafersim.perf.wafer.search import MAX_WAFERS, Phases, Workload, decode_split, search, workspace
+from wafersim.perf.wafer.search import Phases, Workload, decode_split, search, workspace
 from wafersim.perf.wafer.speculative import Speculative, SpeculativeResult, speculative_step
 from wafersim.perf.wafer.streaming import streaming_estimate
 
@@ -116,6 +116,8 @@ def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None
 
 def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserved: float = 0.0) -> Estimate:
     if fewest is None:
+        from wafersim.perf.wafer import search as placement
+
         mow = model_on_wafer(request)
         attn_gb = max(s.attn_weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
         pes = mow.fabric_hw[0] * mow.fabric_hw[1]
@@ -123,7 +125,7 @@ def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserv
         model_gb = mow.model_bytes_on_wafer / 1e9
         reason = (
             f"no region shape of {request.system.fabric_arch} places {request.model.id} at "
-            f"{request.resolved_precision} with a {work.length}-token sequence within {MAX_WAFERS} wafers: its "
+            f"{request.resolved_precision} with a {work.length}-token sequence within {placement.MAX_WAFERS} wafers: its "
             f"largest attention block (which cannot be split) is {attn_gb:.1f} GB and the model {model_gb:.0f} GB, "
             f"against {usable_gb:.1f} GB of SRAM per wafer left after the code reserve. A narrower --precision "
             "may fit"
