@@ -61,3 +61,26 @@ def test_region_gemm_runs_meshgemm_on_squares_side_by_side():
     # Batched heads share one schedule: cheaper than running them one after another.
     one = meshgemm_transposed(arch, 64, 256, 128, 1024)
     assert meshgemm_transposed(arch, 64, 256, 128, 1024, batch=8).cycles < 8 * one.cycles
+
+
+@pytest.mark.parametrize("arch_name", ["wse-2", "wse-3"])
+@pytest.mark.parametrize(
+    "p,m,k,n",
+    [
+        (1, 64, 48, 32),
+        (2, 64, 48, 32),
+        (3, 100, 60, 90),
+        (8, 512, 384, 256),
+        (12, 41, 120, 180),
+        (24, 77, 240, 360),
+    ],
+)
+def test_transposed_meshgemm_closed_form_within_5_percent_of_fast_engine(arch_name, p, m, k, n):
+    """The prefill's weight-stationary projections and Q K^T: the closed form against the schedule's timing on
+    the fast engine (`schedules.py`; the library has no transposed MeshGEMM kernel)."""
+    from wafersim.perf.wafer.closed_form import meshgemm_transposed
+    from wafersim.perf.wafer.schedules import meshgemm_transposed_cycles
+
+    arch = load_arch(arch_name)
+    reference = meshgemm_transposed_cycles(arch, p, m, k, n)
+    assert abs(meshgemm_transposed(arch, p, m, k, n).cycles - reference) <= 0.05 * reference
