@@ -9,15 +9,14 @@ decides how layers are spread; asking for them is refused.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from wafersim.catalog import BYTES_PER_ELEMENT, ModelSpec
 from wafersim.catalog.fabric_arch import load_arch
 from wafersim.errors import WafersimError
 from wafersim.perf.types import Estimate, EstimateRequest
-from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_use
-from wafersim.perf.wafer.search import Phases, Workload, decode_split, search
+from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_budget, sram_use
+from wafersim.perf.wafer.search import Phases, Workload, decode_split, search, workspace
 from wafersim.perf.wafer.speculative import Speculative, SpeculativeResult, speculative_step
 from wafersim.perf.wafer.streaming import streaming_estimate
 
@@ -121,18 +120,19 @@ def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None
 
 def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserved: float = 0.0) -> Estimate:
     if fewest is None:
+        from wafersim.perf.wafer import search as placement
+
         mow = model_on_wafer(request)
-        layer_gb = max(s.weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
+        attn_gb = max(s.attn_weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
         pes = mow.fabric_hw[0] * mow.fabric_hw[1]
         usable_gb = (mow.sram_per_pe - CODE_RESERVE_BYTES) * pes / 1e9  # after the code reserve on every PE
-        model_gb = sum(s.weight_elems for s in mow.shapes) * mow.weight_bytes / 1e9
+        model_gb = mow.model_bytes_on_wafer / 1e9
         reason = (
-            f"no region shape of {request.system.fabric_arch} holds one layer of {request.model.id} at "
-            f"{request.resolved_precision} with a {work.length}-token sequence: its largest layer is "
-            f"{layer_gb:.1f} GB against {usable_gb:.1f} GB of SRAM per wafer left after the code reserve. This "
-            f"mapping keeps each layer on one wafer, so no count of {request.system.id} holds it; a mapping that "
-            f"split layers across wafers would need at least {math.ceil(model_gb / usable_gb)} (weights alone). "
-            "A narrower precision may fit"
+            f"no region shape of {request.system.fabric_arch} places {request.model.id} at "
+            f"{request.resolved_precision} with a {work.length}-token sequence within {placement.MAX_WAFERS} wafers: its "
+            f"largest attention block (which cannot be split) is {attn_gb:.1f} GB and the model {model_gb:.0f} GB, "
+            f"against {usable_gb:.1f} GB of SRAM per wafer left after the code reserve. A narrower precision "
+            "may fit"
         )
     elif fewest > request.count:
         reason = (
@@ -163,8 +163,9 @@ def _answer(
     replicas = max(1, request.count // wafers)
     micro, tokens = decode_split(p, best.batch)
     # The prefill chunk's workspace shares the decode placement only when prefill runs there.
-    act_tokens = max(tokens, best.chunk) if best.prefill_placement is None else tokens
-    sram = sram_use(mow, p, best.batch, work.length, act_tokens, work.decode_context)
+    act_tokens, chunk = workspace(mow, work, best)
+    sram = sram_use(mow, p, best.batch, work.length, act_tokens, work.decode_context, chunk)
+    budget = sram_budget(mow, p, sram)
     tpot = best.tpot_s(out)
     throughput = best.throughput(out) * replicas
     decode = best.decode
@@ -183,6 +184,9 @@ def _answer(
             "sram_bytes_per_pe_peak": sram.peak_per_pe,
             "sram_per_pe": sram.per_pe_bytes,
             "model_bytes_on_wafer": mow.model_bytes_on_wafer,
+            "placement_efficiency": budget["placement_efficiency"],
+            "sram_budget": budget,
+            "prefill_tokens_per_s": work.input_len / max(best.ttft_s - best.relayout_s, 1e-30),
             "placement": {
                 "region_rows": p.rows,
                 "region_cols": p.cols,
