@@ -33,6 +33,37 @@ def parse_batch(value: str) -> int | None:
     return batch
 
 
+def speculative_options(f):
+    """--draft, --acceptance, --draft-tokens: speculative decoding as production runs it (wafer systems)."""
+    for option in reversed(
+        (
+            click.option(
+                "--draft", default=None, help="Speculative decoding: draft model id (same vocabulary)."
+            ),
+            click.option(
+                "--acceptance",
+                type=float,
+                default=None,
+                help="Speculative decoding: acceptance rate per token.",
+            ),
+            click.option(
+                "--draft-tokens", type=int, default=4, show_default=True, help="Tokens drafted per round."
+            ),
+        )
+    ):
+        f = option(f)
+    return f
+
+
+def parse_speculative(catalog, draft: str | None, acceptance: float | None, draft_tokens: int):
+    """The Speculative the flags ask for, or None."""
+    from wafersim.perf.wafer.speculative import Speculative
+
+    if (draft is None) != (acceptance is None):
+        raise WafersimError("speculative decoding needs both --draft and --acceptance")
+    return Speculative(catalog.model(draft), acceptance, draft_tokens) if draft else None
+
+
 def print_estimate(result: Estimate) -> None:
     console = make_console()
     head = (
@@ -74,10 +105,13 @@ def print_estimate(result: Estimate) -> None:
     console.print(f"decode step by operator: {parts}")
 
 
-def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid) -> Estimate:
-    """A wafer estimate with each phase held to a region size (to reproduce a published configuration)."""
+def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid, spec=None) -> Estimate:
+    """A wafer estimate with each phase held to a region size (to reproduce a published configuration), or
+    with speculative decoding."""
     if request.system.kind != "wafer":
-        raise WafersimError("--grid/--decode-grid/--prefill-grid apply to wafer-scale systems (cs-2, cs-3)")
+        raise WafersimError(
+            "--grid/--decode-grid/--prefill-grid and --draft/--acceptance apply to wafer-scale systems (cs-2, cs-3)"
+        )
     # Imported here: cli.wafer imports this module.
     from wafersim.cli.wafer import parse_region
     from wafersim.perf.estimate import with_costs
@@ -87,6 +121,7 @@ def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid
     options = WaferOptions(
         decode_grid=parse_region(decode_grid, "--decode-grid") or shared,
         prefill_grid=parse_region(prefill_grid, "--prefill-grid") or shared,
+        speculative=spec,
     )
     return with_costs(estimate_wafer(request, options), request)
 
@@ -131,6 +166,7 @@ def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid
 @click.option(
     "--prefill-grid", default=None, help="Wafer systems: region shape RxC for prefill (weights re-laid)."
 )
+@speculative_options
 @cost_options
 @catalog_option
 @json_option
@@ -151,6 +187,9 @@ def estimate(
     grid,
     decode_grid,
     prefill_grid,
+    draft,
+    acceptance,
+    draft_tokens,
     life_years,
     usd_per_kwh,
     pue,
@@ -175,8 +214,9 @@ def estimate(
         max_tpot_s=max_tpot_s,
         cost=CostAssumptions(life_years=life_years, usd_per_kwh=usd_per_kwh, pue=pue),
     )
-    if grid or decode_grid or prefill_grid:
-        result = _estimate_on_grids(request, grid, decode_grid, prefill_grid)
+    spec = parse_speculative(catalog, draft, acceptance, draft_tokens)
+    if grid or decode_grid or prefill_grid or spec is not None:
+        result = _estimate_on_grids(request, grid, decode_grid, prefill_grid, spec)
     else:
         result = run_estimate(request)
     if as_json:

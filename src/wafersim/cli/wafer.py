@@ -7,7 +7,7 @@ from rich.table import Table
 
 from wafersim.catalog import PRECISIONS
 from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
-from wafersim.cli.estimate import parse_batch, print_estimate
+from wafersim.cli.estimate import parse_batch, parse_speculative, print_estimate, speculative_options
 from wafersim.errors import WafersimError
 from wafersim.perf import EstimateRequest
 
@@ -82,11 +82,7 @@ def wafer() -> None:
 
 @wafer.command("estimate")
 @_common
-@click.option("--draft", default=None, help="Speculative decoding: draft model id (same vocabulary).")
-@click.option(
-    "--acceptance", type=float, default=None, help="Speculative decoding: acceptance rate per token."
-)
-@click.option("--draft-tokens", type=int, default=4, show_default=True, help="Tokens drafted per round.")
+@speculative_options
 @click.option(
     "--weight-streaming", is_flag=True, help="Weights outside the wafer, streamed over the system I/O."
 )
@@ -96,13 +92,10 @@ def estimate_cmd(
 ):  # fmt: skip
     """Like `wafersim estimate`, with the wafer-only options (grids, speculative decoding, weight streaming)."""
     from wafersim.perf.wafer.estimator import estimate_wafer
-    from wafersim.perf.wafer.speculative import Speculative
 
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
-    if (draft is None) != (acceptance is None):
-        raise WafersimError("speculative decoding needs both --draft and --acceptance")
-    spec = Speculative(catalog.model(draft), acceptance, draft_tokens) if draft else None
+    spec = parse_speculative(catalog, draft, acceptance, draft_tokens)
     options = _options(grid, decode_grid, prefill_grid, speculative=spec, weight_streaming=weight_streaming)
     result = estimate_wafer(request, options)
     if as_json:
@@ -137,31 +130,33 @@ def estimate_cmd(
 
 @wafer.command("map")
 @_common
+@speculative_options
 @click.option(
     "--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write a PNG picture."
 )
 def map_cmd(
     model, system, count, input_len, output_len, precision, batch, max_tpot, grid, decode_grid, prefill_grid,
-    catalog_dirs, as_json, plot_path,
+    catalog_dirs, as_json, draft, acceptance, draft_tokens, plot_path,
 ):  # fmt: skip
     """Where each layer sits on which wafer, and SRAM use per PE (decode placement)."""
-    from wafersim.perf.wafer.estimator import model_on_wafer, workload
+    from wafersim.perf.estimate import Estimate
+    from wafersim.perf.wafer.estimator import solve
     from wafersim.perf.wafer.mapview import placement_map, write_plot
-    from wafersim.perf.wafer.search import search
 
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
-    options = _options(grid, decode_grid, prefill_grid)
-    mow = model_on_wafer(request)
-    work = workload(request, options)
-    result = search(mow, work)
-    if result.best is None:
-        needed = result.fewest_wafers
+    spec = parse_speculative(catalog, draft, acceptance, draft_tokens)
+    options = _options(grid, decode_grid, prefill_grid, speculative=spec)
+    solved = solve(request, options)
+    if isinstance(solved, Estimate):
+        needed = solved.accelerators_needed
         raise WafersimError(
             f"{request.model.id} does not fit {count} × {system}"
-            + (f": it needs {needed}" if needed and needed > count else " with these options")
+            + (f": it needs {needed}" if needed and needed > count else f": {solved.reason}")
         )
-    data = placement_map(mow, work, result.best)
+    data = placement_map(solved.mow, solved.work, solved.best)
+    # The draft's share of each PE is reserved beside the target's (not drawn region by region).
+    data["speculative"] = solved.spec.summary() if solved.spec is not None else None
     if plot_path:
         write_plot(data, plot_path)
     if as_json:
@@ -190,6 +185,13 @@ def map_cmd(
             *(f"{use[k]:,.0f}" for k in ("weights", "kv_cache", "activations", "code")),
         )
     make_console().print(table)
+    if solved.spec is not None:
+        sp = solved.spec.summary()
+        make_console().print(
+            f"speculative: {sp['draft_model']} drafts {sp['draft_tokens']}, {sp['draft_layers_per_region']} "
+            f"draft layer(s) per region beside the target's, {fmt(solved.mow.reserved_bytes_per_pe, 'B')} per PE "
+            "reserved for it"
+        )
     if plot_path:
         make_console().print(f"picture: {plot_path}")
 
