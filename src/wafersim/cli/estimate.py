@@ -122,6 +122,7 @@ def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid
         decode_grid=parse_region(decode_grid, "--decode-grid") or shared,
         prefill_grid=parse_region(prefill_grid, "--prefill-grid") or shared,
         speculative=spec,
+        per_user_views=True,
     )
     return with_costs(estimate_wafer(request, options), request)
 
@@ -215,7 +216,7 @@ def estimate(
         cost=CostAssumptions(life_years=life_years, usd_per_kwh=usd_per_kwh, pue=pue),
     )
     spec = parse_speculative(catalog, draft, acceptance, draft_tokens)
-    if grid or decode_grid or prefill_grid or spec is not None:
+    if request.system.kind == "wafer" or grid or decode_grid or prefill_grid or spec is not None:
         result = _estimate_on_grids(request, grid, decode_grid, prefill_grid, spec)
     else:
         result = run_estimate(request)

@@ -96,7 +96,14 @@ def estimate_cmd(
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
     spec = parse_speculative(catalog, draft, acceptance, draft_tokens)
-    options = _options(grid, decode_grid, prefill_grid, speculative=spec, weight_streaming=weight_streaming)
+    options = _options(
+        grid,
+        decode_grid,
+        prefill_grid,
+        speculative=spec,
+        weight_streaming=weight_streaming,
+        per_user_views=True,
+    )
     result = estimate_wafer(request, options)
     if as_json:
         echo_json(result.to_dict())

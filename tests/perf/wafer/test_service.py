@@ -22,7 +22,7 @@ def _request(**kw):
 
 
 def test_client_view_adds_the_service_path_to_the_wafers_own_time():
-    answer = estimate_wafer(_request(batch=1)).to_dict()
+    answer = estimate_wafer(_request(batch=1), WaferOptions(per_user_views=True)).to_dict()
     service = CS3.service
     assert answer["wafer_ttft_s"] == answer["ttft_s"] and answer["wafer_tpot_s"] == answer["tpot_s"]
     # Batch 1: one micro-batch, its path plus the host round trip per token.
@@ -38,9 +38,10 @@ def test_client_view_adds_the_service_path_to_the_wafers_own_time():
 
 
 def test_without_a_service_section_only_the_wafers_time_is_reported():
-    bare = CS3.model_copy(update={"service": None})
-    answer = estimate_wafer(_request(system=bare, batch=1), WaferOptions(per_user_views=False)).to_dict()
-    assert "client_ttft_s" not in answer and answer["wafer_tpot_s"] == answer["tpot_s"]
+    solved = solve(_request(batch=1), WaferOptions())
+    view = per_user(None, solved.best, 1000)
+    assert view.client_tpot_s is None and view.client_ttft_s is None
+    assert view.wafer_tpot_s == solved.best.tpot_s(1000)
 
 
 def test_round_trip_hides_behind_a_full_pipeline():

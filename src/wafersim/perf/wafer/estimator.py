@@ -31,8 +31,8 @@ class WaferOptions:
     prefill_grid: tuple[int, int] | None = None  # region shape of the prefill placement
     speculative: Speculative | None = None
     weight_streaming: bool = False
-    # Also answer at batch 1 and at the serving batch (two more searches); the serving layer turns this off.
-    per_user_views: bool = True
+    # Also answer at batch 1 and at the serving batch (two more searches; the CLI's estimates ask for them).
+    per_user_views: bool = False
 
 
 def model_on_wafer(request: EstimateRequest, model: ModelSpec | None = None) -> ModelOnWafer:
