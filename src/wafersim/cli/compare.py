@@ -1,7 +1,8 @@
 """`wafersim compare`: the main job — one model on several systems, side by side.
 
 Each deployment is answered twice: one user alone (batch 1: the speed a person sees) and the maximum-throughput
-batch (what the deployment delivers in aggregate). SRAM-only chips and wafers get as many as the weights need.
+batch (what the deployment delivers in aggregate). SRAM-only chips get as many as the weights need; wafer-scale
+systems with count 0 get the count the objective chooses (perf/wafer/sizing.py), and the answer says why.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, jso
 from wafersim.errors import WafersimError
 from wafersim.perf import EstimateRequest, estimate
 from wafersim.perf.analytical import accelerators_needed
+from wafersim.perf.wafer.sizing import OBJECTIVES, Sized, size_wafers
 
 # One scale-up domain each (0 = as many chips as the weights need), as the systems are sold.
 DEFAULT_DEPLOYMENTS = (
@@ -46,37 +48,56 @@ def parse_deployments(text: str) -> list[tuple[str, int]]:
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp8", show_default=True)
 @click.option("--input-len", type=int, default=1000, show_default=True)
 @click.option("--output-len", type=int, default=1000, show_default=True)
+@click.option(
+    "--objective",
+    type=click.Choice(list(OBJECTIVES)),
+    default="usd-per-mtok",
+    show_default=True,
+    help="Wafer systems with COUNT 0: how their count is chosen.",
+)
+@click.option(
+    "--max-tpot",
+    "max_tpot_s",
+    type=float,
+    default=None,
+    help="TPOT bound (s) on the maximum-throughput batch of every deployment.",
+)
 @catalog_option
 @json_option
-def compare(model, deployments, precision, input_len, output_len, catalog_dirs, as_json):
+def compare(
+    model, deployments, precision, input_len, output_len, objective, max_tpot_s, catalog_dirs, as_json
+):
     """Side-by-side: per-user speed, aggregate throughput, TTFT, power and energy per token."""
     catalog = get_catalog(catalog_dirs)
     spec = catalog.model(model)
     rows = []
+    sizing: dict[str, dict] = {}
     for system_id, count in parse_deployments(deployments):
         system = catalog.system(system_id)
         base = dict(
             model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision
         )
         if count == 0 and system.kind == "wafer":
-            # The wafer estimate says how many systems the placement needs when one is not enough.
-            probe = estimate(EstimateRequest(count=1, batch=1, **base))
-            count = 1 if probe.fits else probe.accelerators_needed or 0
+            sized = size_wafers(EstimateRequest(count=1, max_tpot_s=max_tpot_s, **base), objective)
+            count = sized.count if isinstance(sized, Sized) else sized.accelerators_needed or 1
+            if isinstance(sized, Sized):
+                sizing[system_id] = sized.to_dict()
         elif count == 0:
             count = accelerators_needed(EstimateRequest(count=1, **base), precision) or 0
             if count == 0:
                 rows.append({"system": system_id, "count": 0, "skipped": "no layout holds the model"})
                 continue
         single = estimate(EstimateRequest(count=count, batch=1, **base))
-        bulk = estimate(EstimateRequest(count=count, **base))
-        rows.append(
-            {
-                "system": system_id,
-                "count": count,
-                "single_user": single.to_dict(),
-                "max_throughput": bulk.to_dict(),
-            }
-        )
+        bulk = estimate(EstimateRequest(count=count, max_tpot_s=max_tpot_s, **base))
+        row = {
+            "system": system_id,
+            "count": count,
+            "single_user": single.to_dict(),
+            "max_throughput": bulk.to_dict(),
+        }
+        if system_id in sizing:
+            row["sizing"] = sizing[system_id]
+        rows.append(row)
     if as_json:
         echo_json(
             {
@@ -126,7 +147,10 @@ def compare(model, deployments, precision, input_len, output_len, catalog_dirs, 
             fmt(b["joules_per_token"], "J"),
             f"{b['usd_per_million_tokens']:.3g}" if b["usd_per_million_tokens"] else "—",
         )
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    for system_id, sized in sizing.items():
+        console.print(f"{system_id}: {sized['why']}")
 
 
 def _layout(single: dict) -> str:
