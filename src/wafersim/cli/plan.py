@@ -56,6 +56,9 @@ def _table(result: dict) -> None:
             (row.get("reason") or "")[:80],
         )
     Console(width=200).print(table)
+    for row in result["capacity"]:
+        if "replica_sizing" in row:
+            click.echo(f"{row['option']} / {row['model']} replica: {row['replica_sizing']['why']}")
     shortfall = result["chosen"].get("shortfall")
     if shortfall:
         for period in shortfall["periods"]:

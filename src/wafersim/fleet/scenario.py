@@ -100,6 +100,9 @@ class SupplyOption(_Spec):
     replica_accelerators: int | None = Field(None, ge=1)  # simulated serving unit; default the whole system
     # A model that needs a different serving unit (a large model over several CS-3s) names it here.
     replica_accelerators_by_model: dict[str, int] = Field(default_factory=dict)
+    # Wafer systems: size each model's replica by this objective (perf/wafer/sizing.py OBJECTIVES:
+    # usd-per-mtok, tokens-per-mw, fewest) where replica_accelerators_by_model does not name the model.
+    replica_objective: str | None = None
     it_power_w_per_system: float | None = Field(None, gt=0)  # default: catalog W per accelerator × count
     price_usd_per_system: float | None = Field(None, gt=0)  # default: catalog price × count (None: unpriced)
     price_source: str | None = None
@@ -119,6 +122,17 @@ class SupplyOption(_Spec):
                 what = "replica_accelerators" if model is None else f"replica_accelerators_by_model.{model}"
                 raise ValueError(
                     f"{what} ({replica}) and accelerators_per_system ({per_system}): one must divide the other"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _objective_known(self) -> SupplyOption:
+        if self.replica_objective is not None:
+            from wafersim.perf.wafer.sizing import OBJECTIVES
+
+            if self.replica_objective not in OBJECTIVES:
+                raise ValueError(
+                    f"replica_objective '{self.replica_objective}': choose one of {', '.join(OBJECTIVES)}"
                 )
         return self
 

@@ -76,11 +76,14 @@ def test_compare_puts_wafers_beside_gpus(capsys):
         "h100-sxm:8,cs-3:0",
         "--precision",
         "bf16",
+        "--objective",
+        "fewest",
         "--json",
     )
     rows = {row["system"]: row for row in json.loads(out)["deployments"]}
     assert code == 0
     assert rows["cs-3"]["count"] == 4 and rows["cs-3"]["single_user"]["fits"]
+    assert rows["cs-3"]["sizing"]["objective"] == "fewest" and "fewest" in rows["cs-3"]["sizing"]["why"]
     assert (
         rows["cs-3"]["single_user"]["output_tokens_per_s_per_user"]
         > rows["h100-sxm"]["single_user"]["output_tokens_per_s_per_user"]

@@ -2,8 +2,9 @@
 
 The fewest systems that hold a model's weights leave little SRAM for the KV cache, so the batch (and the
 throughput per system) is small; more systems per replica hold more sequences. `size_wafers` tries counts from
-the fewest that fit up to 8x that (doubling) and keeps the best by the objective, each answered at the
-maximum-throughput batch within the TPOT bound (`max_tpot_s`) when one is given. OBJECTIVES is the one place an
+the fewest that fit up to 8x that (doubling, at most MAX_SIZED_COUNT) and keeps the best by the objective, each answered at the
+maximum-throughput batch within the TPOT bound (`max_tpot_s`) when one is given. The ladder stops early once
+the search chooses a placement on at most half the systems on hand: more systems would only repeat it. OBJECTIVES is the one place an
 objective is registered, keyed by the name users type.
 """
 
@@ -15,8 +16,10 @@ from dataclasses import dataclass, replace
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import Estimate, EstimateRequest, estimate
 
-# Candidate counts: the fewest that fit times these factors.
+# Candidate counts: the fewest that fit times these factors, up to MAX_SIZED_COUNT systems (a bound on search
+# time: each candidate is a placement search; the ranking flattens once copies of a placement repeat).
 COUNT_FACTORS = (1, 2, 4, 8)
+MAX_SIZED_COUNT = 32
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,8 @@ def size_wafers(request: EstimateRequest, objective: str = "usd-per-mtok") -> Si
     tried: list[tuple[int, float | None]] = []
     best: tuple[float, int, Estimate] | None = None
     factors = (1,) if objective == "fewest" else COUNT_FACTORS
-    for factor in factors:
-        count = fewest * factor
+    counts = [fewest * f for f in factors if f == 1 or fewest * f <= MAX_SIZED_COUNT]
+    for count in counts:
         answer = estimate(replace(request, count=count))
         value = chosen.value(answer) if answer.fits else None
         tried.append((count, value))
@@ -102,6 +105,10 @@ def size_wafers(request: EstimateRequest, objective: str = "usd-per-mtok") -> Si
         rank = value if chosen.lower_is_better else -value
         if best is None or rank < best[0]:
             best = (rank, count, answer)
+        # The search at `count` weighed every placement on up to `count` wafers, side-by-side copies included;
+        # when it chose one on at most half of them, larger counts only add copies of it (same figures).
+        if 2 * answer.extra.get("wafers_per_replica", count) <= count:
+            break
     if best is None:
         return estimate(replace(request, count=fewest))
     return Sized(best[1], best[2], objective, tuple(tried), fewest)
