@@ -103,6 +103,32 @@ def print_estimate(result: Estimate) -> None:
         f"{k} {v / total:.0%}" for k, v in sorted(decode.items(), key=lambda kv: -kv[1]) if v / total >= 0.01
     )
     console.print(f"decode step by operator: {parts}")
+    _print_service(console, result.extra)
+
+
+def _print_service(console, extra: dict) -> None:
+    """Wafer systems: what a client of the hosted service sees, beside the wafer's own time above."""
+    if "client_ttft_s" in extra:
+        console.print(
+            f"client (service path): TTFT {fmt(extra['client_ttft_s'], 's')}, "
+            f"{fmt(extra['client_output_tokens_per_s_per_user'])} tokens/s per user"
+            + (" (speculative decoding)" if extra.get("speculative_used") else "")
+        )
+    labels = {"batch_1": "alone", "serving": "the serving batch"}
+    for name, view in extra.get("per_user", {}).items():
+        if not view.get("fits"):
+            console.print(f"per user, {labels.get(name, name)}: does not fit — {view.get('reason')}")
+            continue
+        client = view["client_tokens_per_s_per_user"]
+        console.print(
+            f"per user, {labels.get(name, name)} (batch {view['batch']}): wafer "
+            f"{fmt(view['wafer_tokens_per_s_per_user'])} tokens/s, TTFT {fmt(view['wafer_ttft_s'], 's')}"
+            + (
+                f"; client {fmt(client)} tokens/s, TTFT {fmt(view['client_ttft_s'], 's')}"
+                if client is not None
+                else ""
+            )
+        )
 
 
 def _estimate_on_grids(request: EstimateRequest, grid, decode_grid, prefill_grid, spec=None) -> Estimate:
