@@ -196,8 +196,12 @@ def map_cmd(
         sp = solved.spec.summary()
         make_console().print(
             f"speculative: {sp['draft_model']} drafts {sp['draft_tokens']}, {sp['draft_layers_per_region']} "
-            f"draft layer(s) per region beside the target's, {fmt(solved.mow.reserved_bytes_per_pe, 'B')} per PE "
-            "reserved for it"
+            "draft layer(s) per region beside the target's (not in the SRAM columns); "
+            + (
+                f"{fmt(solved.mow.reserved_bytes_per_pe, 'B')} per PE reserved for it"
+                if solved.mow.reserved_bytes_per_pe
+                else "it fits in the SRAM the target leaves free"
+            )
         )
     if plot_path:
         make_console().print(f"picture: {plot_path}")
