@@ -12,10 +12,12 @@ from rich.table import Table
 
 from wafersim.catalog import PRECISIONS
 from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
+from wafersim.cli.estimate import parse_speculative, speculative_options
 from wafersim.errors import WafersimError
-from wafersim.perf import EstimateRequest, estimate
+from wafersim.perf import EstimateRequest
 from wafersim.perf.analytical import accelerators_needed
-from wafersim.perf.wafer.sizing import OBJECTIVES, Sized, size_wafers
+from wafersim.perf.wafer.estimator import WaferOptions
+from wafersim.perf.wafer.sizing import OBJECTIVES, Sized, size_wafers, wafer_estimate
 
 # One scale-up domain each (0 = as many chips as the weights need), as the systems are sold.
 DEFAULT_DEPLOYMENTS = (
@@ -62,14 +64,19 @@ def parse_deployments(text: str) -> list[tuple[str, int]]:
     default=None,
     help="TPOT bound (s) on the maximum-throughput batch of every deployment.",
 )
+@speculative_options
 @catalog_option
 @json_option
 def compare(
-    model, deployments, precision, input_len, output_len, objective, max_tpot_s, catalog_dirs, as_json
-):
+    model, deployments, precision, input_len, output_len, objective, max_tpot_s, draft, acceptance, draft_tokens,
+    catalog_dirs, as_json,
+):  # fmt: skip
     """Side-by-side: per-user speed, aggregate throughput, TTFT, power and energy per token."""
     catalog = get_catalog(catalog_dirs)
     spec = catalog.model(model)
+    # Speculative decoding (--draft/--acceptance) applies to the wafer rows.
+    speculative = parse_speculative(catalog, draft, acceptance, draft_tokens)
+    wafer_options = WaferOptions(speculative=speculative) if speculative is not None else None
     rows = []
     sizing: dict[str, dict] = {}
     for system_id, count in parse_deployments(deployments):
@@ -78,7 +85,9 @@ def compare(
             model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision
         )
         if count == 0 and system.kind == "wafer":
-            sized = size_wafers(EstimateRequest(count=1, max_tpot_s=max_tpot_s, **base), objective)
+            sized = size_wafers(
+                EstimateRequest(count=1, max_tpot_s=max_tpot_s, **base), objective, wafer_options
+            )
             count = sized.count if isinstance(sized, Sized) else sized.accelerators_needed or 1
             if isinstance(sized, Sized):
                 sizing[system_id] = sized.to_dict()
@@ -87,8 +96,9 @@ def compare(
             if count == 0:
                 rows.append({"system": system_id, "count": 0, "skipped": "no layout holds the model"})
                 continue
-        single = estimate(EstimateRequest(count=count, batch=1, **base))
-        bulk = estimate(EstimateRequest(count=count, max_tpot_s=max_tpot_s, **base))
+        options = wafer_options if system.kind == "wafer" else None
+        single = wafer_estimate(EstimateRequest(count=count, batch=1, **base), options)
+        bulk = wafer_estimate(EstimateRequest(count=count, max_tpot_s=max_tpot_s, **base), options)
         row = {
             "system": system_id,
             "count": count,
@@ -141,7 +151,7 @@ def compare(
             fmt(s["output_tokens_per_s_per_user"]),
             fmt(s["ttft_s"], "s"),
             fmt(b["output_tokens_per_s"]),
-            fmt(b["output_tokens_per_s"] / row["count"]),
+            fmt(b["output_tokens_per_s"] / row["count"] if b["output_tokens_per_s"] else None),
             str(b["batch"]),
             fmt(b["power_w"], "W"),
             fmt(b["joules_per_token"], "J"),
@@ -151,6 +161,11 @@ def compare(
     console.print(table)
     for system_id, sized in sizing.items():
         console.print(f"{system_id}: {sized['why']}")
+    if speculative is not None:
+        console.print(
+            f"wafer rows: speculative decoding, draft {speculative.draft.id}, acceptance {speculative.acceptance}, "
+            f"{speculative.draft_tokens} tokens drafted per round"
+        )
 
 
 def _layout(single: dict) -> str:

@@ -185,3 +185,13 @@ def test_compare_puts_wafers_beside_gpus(capsys):
 def test_bad_input_is_an_error_not_a_traceback(capsys, args, message):
     code, _, err = run(capsys, *args)
     assert code == 2 and err.startswith("error:") and message in err
+
+
+def test_compare_runs_wafer_rows_with_speculative_decoding_and_says_so(capsys):
+    args = ["compare", "--systems", "cs-3:4", "--draft", "llama-3.1-8b", "--acceptance", "0.8"]
+    code, out, _ = run(capsys, *args, "--json")
+    (row,) = json.loads(out)["deployments"]
+    assert code == 0 and row["single_user"]["speculative_used"] is True
+    assert row["single_user"]["speculative"]["draft_model"] == "llama-3.1-8b"
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "speculative decoding, draft llama-3.1-8b" in out

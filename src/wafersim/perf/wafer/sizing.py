@@ -80,15 +80,25 @@ def _fmt(value: float | None) -> str:
     return "does not fit" if value is None else f"{value:.4g}"
 
 
-def size_wafers(request: EstimateRequest, objective: str = "usd-per-mtok") -> Sized | Estimate:
-    """The best count for `request` (its `count` ignored) by `objective`; an Estimate that does not fit when no
-    count of the system holds the model."""
+def wafer_estimate(request: EstimateRequest, options=None) -> Estimate:
+    """`estimate` for a wafer system, with wafer options (speculative decoding, grids) when given."""
+    if options is None:
+        return estimate(request)
+    from wafersim.perf.estimate import with_costs
+    from wafersim.perf.wafer.estimator import estimate_wafer
+
+    return with_costs(estimate_wafer(request, options), request)
+
+
+def size_wafers(request: EstimateRequest, objective: str = "usd-per-mtok", options=None) -> Sized | Estimate:
+    """The best count for `request` (its `count` ignored) by `objective`, with the `WaferOptions` `options`
+    (e.g. speculative decoding) when given; an Estimate that does not fit when no count holds the model."""
     if objective not in OBJECTIVES:
         raise WafersimError(f"objective '{objective}': choose one of {', '.join(OBJECTIVES)}")
     if request.system.kind != "wafer":
         raise WafersimError(f"system {request.system.id}: wafer sizing applies to wafer-scale systems")
     chosen = OBJECTIVES[objective]
-    probe = estimate(replace(request, count=1, batch=1, max_tpot_s=None))
+    probe = wafer_estimate(replace(request, count=1, batch=1, max_tpot_s=None), options)
     fewest = 1 if probe.fits else probe.accelerators_needed
     if not fewest:
         return probe
@@ -97,7 +107,7 @@ def size_wafers(request: EstimateRequest, objective: str = "usd-per-mtok") -> Si
     factors = (1,) if objective == "fewest" else COUNT_FACTORS
     counts = [fewest * f for f in factors if f == 1 or fewest * f <= MAX_SIZED_COUNT]
     for count in counts:
-        answer = estimate(replace(request, count=count))
+        answer = wafer_estimate(replace(request, count=count), options)
         value = chosen.value(answer) if answer.fits else None
         tried.append((count, value))
         if value is None:
@@ -110,5 +120,5 @@ def size_wafers(request: EstimateRequest, objective: str = "usd-per-mtok") -> Si
         if 2 * answer.extra.get("wafers_per_replica", count) <= count:
             break
     if best is None:
-        return estimate(replace(request, count=fewest))
+        return wafer_estimate(replace(request, count=fewest), options)
     return Sized(best[1], best[2], objective, tuple(tried), fewest)
