@@ -102,10 +102,12 @@ def test_kv_capacity_is_the_sram_left_after_weights(model, count):
     mow, p = plan.mow, plan.placement
 
     def peak(tokens: int) -> float:
-        return sram_use(mow, p, 1, tokens, plan.pass_tokens, plan.workspace_context).peak_per_pe
+        act, chunk = plan.workspace
+        return sram_use(mow, p, 1, tokens, act, plan.workspace_context, chunk).peak_per_pe
 
     assert capacity > 0
-    assert peak(capacity) <= mow.sram_per_pe < peak(capacity + p.cols)
+    widest = max(r.cols for r in p.regions)  # regions need not be equal: the next slot on every PE
+    assert peak(capacity) <= mow.sram_per_pe < peak(capacity + widest)
     reference = estimate_wafer(EstimateRequest(m, CS3, count, PROMPT, OUTPUT))
     assert reference.batch * (PROMPT + OUTPUT) <= capacity
 
@@ -130,13 +132,17 @@ def test_array_iterations_price_as_single_ones():
 
 
 def test_wafer_deployment_conserves_and_rejects_with_reasons():
-    """Llama 3.1 70B on 4 CS-3 holds 2.8k tokens of KV: conv requests longer than that are rejected (reason
-    exceeds-kv-capacity), exactly those; every other one completes."""
+    """Llama 3.1 70B on 4 CS-3 holds ~8k tokens of KV (compact placement): requests longer than that (every
+    40th conv request, its prompt made 12k tokens) are rejected (reason exceeds-kv-capacity), exactly those;
+    every other one completes."""
     m = CATALOG.model("llama-3.1-70b")
-    workload = _first(read_trace(_trace_path("azure-conv")), 400)
+    conv = _first(read_trace(_trace_path("azure-conv")), 400)
     deployment = plan_deployment(
-        m, CS3, 4, 1, float(workload.prompt_tokens.mean()), float(workload.output_tokens.mean())
+        m, CS3, 4, 1, float(conv.prompt_tokens.mean()), float(conv.output_tokens.mean())
     )
+    prompts = conv.prompt_tokens.copy()
+    prompts[::40] = 12_000
+    workload = Workload(conv.arrival_s, prompts, conv.output_tokens, conv.source)
     result = simulate(workload, deployment.replica)
     summary = summarize(result)
     requests = result.requests

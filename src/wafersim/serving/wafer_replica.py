@@ -47,6 +47,7 @@ from wafersim.perf.wafer.pipeline import (
     kv_bytes_per_token_per_wafer,
     kv_capacity_tokens,
     region_bytes,
+    sram_use,
     step_time,
 )
 from wafersim.perf.wafer.search import Phases, Workload, best_prefill, decode_split, search
@@ -63,6 +64,15 @@ class WaferPlan:
     workspace_context: int  # keys the workspace's score buffers are sized for (the workload's mean context)
     prefill_chunk: int  # the estimate's prefill chunk on this placement
     batch: int  # the estimate's batch on this placement
+    decode_tokens: int = 0  # tokens of a decode pass (0: pass_tokens)
+    gemm_prefill: bool = False  # prompt chunks run as GEMMs (a 2-D workspace of pass_tokens) beside decode
+
+    @property
+    def workspace(self) -> tuple[int, int]:
+        """(GEMV-layout tokens, GEMM-layout chunk) the activation workspace holds on every PE."""
+        if self.gemm_prefill:
+            return self.decode_tokens or self.pass_tokens, self.pass_tokens
+        return self.pass_tokens, 0
 
 
 class WaferReplica:
@@ -72,14 +82,13 @@ class WaferReplica:
         self.plan = plan
         mow, p = plan.mow, plan.placement
         self.stages = len(p.regions)
-        self._kv_capacity = kv_capacity_tokens(mow, p, plan.pass_tokens, plan.workspace_context)
+        act, chunk = plan.workspace
+        self._kv_capacity = kv_capacity_tokens(mow, p, act, plan.workspace_context, chunk)
         self.kv_bytes_per_token = kv_bytes_per_token_per_wafer(mow, p)
-        pes = p.rows * p.cols * len(p.regions)
+        pes = p.pes
         totals: dict[str, float] = {}
         for region in p.regions:
-            for key, value in region_bytes(
-                mow, p, region, 0, 0, plan.pass_tokens, plan.workspace_context
-            ).items():
+            for key, value in region_bytes(mow, p, region, 0, 0, act, plan.workspace_context, chunk).items():
                 totals[key] = totals.get(key, 0.0) + value
         self.memory = {
             "sram_bytes": mow.sram_per_pe * pes,
@@ -149,9 +158,8 @@ class WaferReplica:
         found = self._passes.get(key)
         if found is None:
             p = self.plan.placement
-            step = step_time(
-                self.plan.mow, p, tokens, 1, buckets * p.cols, new_per_sequence=2 if spread else 1
-            )
+            gemm = spread and self.plan.gemm_prefill
+            step = step_time(self.plan.mow, p, tokens, 1, buckets * p.cols, 2 if spread else 1, gemm=gemm)
             found = self._passes[key] = (step.path_s, step.busiest_s)
         return found
 
@@ -162,7 +170,12 @@ def _plan(phases: Phases, mow: ModelOnWafer, work: Workload, batch: int) -> Wafe
     found = best_prefill(mow, p, work, batch)
     chunk = found[1] if found is not None else 1
     decode_tokens = decode_split(p, batch)[1]
-    return WaferPlan(mow, p, max(decode_tokens, chunk), work.decode_context, chunk, batch)
+    # The chunk ran as GEMMs if their 2-D workspace fits beside the decode pass's (`best_prefill`).
+    fits = sram_use(mow, p, batch, work.length, decode_tokens, work.decode_context, chunk).peak_per_pe
+    gemm = fits <= mow.sram_per_pe
+    return WaferPlan(
+        mow, p, max(decode_tokens, chunk), work.decode_context, chunk, batch, decode_tokens, gemm
+    )
 
 
 def wafer_replica(

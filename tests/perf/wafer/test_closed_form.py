@@ -23,6 +23,8 @@ CASES += [
 CASES += [("elementwise", r, c, {"n": 4096 * r}) for r, c in GRIDS]
 CASES += [("allreduce-ktree", r, c, {"n": 37}) for r, c in GRIDS]
 CASES += [("meshgemm", p, p, {"m": 64 * p, "k": 48 * p, "n": 32 * p}) for p in (1, 2, 3, 8, 16)]
+# Prefill shapes (issue 9): a chunk of tokens (few per PE row, not a multiple of p) through a projection.
+CASES += [("meshgemm", p, p, {"m": 3 * p + 5, "k": 10 * p, "n": 15 * p}) for p in (5, 12, 24)]
 
 
 @pytest.mark.parametrize("arch_name", ["wse-2", "wse-3"])
@@ -45,3 +47,17 @@ def test_closed_form_scales_with_clock_free_machine_constants():
     assert kernel_closed_form("meshgemv", slow, 64, 64, m=4096, n=4096) > kernel_closed_form(
         "meshgemv", arch, 64, 64, m=4096, n=4096
     )
+
+
+def test_region_gemm_runs_meshgemm_on_squares_side_by_side():
+    """A region q times as long as wide runs q MeshGEMMs on p x p squares, each on n / q output columns."""
+    from wafersim.perf.wafer.closed_form import meshgemm, meshgemm_transposed, region_gemm
+
+    arch = load_arch("wse-2")
+    assert region_gemm(arch, 40, 130, 512, 4096, 6144) == meshgemm(arch, 40, 512, 4096, 2048)
+    assert region_gemm(arch, 40, 40, 512, 4096, 6144, transposed=True) == meshgemm_transposed(
+        arch, 40, 512, 4096, 6144
+    )
+    # Batched heads share one schedule: cheaper than running them one after another.
+    one = meshgemm_transposed(arch, 64, 256, 128, 1024)
+    assert meshgemm_transposed(arch, 64, 256, 128, 1024, batch=8).cycles < 8 * one.cycles

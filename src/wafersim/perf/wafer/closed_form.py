@@ -24,6 +24,34 @@ from wafersim.fabric.dtypes import dtype_named
 from wafersim.fabric.kernels.collectives import ktree_groups
 from wafersim.fabric.kernels.rowwise import EXP_VECTOR_PASSES, RECIPROCAL_SCALAR_OPS, RSQRT_SCALAR_OPS
 
+_TABLES: list[dict] = []
+
+
+def clear_caches() -> None:
+    """Forget every memoised closed form (benchmarks time a cold search)."""
+    for table in _TABLES:
+        table.clear()
+
+
+def arch_cache(fn):
+    """Memoise a pure function of (arch, ints...) keyed on the arch's identity: hashing the pydantic
+    architecture model on every call costs more than the formulas. The arch is kept in the entry, so an id
+    is never reused while its entry lives."""
+    table: dict = {}
+    _TABLES.append(table)
+
+    def wrapper(arch, *args, **kwargs):
+        key = (id(arch), *args, *sorted(kwargs.items()))
+        found = table.get(key)
+        if found is None or found[0] is not arch:
+            if len(table) > 200_000:
+                table.clear()
+            found = table[key] = (arch, fn(arch, *args, **kwargs))
+        return found[1]
+
+    wrapper.__doc__, wrapper.__name__, wrapper.__wrapped__ = fn.__doc__, fn.__name__, fn
+    return wrapper
+
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
@@ -54,6 +82,7 @@ def _hop_ramp(arch: FabricArch) -> tuple[int, int]:
     return arch.router.hop_latency_cycles, arch.router.ramp_latency_cycles
 
 
+@arch_cache
 def vec(arch: FabricArch, op: str, length: int, dtype: str = "fp16") -> int:
     """One vector instruction over `length` contiguous elements."""
     return vector_cycles(arch, op, dtype_named(dtype), length)
@@ -67,6 +96,7 @@ def _ktree_shape(length: int) -> tuple[int, int, int]:
     return max(len(g) for g in groups), roots[-1] - roots[0], len(groups)
 
 
+@arch_cache
 def ktree_allreduce_line(arch: FabricArch, length: int, n: int) -> int:
     """K-tree allreduce of n elements along every line of `length` PEs: group chains, root chain, multicast."""
     if length <= 1 or n <= 0:
@@ -100,6 +130,7 @@ def stream(arch: FabricArch, hops: int, n: int) -> int:
     return hops * hop + 2 * ramp + n
 
 
+@arch_cache
 def meshgemv(arch: FabricArch, rows: int, cols: int, m: int, n: int, tokens: int = 1) -> Cost:
     """WaferLLM MeshGEMV of an m x n matrix tiled over rows x cols PEs, for `tokens` vectors at once.
 
@@ -116,6 +147,7 @@ def allreduce_ktree_2d(arch: FabricArch, rows: int, cols: int, n: int) -> Cost:
     return Cost(0, ktree_allreduce_line(arch, cols, n) + ktree_allreduce_line(arch, rows, n))
 
 
+@arch_cache
 def rmsnorm(arch: FabricArch, cols: int, n: int, tokens: int = 1) -> Cost:
     """RMSNorm of `tokens` vectors of n elements split over `cols` columns (statistic by K-tree allreduce)."""
     nb = ceil_div(n, cols)
@@ -124,6 +156,7 @@ def rmsnorm(arch: FabricArch, cols: int, n: int, tokens: int = 1) -> Cost:
     return Cost(sumsq + scale, ktree_allreduce_line(arch, cols, tokens))
 
 
+@arch_cache
 def softmax(arch: FabricArch, cols: int, n: int, tokens: int = 1) -> Cost:
     """Row-wise softmax of `tokens` rows of n elements split over `cols` columns (max, exp-sum, normalise)."""
     nb = ceil_div(n, cols)
@@ -141,22 +174,57 @@ def elementwise(arch: FabricArch, rows: int, cols: int, n: int, op: str = "add")
     return Cost(vec(arch, op, ceil_div(n, rows * cols)), 0)
 
 
-def meshgemm(arch: FabricArch, p: int, m: int, k: int, n: int) -> Cost:
+@arch_cache
+def meshgemm(arch: FabricArch, p: int, m: int, k: int, n: int, batch: int = 1) -> Cost:
     """WaferLLM MeshGEMM on a p x p grid: Cannon's initial alignment on the fabric (p - 1 neighbour-shift steps
     on the lines still turning, then a local copy on the odd lines), p block products and p - 1
     interleaved-ring shifts (<= 2 hops). Both operands are aligned on the fabric, as the library kernel does
-    for activations arriving unskewed; weights placed pre-aligned by the host would save the B half."""
+    for activations arriving unskewed; weights placed pre-aligned by the host would save the B half.
+    `batch` independent GEMMs of the same shape (attention heads) share the schedule: every step carries all
+    their blocks (the kernel's cost with batch = 1)."""
     mb, kb, nb = ceil_div(m, p), ceil_div(k, p), ceil_div(n, p)
-    product = nb * kb * vec(arch, "fma", mb)
+    product = batch * nb * kb * vec(arch, "fma", mb)
     if p == 1:
         return Cost(product, 0)
     hop, ramp = _hop_ramp(arch)
     # A moves along x and B along y; each PE's ramp carries both sends, so the step streams mb*kb + kb*nb.
     reach = 2 if p > 2 else 1
-    shift = reach * hop + 2 * ramp + mb * kb + kb * nb
+    shift = reach * hop + 2 * ramp + batch * (mb * kb + kb * nb)
     # A PE on an odd row and an odd column copies both blocks back (at the add width, as the kernel charges).
-    gather = vec(arch, "add", mb * kb) + vec(arch, "add", kb * nb)
+    gather = vec(arch, "add", batch * mb * kb) + vec(arch, "add", batch * kb * nb)
     return Cost(p * product + gather, 2 * (p - 1) * shift)
+
+
+@arch_cache
+def meshgemm_transposed(arch: FabricArch, p: int, m: int, k: int, n: int, batch: int = 1) -> Cost:
+    """C = A B^T (A m x k, B n x k, both split by rows over the grid's rows and by k over its columns), the
+    transposed MeshGEMM WaferLLM uses for Q K^T (section 4.1) so that K is never transposed on the fabric.
+
+    Same schedule as `meshgemm` with the roles changed: A stays, B's blocks (nb x kb) travel the interleaved
+    ring along x and the partial C blocks (mb x nb) along y, each <= 2 hops per step; p block products with
+    the same FMAs. No initial alignment of C is needed (it starts at zero); B is aligned as in MeshGEMM."""
+    mb, kb, nb = ceil_div(m, p), ceil_div(k, p), ceil_div(n, p)
+    product = batch * nb * kb * vec(arch, "fma", mb)
+    if p == 1:
+        return Cost(product, 0)
+    hop, ramp = _hop_ramp(arch)
+    reach = 2 if p > 2 else 1
+    align = (p - 1) * (reach * hop + 2 * ramp + batch * kb * nb)
+    shift = reach * hop + 2 * ramp + batch * (nb * kb + mb * nb)
+    gather = vec(arch, "add", batch * kb * nb)
+    return Cost(p * product + gather, align + (p - 1) * shift)
+
+
+def region_gemm(
+    arch: FabricArch, rows: int, cols: int, m: int, k: int, n: int, transposed: bool = False, batch: int = 1
+) -> Cost:
+    """A GEMM on a rows x cols region: MeshGEMM runs on p x p squares (p = the shorter side); a region q times
+    as long holds q squares side by side, each computing n / q of the output columns with its own weight
+    columns (the activation is multicast to every square by the hand-off). Columns past q * p stay idle."""
+    p = min(rows, cols)
+    q = max(rows, cols) // p
+    kernel = meshgemm_transposed if transposed else meshgemm
+    return kernel(arch, p, m, k, ceil_div(n, q), batch)
 
 
 def kernel_closed_form(name: str, arch: FabricArch, rows: int, cols: int, **shape: int) -> int:
@@ -173,4 +241,6 @@ def kernel_closed_form(name: str, arch: FabricArch, rows: int, cols: int, **shap
         return elementwise(arch, rows, cols, shape["n"]).cycles
     if name == "meshgemm":
         return meshgemm(arch, rows, shape["m"], shape["k"], shape["n"]).cycles
+    if name == "meshgemm-t":
+        return meshgemm_transposed(arch, rows, shape["m"], shape["k"], shape["n"]).cycles
     raise KeyError(name)

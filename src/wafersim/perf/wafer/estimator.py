@@ -16,8 +16,8 @@ from wafersim.catalog import BYTES_PER_ELEMENT, ModelSpec
 from wafersim.catalog.fabric_arch import load_arch
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import Estimate, EstimateRequest
-from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_use
-from wafersim.perf.wafer.search import Phases, Workload, decode_split, search
+from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_budget, sram_use
+from wafersim.perf.wafer.search import Phases, Workload, decode_split, search, workspace
 from wafersim.perf.wafer.service import per_user
 from wafersim.perf.wafer.speculative import Speculative, SpeculativeResult, speculative_step
 from wafersim.perf.wafer.streaming import streaming_estimate
@@ -203,8 +203,9 @@ def _answer(request: EstimateRequest, solved: Solved) -> Estimate:
     replicas = max(1, request.count // wafers)
     micro, tokens = decode_split(p, best.batch)
     # The prefill chunk's workspace shares the decode placement only when prefill runs there.
-    act_tokens = max(tokens, best.chunk) if best.prefill_placement is None else tokens
-    sram = sram_use(mow, p, best.batch, work.length, act_tokens, work.decode_context)
+    act_tokens, chunk = workspace(mow, work, best)
+    sram = sram_use(mow, p, best.batch, work.length, act_tokens, work.decode_context, chunk)
+    budget = sram_budget(mow, p, sram)
     tpot = best.tpot_s(out)
     throughput = best.throughput(out) * replicas
     decode = best.decode
@@ -239,6 +240,9 @@ def _answer(request: EstimateRequest, solved: Solved) -> Estimate:
             "sram_bytes_per_pe_peak": sram.peak_per_pe,
             "sram_per_pe": sram.per_pe_bytes,
             "model_bytes_on_wafer": mow.model_bytes_on_wafer,
+            "placement_efficiency": budget["placement_efficiency"],
+            "sram_budget": budget,
+            "prefill_tokens_per_s": work.input_len / max(best.ttft_s - best.relayout_s, 1e-30),
             "placement": {
                 "region_rows": p.rows,
                 "region_cols": p.cols,

@@ -49,6 +49,29 @@ class Matrix:
 
 
 @dataclass(frozen=True)
+class FfnPiece:
+    """Part of one layer's FFN held together on one region: `experts` gated MLPs (routed experts, shared
+    experts, or the dense MLP) of `width` intermediate columns each, every one tiled over the whole region.
+    `passes` is the expected number of expert passes per token it serves: 1 per dense or shared MLP, top_k x
+    experts / num_experts for a group of routed experts (uniform routing; imbalance is applied on top)."""
+
+    experts: int
+    width: int
+    passes: float
+    routed: bool
+
+    def matrices(self, d: int) -> tuple[Matrix, Matrix]:
+        return Matrix(2 * self.width, d, False), Matrix(d, self.width, True)
+
+    def tile_elems(self, d: int, rows: int, cols: int) -> int:
+        up, down = self.matrices(d)
+        return self.experts * (up.tile_elems(rows, cols) + down.tile_elems(rows, cols))
+
+    def weight_elems(self, d: int) -> int:
+        return self.experts * 3 * self.width * d
+
+
+@dataclass(frozen=True)
 class LayerShape:
     """What one layer's kernels need from the model config (decode and prefill alike)."""
 
@@ -68,6 +91,15 @@ class LayerShape:
     experts: int  # routed experts resident (0 for dense)
     matrices: tuple[tuple[Matrix, int], ...]  # (matrix, copies) resident in SRAM
     norm_elems: int  # RMSNorm weights (two per layer)
+    attn_matrices: tuple[Matrix, ...] = ()  # QKV, O and the router: the attention unit's weights
+    pieces: tuple[FfnPiece, ...] = ()  # the FFN: dense MLP, or shared experts then the routed experts
+
+    @cached_property
+    def attn_weight_elems(self) -> int:
+        return sum(m.m * m.n for m in self.attn_matrices) + self.norm_elems
+
+    def attn_tile_elems(self, rows: int, cols: int) -> int:
+        return sum(m.tile_elems(rows, cols) for m in self.attn_matrices) + 2 * ceil_div(self.hidden, cols)
 
     def is_expert(self, copies: int) -> bool:
         return self.experts > 1 and copies == self.experts
@@ -95,12 +127,15 @@ def layer_shape(model: ModelSpec, layer: int) -> LayerShape:
         qkv_out = model.q_dim + 2 * model.kv_dim
         groups, k_dim, v_dim = model.num_kv_heads, model.head_dim, model.head_dim
     matrices: list[tuple[Matrix, int]] = [(Matrix(qkv_out, d, False), 1), (Matrix(d, attn_out, True), 1)]
+    attn = [Matrix(qkv_out, d, False), Matrix(d, attn_out, True)]
+    pieces: list[FfnPiece] = []
     if model.is_moe_layer(layer):
         moe = model.moe
         assert moe is not None
         f = moe.expert_ffn
         matrices += [(Matrix(2 * f, d, False), moe.num_experts), (Matrix(d, f, True), moe.num_experts)]
         matrices.append((Matrix(moe.num_experts, d, False), 1))
+        attn.append(Matrix(moe.num_experts, d, False))
         active, router = moe.top_k, moe.num_experts
         if moe.num_shared_experts:
             fs = moe.shared_ffn
@@ -108,12 +143,15 @@ def layer_shape(model: ModelSpec, layer: int) -> LayerShape:
                 (Matrix(2 * fs, d, False), moe.num_shared_experts),
                 (Matrix(d, fs, True), moe.num_shared_experts),
             ]
+            pieces.append(FfnPiece(moe.num_shared_experts, fs, float(moe.num_shared_experts), False))
             # Shared experts of another width are priced as extra passes of the routed shape (same FMAs).
             active += moe.num_shared_experts * fs / f
+        pieces.append(FfnPiece(moe.num_experts, f, float(moe.top_k), True))
         ffn = f
     else:
         ffn, active, router = model.dense_ffn, 1, 0
         matrices += [(Matrix(2 * ffn, d, False), 1), (Matrix(d, ffn, True), 1)]
+        pieces.append(FfnPiece(1, ffn, 1.0, False))
     return LayerShape(
         hidden=d,
         qkv_out=qkv_out,
@@ -131,6 +169,8 @@ def layer_shape(model: ModelSpec, layer: int) -> LayerShape:
         experts=model.moe.num_experts if model.is_moe_layer(layer) else 0,
         matrices=tuple(matrices),
         norm_elems=2 * d,
+        attn_matrices=tuple(attn),
+        pieces=tuple(pieces),
     )
 
 
@@ -176,7 +216,7 @@ def _gemv(arch, rows, cols, matrix_m, matrix_n, tokens, transposed):
     return cf.meshgemv(arch, rows, cols, matrix_m, matrix_n, tokens)
 
 
-def layer_cost(
+def attention_block_cost(
     arch: FabricArch,
     shape: LayerShape,
     rows: int,
@@ -184,9 +224,8 @@ def layer_cost(
     tokens: int,
     context: int,
     new_per_sequence: int = 1,
-    dequant: bool = False,
-) -> LayerCost:
-    """One layer for `tokens` tokens (decode: one per sequence; prefill chunk: `new_per_sequence` per sequence)."""
+) -> Cost:
+    """Decode kernels of the attention unit: norm, QKV, RoPE, KV append, attention, O, residual, norm, router."""
     d = shape.hidden
     total = cf.rmsnorm(arch, cols, d, tokens)
     total += _gemv(arch, rows, cols, shape.qkv_out, d, tokens, False)
@@ -207,24 +246,95 @@ def layer_cost(
         total += _gemv(arch, rows, cols, shape.router, d, tokens, False)
         # top-k selection: one pass over the router logits per chosen expert.
         total += Cost(shape.active_ffn * cf.vec(arch, "add", tokens * ceil_div(shape.router, rows)), 0)
-    passes = tokens * shape.active_ffn
-    total += _gemv(arch, rows, cols, shape.ffn_out, d, passes, False)
-    # SiLU(g) * u = g * sigmoid(g) * u: exp, reciprocal (per element: vector passes), two multiplies.
-    act = passes * ceil_div(shape.ffn_in, rows)
-    total += Cost((cf.EXP_VECTOR_PASSES + 4) * cf.vec(arch, "fma", act), 0)
-    total += _gemv(arch, rows, cols, d, shape.ffn_in, passes, True)
-    if shape.router:
-        total += Cost(cf.vec(arch, "fma", passes * ceil_div(d, cols)), 0)  # weighted sum of expert outputs
-    total += cf.elementwise(arch, 1, 1, tokens * ceil_div(d, cols))
-    sram = 0
-    if dequant:
-        # Sub-16-bit weights are widened to fp16 column by column before the FMAs: one pass per weight element
-        # the step touches (the widened column is reused by every token of the step). A MoE step touches the
-        # experts its tokens chose, at most all of them.
-        dense = sum(m.tile_elems(rows, cols) * c for m, c in shape.matrices if not shape.is_expert(c))
-        expert = sum(m.tile_elems(rows, cols) for m, c in shape.matrices if shape.is_expert(c))
-        touched = dense + expert * min(shape.experts, passes)
-        sram = cf.vec(arch, "mul", touched)
+    return total
+
+
+def piece_passes(piece: FfnPiece, tokens: int, imbalance: float) -> float:
+    """Expected expert passes the piece runs for `tokens` tokens: routed groups wait for their busiest share
+    (`imbalance` = most loaded / mean), never more than every token through every expert held."""
+    passes = tokens * piece.passes
+    if piece.routed:
+        passes = min(passes * imbalance, float(tokens * piece.experts))
+    return passes
+
+
+def _fractional(cost_of, passes: float) -> Cost:
+    """Expected cost of a fractional number of passes: between the two whole counts around it."""
+    low = int(passes)
+    frac = passes - low
+    base = cost_of(low) if low else cf.ZERO
+    if frac <= 1e-9:
+        return base
+    high = cost_of(low + 1)
+    return Cost(
+        round(base.compute_cycles + frac * (high.compute_cycles - base.compute_cycles)),
+        round(base.fabric_cycles + frac * (high.fabric_cycles - base.fabric_cycles)),
+    )
+
+
+def ffn_piece_cost(
+    arch: FabricArch, shape: LayerShape, piece: FfnPiece, rows: int, cols: int, tokens: int, imbalance: float
+) -> Cost:
+    """Decode kernels of an FFN piece: gate/up MeshGEMV, SiLU * up, down MeshGEMV (transposed), and for routed
+    experts the weighted sum of their outputs into the token's accumulator."""
+    d = shape.hidden
+
+    def cost(passes: int) -> Cost:
+        total = _gemv(arch, rows, cols, 2 * piece.width, d, passes, False)
+        # SiLU(g) * u = g * sigmoid(g) * u: exp, reciprocal (per element: vector passes), two multiplies.
+        act = passes * ceil_div(piece.width, rows)
+        total += Cost((cf.EXP_VECTOR_PASSES + 4) * cf.vec(arch, "fma", act), 0)
+        total += _gemv(arch, rows, cols, d, piece.width, passes, True)
+        if piece.routed:
+            total += Cost(cf.vec(arch, "fma", passes * ceil_div(d, cols)), 0)
+        return total
+
+    return _fractional(cost, piece_passes(piece, tokens, imbalance))
+
+
+def dequant_cycles(
+    arch: FabricArch,
+    shape: LayerShape,
+    rows: int,
+    cols: int,
+    pieces: tuple[FfnPiece, ...],
+    attn: bool,
+    tokens: int,
+    imbalance: float,
+) -> int:
+    """Sub-16-bit weights are widened to fp16 column by column before the FMAs: one pass per weight element the
+    step touches (the widened column is reused by every token of the step). A group of routed experts touches
+    the experts its tokens chose, at most all of them."""
+    touched = shape.attn_tile_elems(rows, cols) if attn else 0
+    for piece in pieces:
+        per_expert = piece.tile_elems(shape.hidden, rows, cols) // piece.experts
+        used = (
+            min(float(piece.experts), piece_passes(piece, tokens, imbalance))
+            if piece.routed
+            else piece.experts
+        )
+        touched += round(per_expert * used)
+    return cf.vec(arch, "mul", touched)
+
+
+def layer_cost(
+    arch: FabricArch,
+    shape: LayerShape,
+    rows: int,
+    cols: int,
+    tokens: int,
+    context: int,
+    new_per_sequence: int = 1,
+    dequant: bool = False,
+    imbalance: float = 1.0,
+) -> LayerCost:
+    """One whole layer for `tokens` tokens (decode: one per sequence; prefill chunk: `new_per_sequence` per
+    sequence), GEMV kernels with the weights stationary."""
+    total = attention_block_cost(arch, shape, rows, cols, tokens, context, new_per_sequence)
+    for piece in shape.pieces:
+        total += ffn_piece_cost(arch, shape, piece, rows, cols, tokens, imbalance)
+    total += cf.elementwise(arch, 1, 1, tokens * ceil_div(shape.hidden, cols))  # residual add
+    sram = dequant_cycles(arch, shape, rows, cols, shape.pieces, True, tokens, imbalance) if dequant else 0
     return LayerCost(total.compute_cycles, sram, total.fabric_cycles)
 
 

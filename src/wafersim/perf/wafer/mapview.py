@@ -6,27 +6,26 @@ from typing import Any
 
 from wafersim.errors import WafersimError
 from wafersim.perf.wafer.pipeline import ModelOnWafer, region_sram
-from wafersim.perf.wafer.search import Phases, Workload, decode_split
+from wafersim.perf.wafer.search import Phases, Workload, workspace
 
 
 def placement_map(mow: ModelOnWafer, work: Workload, phases: Phases) -> dict[str, Any]:
     p = phases.placement
-    _, tokens = decode_split(p, phases.batch)
     # The prefill chunk's workspace lives here only when prefill runs on this placement.
-    act_tokens = max(tokens, phases.chunk) if phases.prefill_placement is None else tokens
+    tokens, chunk = workspace(mow, work, phases)
     height, width = mow.fabric_hw
     regions = []
     for region in p.regions:
         y, x = p.origin(region)
-        use = region_sram(mow, p, region, phases.batch, work.length, act_tokens, work.decode_context)
+        use = region_sram(mow, p, region, phases.batch, work.length, tokens, work.decode_context, chunk)
         entry = {
             "wafer": region.wafer,
             "index": region.index,
             "kind": region.kind,
             "y": y,
             "x": x,
-            "rows": p.rows,
-            "cols": p.cols,
+            "rows": region.rows,
+            "cols": region.cols,
             "sram_bytes_per_pe": use,
             "sram_fill": sum(use.values()) / mow.sram_per_pe,
         }
@@ -35,7 +34,7 @@ def placement_map(mow: ModelOnWafer, work: Workload, phases: Phases) -> dict[str
         else:
             entry["vocab_rows"] = region.table_share
         regions.append(entry)
-    used_per_wafer = [sum(1 for r in p.regions if r.wafer == w) * p.rows * p.cols for w in range(p.wafers)]
+    used_per_wafer = [sum(r.pes for r in p.regions if r.wafer == w) for w in range(p.wafers)]
     return {
         "model": mow.model.id,
         "system": mow.system.id,

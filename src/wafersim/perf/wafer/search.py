@@ -16,20 +16,29 @@ from functools import lru_cache
 
 from wafersim.errors import WafersimError
 from wafersim.perf.wafer.closed_form import ceil_div
-from wafersim.perf.wafer.layer import ACT_BYTES, activation_elems_per_pe, kv_elems_per_pe
+from wafersim.perf.wafer.layer import ACT_BYTES
+from wafersim.perf.wafer.pack import Packer, even_budget
 from wafersim.perf.wafer.pipeline import (
     CODE_RESERVE_BYTES,
     ModelOnWafer,
     Placement,
     StepTime,
-    build_placement,
     sram_use,
     step_time,
 )
 
 # Cuts of the rectangle per axis: regions from the whole wafer down to ~29 x 19 PEs on WSE-3 (smaller regions
 # cannot hold a layer of any catalog model, and spend more on hand-offs than they save: docs/wafer.md's sweep).
-REGION_SPLITS = (*range(1, 17), 20, 24, 28, 32, 40)
+REGION_SPLITS = (*range(1, 9), 10, 12, 16)
+# The most wafers the densest packing may take before a model is declared unplaceable (bounds the search).
+MAX_WAFERS = 1024
+# The most regions (pipeline stages) a placement from the automatic shapes may use: smaller regions only add
+# hand-offs (docs/wafer.md's sweep), and the bound keeps the search for a 671B model within seconds.
+MAX_REGIONS = 400
+# Most loaded / mean expert group within a step, for MoE models (an input: `Workload.expert_imbalance`).
+# Default 1.5: the middle of the 1.2-1.8 range of max/mean expert load reported for real serving workloads
+# (impala-blog.pages.dev/widgets/eplb, explaining DeepSeek's EPLB; secondary source, an assumption here).
+DEFAULT_EXPERT_IMBALANCE = 1.5
 # Prefill chunk sizes tried (tokens per pipeline pass), as powers of two up to the prompt.
 MAX_CHUNK = 8192
 
@@ -44,6 +53,7 @@ class Workload:
     max_tpot_s: float | None
     grid: tuple[int, int] | None = None  # decode region shape (rows, cols): --grid / --decode-grid
     prefill_grid: tuple[int, int] | None = None  # prefill region shape: --prefill-grid
+    expert_imbalance: float = DEFAULT_EXPERT_IMBALANCE
 
     @property
     def length(self) -> int:
@@ -88,9 +98,15 @@ class Phases:
 
 
 def _fits(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int
+    mow: ModelOnWafer,
+    p: Placement,
+    sequences: int,
+    length: int,
+    act_tokens: int,
+    context: int,
+    chunk: int = 0,
 ) -> bool:
-    return sram_use(mow, p, sequences, length, act_tokens, context).peak_per_pe <= mow.sram_per_pe
+    return sram_use(mow, p, sequences, length, act_tokens, context, chunk).peak_per_pe <= mow.sram_per_pe
 
 
 def _table_regions(mow: ModelOnWafer, rows: int, cols: int) -> int | None:
@@ -106,62 +122,50 @@ def _table_regions(mow: ModelOnWafer, rows: int, cols: int) -> int | None:
     return None
 
 
-def _max_layers_per_region(mow: ModelOnWafer, rows: int, cols: int, length: int, context: int) -> int:
-    """Most consecutive layers one region holds for one sequence at full length (0: not even one)."""
-    free = mow.sram_per_pe - CODE_RESERVE_BYTES
-    per_layer = [
-        s.tile_elems_per_pe(rows, cols) * mow.weight_bytes
-        + kv_elems_per_pe(s, rows, cols, 1, length) * mow.kv_bytes
-        for s in mow.shapes
-    ]
-    act = max(activation_elems_per_pe(s, rows, cols, 1, context) for s in set(mow.shapes)) * ACT_BYTES
-    best = 0
-    for k in range(1, len(per_layer) + 1):
-        worst = max(sum(per_layer[i : i + k]) for i in range(0, len(per_layer), k))
-        if worst + act > free:
-            break
-        best = k
-    return best
-
-
 def region_shapes(mow: ModelOnWafer, grid: tuple[int, int] | None) -> list[tuple[int, int]]:
     height, width = mow.fabric_hw
     if grid is not None:
         rows, cols = grid
         if rows > height or cols > width:
             raise WafersimError(
-                f"--grid {rows}x{cols} exceeds the {mow.arch.name} program rectangle {height}x{width} (rows x cols)"
+                f"decode_grid {rows}x{cols} exceeds the {mow.arch.name} program rectangle {height}x{width} "
+                "(rows x cols)"
             )
         return [grid]
     return sorted({(height // a, width // b) for a in REGION_SPLITS for b in REGION_SPLITS})
 
 
+def _wafer_counts(need: int, count: int) -> list[int]:
+    """Wafer counts tried for a region shape: the fewest, all of them, and the sizes that repeat evenly."""
+    return sorted({need, count} | {count // r for r in range(2, 5) if count // r >= need})
+
+
 def candidates(mow: ModelOnWafer, work: Workload) -> tuple[list[Placement], int | None]:
     """Placements that hold the model for one sequence within `count` wafers, and the fewest wafers any
-    region shape needs (None if no shape can hold even one layer)."""
+    region shape needs (None if no shape can hold the model on `MAX_WAFERS` wafers)."""
     out: list[Placement] = []
     fewest: int | None = None
-    layers = mow.model.num_layers
     for rows, cols in region_shapes(mow, work.grid):
-        tables = _table_regions(mow, rows, cols)
-        k_max = _max_layers_per_region(mow, rows, cols, work.length, work.decode_context)
-        if tables is None or k_max == 0:
+        if work.grid is None and mow.model_bytes_on_wafer / (rows * cols * mow.sram_per_pe) > MAX_REGIONS:
+            continue  # regions this small would cut the model into more pipeline stages than is sensible
+        densest = Packer(mow, rows, cols, work.length, work.decode_context, float("inf")).pack(MAX_WAFERS)
+        if densest is None:
             continue
-        height, width = mow.fabric_hw
-        per_wafer = (height // rows) * (width // cols)
-        if tables > per_wafer:
-            continue
-        need = ceil_div(ceil_div(layers, k_max) + tables, per_wafer)
+        need = densest.wafers
         fewest = need if fewest is None else min(fewest, need)
-        seen = set()
-        for wafers in range(need, work.count + 1):
-            room = wafers * per_wafer - tables
-            k = ceil_div(layers, room)
-            if k > k_max or k in seen:
-                continue
-            seen.add(k)
-            placement = build_placement(mow, rows, cols, k, tables)
-            if _fits(mow, placement, 1, work.length, 1, work.decode_context):
+        if need > work.count:
+            continue
+        for wafers in _wafer_counts(need, work.count):
+            placement = None
+            for slack in (1.04, 1.12):
+                budget = even_budget(mow, rows, cols, wafers, slack)
+                found = Packer(mow, rows, cols, work.length, work.decode_context, budget).pack(wafers)
+                if found is not None:
+                    placement = found
+                    break
+            if placement is None and wafers == need:
+                placement = densest
+            if placement is not None and _fits(mow, placement, 1, work.length, 1, work.decode_context):
                 out.append(placement)
     return out, fewest
 
@@ -185,29 +189,40 @@ def decode_split(p: Placement, batch: int) -> tuple[int, int]:
     return micro, ceil_div(batch, micro)
 
 
+PREFILL_CHUNKS_PRICED = 3  # the largest chunk sizes that fit are priced; smaller ones only lose efficiency
+
+
 def best_prefill(
     mow: ModelOnWafer, p: Placement, work: Workload, batch: int
 ) -> tuple[float, int, StepTime] | None:
     """(TTFT without re-layout, chunk tokens, chunk step) of the best chunk size on placement p while it holds
-    `batch` sequences' KV cache; None if not even a one-token chunk fits beside it."""
+    `batch` sequences' KV cache; None if not even a one-token chunk fits beside it. Chunks (powers of two) run
+    as GEMMs (`prefill.py`) where their 2-D workspace fits, else on the decode kernels (GEMV, the workspace
+    replicated along the rows), the only way left when the SRAM is nearly full. Workspace grows with the
+    chunk, so the largest chunk that fits is found by bisection and it and the next smaller ones are priced."""
     tokens = decode_split(p, batch)[1]
-    best: tuple[float, int, StepTime] | None = None
-    chunk = 1
-    while True:
-        size = min(chunk, work.input_len)
-        if _fits(mow, p, batch, work.length, max(tokens, size), work.input_len):
-            chunks = ceil_div(work.input_len, size)
-            # Each chunk's queries attend, on average, to half the prompt.
-            step = step_time(mow, p, size, 1, max(1, work.input_len // 2), new_per_sequence=size)
-            ttft = step.path_s + (chunks - 1) * step.busiest_s
+    # Each chunk's queries attend, on average, to half the prompt.
+    context = max(1, work.input_len // 2)
+    top = max(0, (min(work.input_len, MAX_CHUNK) - 1).bit_length())
+    sizes = [min(2**e, work.input_len) for e in range(top + 1)]
+    for gemm in (True, False):
+
+        def fits(i: int, gemm: bool = gemm) -> bool:
+            act, chunk = (tokens, sizes[i]) if gemm else (max(tokens, sizes[i]), 0)
+            return _fits(mow, p, batch, work.length, act, work.decode_context, chunk)
+
+        last = largest(0, len(sizes) - 1, fits)
+        if last < 0:
+            continue
+        best: tuple[float, int, StepTime] | None = None
+        for i in range(last, max(-1, last - PREFILL_CHUNKS_PRICED), -1):
+            size = sizes[i]
+            step = step_time(mow, p, size, 1, context, size, work.expert_imbalance, gemm=gemm)
+            ttft = step.path_s + (ceil_div(work.input_len, size) - 1) * step.busiest_s
             if best is None or ttft < best[0]:
                 best = (ttft, size, step)
-        else:
-            break  # larger chunks need more workspace still
-        if chunk >= min(work.input_len, MAX_CHUNK):
-            break
-        chunk *= 2
-    return best
+        return best
+    return None
 
 
 def evaluate(mow: ModelOnWafer, p: Placement, work: Workload, batch: int) -> Phases | None:
@@ -215,12 +230,34 @@ def evaluate(mow: ModelOnWafer, p: Placement, work: Workload, batch: int) -> Pha
     micro, tokens = decode_split(p, batch)
     if not _fits(mow, p, batch, work.length, tokens, work.decode_context):
         return None
-    decode = step_time(mow, p, tokens, micro, work.decode_context)
+    decode = step_time(mow, p, tokens, micro, work.decode_context, 1, work.expert_imbalance)
     best = best_prefill(mow, p, work, batch)
     if best is None:
         return None
     _, size, prefill = best
     return Phases(p, batch, decode, prefill, size, ceil_div(work.input_len, size))
+
+
+def workspace(mow: ModelOnWafer, work: Workload, phases: Phases) -> tuple[int, int]:
+    """(GEMV-layout tokens, GEMM-layout chunk) the decode placement's workspace holds: the decode pass, and the
+    prefill chunk when prefill runs there (as GEMMs if their workspace fits, else on the decode kernels)."""
+    tokens = decode_split(phases.placement, phases.batch)[1]
+    if phases.prefill_placement is not None:
+        return tokens, 0
+    p = phases.placement
+    if _fits(mow, p, phases.batch, work.length, tokens, work.decode_context, phases.chunk):
+        return tokens, phases.chunk
+    return max(tokens, phases.chunk), 0
+
+
+def _homes(p: Placement) -> dict[int, set[int]]:
+    """Wafers each layer's units sit on."""
+    homes: dict[int, set[int]] = {}
+    for r in p.regions:
+        for u in r.units:
+            if not u.is_head:
+                homes.setdefault(u.layer, set()).add(r.wafer)
+    return homes
 
 
 def relayout_s(mow: ModelOnWafer, a: Placement, b: Placement, batch: int, work: Workload) -> float:
@@ -237,8 +274,8 @@ def relayout_s(mow: ModelOnWafer, a: Placement, b: Placement, batch: int, work: 
         / ACT_BYTES
     )
     fabric = (words + (height + width) * mow.arch.router.hop_latency_cycles) / mow.arch.clock_hz
-    home_a = {i: r.wafer for r in a.regions if r.kind == "layers" for i in range(r.first_layer, r.last_layer)}
-    home_b = {i: r.wafer for r in b.regions if r.kind == "layers" for i in range(r.first_layer, r.last_layer)}
+    home_a = _homes(a)
+    home_b = _homes(b)
     moved = sum(
         s.weight_elems * mow.weight_bytes + batch * work.length * s.cache_elems * mow.kv_bytes
         for i, s in enumerate(mow.shapes)
@@ -248,14 +285,37 @@ def relayout_s(mow: ModelOnWafer, a: Placement, b: Placement, batch: int, work: 
     return fabric + moved / (mow.system.scale_out.bw_bytes_per_s * links)
 
 
+def prefill_shapes(mow: ModelOnWafer, grid: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """Prefill region shapes: the one asked for (checked against the rectangle), else squares (MeshGEMM runs on p x p grids), from the whole
+    program rectangle's short side down to a quarter of it."""
+    if grid is not None:
+        return region_shapes(mow, grid)
+    height, width = mow.fabric_hw
+    short = min(height, width)
+    return [(short // a, short // a) for a in range(1, 5)]
+
+
+def prefill_candidates(mow: ModelOnWafer, work: Workload, wafers: int, batch: int) -> list[Placement]:
+    """Prefill placements on at most `wafers` wafers (the decode placement's) holding `batch` sequences."""
+    out = []
+    for rows, cols in prefill_shapes(mow, work.prefill_grid):
+        for slack in (1.04, 1.12, float("inf")):
+            budget = even_budget(mow, rows, cols, wafers, slack, True) if slack != float("inf") else slack
+            found = Packer(mow, rows, cols, work.length, work.decode_context, budget, square=True).pack(
+                wafers
+            )
+            if found is not None:
+                if _fits(mow, found, batch, work.length, 1, work.decode_context):
+                    out.append(found)
+                break
+    return out
+
+
 def with_prefill_placement(mow: ModelOnWafer, work: Workload, phases: Phases) -> Phases:
     """Per-phase placements: the prefill placement (any shape, or the --prefill-grid one) that gives the lowest
     TTFT, re-layout included, while holding the running batch's KV cache."""
     p, batch = phases.placement, phases.batch
-    shaped = Workload(
-        work.input_len, work.output_len, work.count, batch, work.max_batch, None, work.prefill_grid
-    )
-    options, _ = candidates(mow, shaped)
+    options = prefill_candidates(mow, work, p.wafers, batch)
     best = phases if work.prefill_grid in (None, (p.rows, p.cols)) else None
     for q in options:
         if q == p:
@@ -265,6 +325,9 @@ def with_prefill_placement(mow: ModelOnWafer, work: Workload, phases: Phases) ->
             continue
         switch = relayout_s(mow, p, q, batch, work)
         ttft, size, step = found
+        option = Phases(p, batch, phases.decode, step, size, ceil_div(work.input_len, size), q, switch)
+        if work.max_tpot_s is not None and option.tpot_s(work.output_len) > work.max_tpot_s:
+            continue  # switching placements would push the running batch past its TPOT bound
         if best is None or switch + ttft < best.ttft_s:
             best = Phases(p, batch, phases.decode, step, size, ceil_div(work.input_len, size), q, switch)
     return best if best is not None else phases
@@ -286,6 +349,37 @@ def _best_batch(mow: ModelOnWafer, p: Placement, work: Workload) -> Phases | Non
 
         top = largest(1, max(top, 1), quick)
     return evaluate(mow, p, work, top) if top >= 1 else None
+
+
+SHORTLIST = 8  # candidates whose prefill is searched after ranking every candidate by its decode step
+
+
+def _shortlist(mow: ModelOnWafer, work: Workload, placements: list[Placement]) -> list[Placement]:
+    """The candidates ranked by their decode step alone (one sequence, or as many as the SRAM holds), best
+    first; only the leading few go through the prefill chunk search, the costly part of an evaluation."""
+    ranked = []
+    for p in sorted(placements, key=lambda p: (p.wafers, -p.rows * p.cols, p.rows)):
+        copies = max(1, work.count // p.wafers)
+        if work.batch is not None:
+            micro, tokens = decode_split(p, work.batch)
+            if not _fits(mow, p, work.batch, work.length, tokens, work.decode_context):
+                continue
+            step = step_time(mow, p, tokens, micro, work.decode_context, 1, work.expert_imbalance)
+            key = (step.step_s, -copies * work.batch / step.step_s)
+        else:
+            top = largest(
+                1,
+                work.max_batch,
+                lambda b, p=p: _fits(mow, p, b, work.length, decode_split(p, b)[1], work.decode_context),
+            )
+            if top < 1:
+                continue
+            micro, tokens = decode_split(p, top)
+            step = step_time(mow, p, tokens, micro, work.decode_context, 1, work.expert_imbalance)
+            key = (-copies * top / step.step_s, step.step_s)
+        ranked.append((key, len(ranked), p))
+    ranked.sort(key=lambda x: (x[0], x[1]))
+    return [p for _, _, p in ranked[:SHORTLIST]]
 
 
 def _score(phases: Phases, work: Workload) -> tuple[float, float]:
@@ -310,7 +404,7 @@ class SearchResult:
 def search(mow: ModelOnWafer, work: Workload) -> SearchResult:
     placements, fewest = candidates(mow, work)
     best: Phases | None = None
-    for placement in sorted(placements, key=lambda p: (p.wafers, -p.rows * p.cols, p.rows)):
+    for placement in _shortlist(mow, work, placements):
         phases = _best_batch(mow, placement, work)
         if phases is None:
             continue

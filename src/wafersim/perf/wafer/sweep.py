@@ -57,3 +57,45 @@ def layer_sweep(
             )
         )
     return points
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One p x p grid running every layer in turn (WaferLLM's experiment): a decode step and a prompt's
+    prefill (one chunk, GEMM kernels) through all layers, without hand-offs, head or host I/O."""
+
+    side: int
+    decode_s: float
+    prefill_s: float
+    prompt: int
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        return 1.0 / self.decode_s
+
+    @property
+    def prefill_tokens_per_s(self) -> float:
+        return self.prompt / self.prefill_s
+
+
+def grid_sweep(
+    model: ModelSpec, arch: FabricArch, sides: tuple[int, ...], prompt: int = 2048, context: int = 2048
+) -> list[GridPoint]:
+    """Per-layer costs on square grids times the layer count: what a system that runs each layer on one p x p
+    grid (weights of the next layer already in place) would deliver for one sequence."""
+    from wafersim.perf.wafer.prefill import prefill_cost
+    from wafersim.perf.wafer.units import decode_cost, whole_layer
+
+    height, width = arch.fabric.program_height_pes, arch.fabric.program_width_pes
+    d = model.hidden_size
+    points = []
+    for side in sides:
+        p = min(side, height, width)
+        decode = prefill = 0
+        for i in range(model.num_layers):
+            shape = layer_shape(model, i)
+            unit = whole_layer(i, shape)
+            decode += sum(decode_cost(arch, unit, shape, d, p, p, 1, context, 1, False, 1.0))
+            prefill += sum(prefill_cost(arch, unit, shape, d, p, p, prompt, max(1, prompt // 2), False, 1.0))
+        points.append(GridPoint(p, decode / arch.clock_hz, prefill / arch.clock_hz, prompt))
+    return points
