@@ -205,3 +205,20 @@ def test_kv_bytes_per_token_is_the_fullest_wafers_share(model, count):
         assert replica.kv_bytes_per_token == whole
     else:
         assert whole / wafers <= replica.kv_bytes_per_token < whole
+
+
+def test_fleet_tpot_bound_reaches_wafer_replicas():
+    """`max_tpot_s` given to the deployment reaches the wafer placement: the engine is laid out for the batch
+    the estimate chooses within that bound, which binds (smaller than the unbounded batch)."""
+    m = CATALOG.model("llama-3.1-8b")
+    free = plan_deployment(m, CS3, 1, 1, PROMPT, OUTPUT).replica
+    free_answer = estimate_wafer(
+        EstimateRequest(m, CS3, 1, PROMPT, OUTPUT), WaferOptions(per_user_views=False)
+    )
+    bound = 0.5 * free_answer.tpot_s
+    bounded = plan_deployment(m, CS3, 1, 1, PROMPT, OUTPUT, max_tpot_s=bound).replica
+    answer = estimate_wafer(
+        EstimateRequest(m, CS3, 1, PROMPT, OUTPUT, max_tpot_s=bound), WaferOptions(per_user_views=False)
+    )
+    assert answer.tpot_s <= bound
+    assert bounded.plan.batch == answer.batch < free.plan.batch

@@ -97,6 +97,23 @@ class EfficiencySpec(_Spec):
     source: str = Field(min_length=1)
 
 
+class ServiceSpec(_Spec):
+    """A hosted service's path around the accelerators: what a client waits for beyond their own time (not
+    accelerator or fabric timing). Optional; wafer systems carry one (perf/wafer/service.py uses it)."""
+
+    host_round_trip_s: float = Field(
+        ge=0,
+        description="per decode step: tokens to the host, sampling and streaming out, next token back in",
+    )
+    request_latency_s: float = Field(
+        ge=0, description="once per request: client-API network round trip, request handling, tokenisation"
+    )
+    load: Fraction = Field(
+        ge=0, lt=1, description="busy share of the prompt pipeline at the load the service runs (queueing)"
+    )
+    source: str = Field(min_length=1)
+
+
 class SystemSpec(_Spec):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     name: str
@@ -116,6 +133,9 @@ class SystemSpec(_Spec):
         default=(), description="tiers beside `memory` (dataflow chips); `memory` is the one weights stream from"
     )
     fabric_arch: str | None = Field(default=None, description="fabric architecture id for wafer systems")
+    service: ServiceSpec | None = Field(
+        default=None, description="hosted-service path (client-visible latency)"
+    )
     usable_memory_fraction: Fraction = Field(
         default=0.9,
         gt=0,

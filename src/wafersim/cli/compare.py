@@ -1,7 +1,8 @@
 """`wafersim compare`: the main job — one model on several systems, side by side.
 
 Each deployment is answered twice: one user alone (batch 1: the speed a person sees) and the maximum-throughput
-batch (what the deployment delivers in aggregate). SRAM-only chips and wafers get as many as the weights need.
+batch (what the deployment delivers in aggregate). SRAM-only chips get as many as the weights need; wafer-scale
+systems with count 0 get the count the objective chooses (perf/wafer/sizing.py), and the answer says why.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from rich.table import Table
 
 from wafersim.catalog import PRECISIONS
 from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
+from wafersim.cli.speculative import parse_speculative, speculative_options
 from wafersim.perf.api import DEFAULT_DEPLOYMENTS
 from wafersim.perf.api import compare as run_compare
+from wafersim.perf.wafer.sizing import OBJECTIVES
 
 
 @click.command()
@@ -29,19 +32,43 @@ from wafersim.perf.api import compare as run_compare
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp8", show_default=True)
 @click.option("--input-len", type=int, default=1000, show_default=True)
 @click.option("--output-len", type=int, default=1000, show_default=True)
+@click.option(
+    "--objective",
+    type=click.Choice(list(OBJECTIVES)),
+    default="usd-per-mtok",
+    show_default=True,
+    help="Wafer systems with COUNT 0: how their count is chosen.",
+)
+@click.option(
+    "--max-tpot",
+    "max_tpot_s",
+    type=float,
+    default=None,
+    help="TPOT bound (s) on the maximum-throughput batch of every deployment.",
+)
+@speculative_options
 @catalog_option
 @json_option
-def compare(model, deployments, precision, input_len, output_len, catalog_dirs, as_json):
+def compare(
+    model, deployments, precision, input_len, output_len, objective, max_tpot_s, speculative, catalog_dirs, as_json,
+):  # fmt: skip
     """Side-by-side: per-user speed, aggregate throughput, TTFT, power and energy per token."""
+    catalog = get_catalog(catalog_dirs)
+    speculative = parse_speculative(catalog, speculative)
     result = run_compare(
-        model, deployments, precision=precision, input_len=input_len, output_len=output_len,
-        catalog=get_catalog(catalog_dirs),
+        model, deployments, precision=precision, input_len=input_len, output_len=output_len, objective=objective,
+        max_tpot_s=max_tpot_s, speculative=speculative, catalog=catalog,
     )  # fmt: skip
     data = result.to_dict()
     if as_json:
         echo_json(data)
         return
     print_comparison(f"{result.model}, {precision}, {input_len} in / {output_len} out", data["deployments"])
+    if speculative is not None:
+        make_console().print(
+            f"wafer rows: speculative decoding, draft {speculative.draft.id}, acceptance {speculative.acceptance}, "
+            f"{speculative.draft_tokens} tokens drafted per round"
+        )
 
 
 COLUMNS = (
@@ -91,6 +118,9 @@ def print_comparison(title: str, rows: list[dict]) -> None:
     )
     for note in notes:
         console.print(note)
+    for row in rows:
+        if row.get("sizing"):
+            console.print(f"{row['system']}: {row['sizing']['why']}")
     verdict = _verdict(rows)
     if verdict:
         console.print(verdict)

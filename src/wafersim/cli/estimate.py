@@ -72,6 +72,7 @@ def print_estimate(result: Estimate) -> None:
     )
     what = "where a decode step's time goes" if result.extra.get("placement") else "decode step by operator"
     console.print(f"{what}: {parts}")
+    _print_service(console, result.extra)
     spec = result.extra.get("speculative")
     if spec:
         drafter = f"draft {spec['draft_model']}" if spec.get("draft_model") else f"{spec['mtp_heads']} MTP head(s)"
@@ -105,6 +106,31 @@ def layout_words(result: Estimate) -> str:
     text = f"tp {result.tp} × pp {result.pp}" + (f", ep {result.ep}" if result.ep > 1 else "")
     text += f", {result.dp} replica(s)" if result.dp > 1 else ""
     return text + (", attention data-parallel" if result.attention_dp else "")
+
+
+def _print_service(console, extra: dict) -> None:
+    """Wafer systems: what a client of the hosted service sees, beside the wafer's own time above."""
+    if "client_ttft_s" in extra:
+        console.print(
+            f"client (service path): TTFT {fmt(extra['client_ttft_s'], 's')}, "
+            f"{fmt(extra['client_output_tokens_per_s_per_user'])} tokens/s per user"
+            + (" (speculative decoding)" if extra.get("speculative_used") else "")
+        )
+    labels = {"batch_1": "alone", "serving": "the serving batch"}
+    for name, view in extra.get("per_user", {}).items():
+        if not view.get("fits"):
+            console.print(f"per user, {labels.get(name, name)}: does not fit — {view.get('reason')}")
+            continue
+        client = view["client_tokens_per_s_per_user"]
+        console.print(
+            f"per user, {labels.get(name, name)} (batch {view['batch']}): wafer "
+            f"{fmt(view['wafer_tokens_per_s_per_user'])} tokens/s, TTFT {fmt(view['wafer_ttft_s'], 's')}"
+            + (
+                f"; client {fmt(client)} tokens/s, TTFT {fmt(view['client_ttft_s'], 's')}"
+                if client is not None
+                else ""
+            )
+        )
 
 
 @click.command()
@@ -215,6 +241,7 @@ def estimate(
         decode_grid=decode_grid,
         prefill_grid=prefill_grid,
         speculative=parse_speculative(catalog, speculative),
+        per_user_views=True,
     )
     if as_json:
         echo_json(result.to_dict())

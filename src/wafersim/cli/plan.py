@@ -59,6 +59,9 @@ def _table(result: dict) -> None:
         )
     for number, note in enumerate(notes, start=1):
         console.print(f"({number}) why not: {note}")
+    for row in result["capacity"]:
+        if "replica_sizing" in row:
+            console.print(f"{row['option']} / {row['model']} replica: {row['replica_sizing']['why']}")
     shortfall = result["chosen"].get("shortfall")
     if shortfall:
         for period in shortfall["periods"]:

@@ -26,11 +26,20 @@ from wafersim.perf.api import validate as run_validate
     default=None,
     help="Validation data file (default: the shipped one).",
 )
-@click.option("--group", type=click.Choice(GROUPS), default="all", show_default=True)
+@click.option(
+    "--group",
+    type=click.Choice([*GROUPS, "wafer"]),
+    default="all",
+    show_default=True,
+    help="'wafer': the wafer-scale group (its own data file, calibration and test points, the service path).",
+)
 @catalog_option
 @json_option
 def validate(points_path, group, catalog_dirs, as_json):
     """Predict every published measurement and report the errors (APE as fractions: 0.1 = 10%)."""
+    if group == "wafer":
+        _validate_wafer(points_path, catalog_dirs, as_json)
+        return
     with ProgressBar("validating", enabled=not as_json) as progress:
         report = run_validate(points_path, group, get_catalog(catalog_dirs), progress=progress)
     if as_json:
@@ -58,6 +67,35 @@ def validate(points_path, group, catalog_dirs, as_json):
             f"worst {stats['worst_ape']:.1%}"
         )
     console.print(f"skipped (not predictable from what the source publishes): {report['skipped']}")
+
+
+def _validate_wafer(points_path, catalog_dirs, as_json) -> None:
+    from pathlib import Path
+
+    from wafersim.perf.wafer.validation import WAFER_POINTS, load_wafer_points, run_wafer_validation
+
+    points = load_wafer_points(Path(points_path) if points_path else WAFER_POINTS)
+    report = run_wafer_validation(get_catalog(catalog_dirs), points)
+    if as_json:
+        echo_json(report)
+        return
+    table = Table(title="wafer-scale systems against published measurements")
+    for column in ("id", "group", "metric", "systems", "measured", "predicted", "APE"):
+        table.add_column(column, justify="left" if column in {"id", "group", "metric"} else "right")
+    for p in report["points"]:
+        ape = f"{p['ape']:.1%}" if p["ape"] is not None else "not expressed"
+        systems = str(p["count_predicted_on"] or "—") + ("" if p["count"] else " (fewest)")
+        table.add_row(p["id"], p["group"], p["metric"], systems, fmt(p["measured"]), fmt(p["predicted"]), ape)
+    console = make_console()
+    console.print(table)
+    for name, stats in report["groups"].items():
+        if stats["points"]:
+            console.print(
+                f"{name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, worst APE "
+                f"{stats['max_ape']:.1%} (worst ratio {stats['worst_ratio']:.2f}x)"
+            )
+        for item in stats["not_expressed"]:
+            console.print(f"  {name} point not expressed: {item['id']}: {item['reason']}")
 
 
 @click.command()

@@ -8,6 +8,7 @@ from rich.table import Table
 from wafersim.catalog import PRECISIONS
 from wafersim.cli.common import catalog_option, echo_json, fmt, get_catalog, json_option, make_console
 from wafersim.cli.estimate import parse_batch, print_estimate
+from wafersim.cli.speculative import parse_speculative, speculative_options
 from wafersim.errors import WafersimError
 from wafersim.perf import EstimateRequest
 from wafersim.perf.api import parse_region
@@ -57,6 +58,15 @@ def _request(catalog, model, system, count, input_len, output_len, precision, ba
     )
 
 
+def _draft_model(spec):
+    """Wafers draft with a draft model; multi-token-prediction heads are a GPU/TPU/LPU option."""
+    from wafersim.perf.wafer.speculative import Speculative
+
+    if spec is not None and not isinstance(spec, Speculative):
+        raise WafersimError("--mtp-heads: the wafer model drafts with a draft model only (use --draft)")
+    return spec
+
+
 def _options(grid, decode_grid, prefill_grid, **more):
     from wafersim.perf.wafer.estimator import WaferOptions
 
@@ -73,28 +83,28 @@ def wafer() -> None:
 
 @wafer.command("estimate")
 @_common
-@click.option("--draft", default=None, help="Speculative decoding: draft model id (same vocabulary).")
-@click.option(
-    "--acceptance", type=float, default=None, help="Speculative decoding: acceptance rate per token."
-)
-@click.option("--draft-tokens", type=int, default=4, show_default=True, help="Tokens drafted per round.")
+@speculative_options
 @click.option(
     "--weight-streaming", is_flag=True, help="Weights outside the wafer, streamed over the system I/O."
 )
 def estimate_cmd(
     model, system, count, input_len, output_len, precision, batch, max_tpot, grid, decode_grid, prefill_grid,
-    catalog_dirs, as_json, draft, acceptance, draft_tokens, weight_streaming,
+    catalog_dirs, as_json, speculative, weight_streaming,
 ):  # fmt: skip
     """Like `wafersim estimate`, with the wafer-only options (grids, speculative decoding, weight streaming)."""
     from wafersim.perf.wafer.estimator import estimate_wafer
-    from wafersim.perf.wafer.speculative import Speculative
 
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
-    if (draft is None) != (acceptance is None):
-        raise WafersimError("speculative decoding needs both --draft and --acceptance")
-    spec = Speculative(catalog.model(draft), acceptance, draft_tokens) if draft else None
-    options = _options(grid, decode_grid, prefill_grid, speculative=spec, weight_streaming=weight_streaming)
+    spec = _draft_model(parse_speculative(catalog, speculative))
+    options = _options(
+        grid,
+        decode_grid,
+        prefill_grid,
+        speculative=spec,
+        weight_streaming=weight_streaming,
+        per_user_views=True,
+    )
     result = estimate_wafer(request, options)
     if as_json:
         echo_json(result.to_dict())
@@ -128,15 +138,18 @@ def estimate_cmd(
 
 @wafer.command("map")
 @_common
+@speculative_options
 @click.option(
     "--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write a PNG picture."
 )
 def map_cmd(
     model, system, count, input_len, output_len, precision, batch, max_tpot, grid, decode_grid, prefill_grid,
-    catalog_dirs, as_json, plot_path,
+    catalog_dirs, as_json, speculative, plot_path,
 ):  # fmt: skip
     """Where each layer sits on which wafer, and SRAM use per PE (decode placement)."""
-    from wafersim.perf.wafer.mapview import wafer_map
+    from wafersim.perf.types import Estimate
+    from wafersim.perf.wafer.estimator import solve
+    from wafersim.perf.wafer.mapview import placement_map
     from wafersim.report.wafer_map import write_plot
 
     if plot_path:  # a bad picture path is named before the placement search, not after it
@@ -145,7 +158,18 @@ def map_cmd(
         output_path(plot_path, "plot", PICTURE_SUFFIXES)
     catalog = get_catalog(catalog_dirs)
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
-    data = wafer_map(request, _options(grid, decode_grid, prefill_grid))
+    spec = _draft_model(parse_speculative(catalog, speculative))
+    options = _options(grid, decode_grid, prefill_grid, speculative=spec)
+    solved = solve(request, options)
+    if isinstance(solved, Estimate):
+        needed = solved.accelerators_needed
+        raise WafersimError(
+            f"{request.model.id} does not fit {count} × {system}"
+            + (f": it needs {needed}" if needed and needed > count else f": {solved.reason}")
+        )
+    data = placement_map(solved.mow, solved.work, solved.best)
+    # The draft's share of each PE is reserved beside the target's (not drawn region by region).
+    data["speculative"] = solved.spec.summary() if solved.spec is not None else None
     if plot_path:
         write_plot(data, plot_path)
     if as_json:
@@ -174,6 +198,17 @@ def map_cmd(
             *(f"{use[k]:,.0f}" for k in ("weights", "kv_cache", "activations", "code")),
         )
     make_console().print(table)
+    if solved.spec is not None:
+        sp = solved.spec.summary()
+        make_console().print(
+            f"speculative: {sp['draft_model']} drafts {sp['draft_tokens']}, {sp['draft_layers_per_region']} "
+            "draft layer(s) per region beside the target's (not in the SRAM columns); "
+            + (
+                f"{fmt(solved.mow.reserved_bytes_per_pe, 'B')} per PE reserved for it"
+                if solved.mow.reserved_bytes_per_pe
+                else "it fits in the SRAM the target leaves free"
+            )
+        )
     if plot_path:
         make_console().print(f"picture: {plot_path}")
 

@@ -30,6 +30,7 @@ from wafersim.fleet.optimize import (
 from wafersim.fleet.result import Plan
 from wafersim.fleet.scenario import Scenario, load_scenario, scenario_path
 from wafersim.parallel import Engine
+from wafersim.perf.wafer.sizing import Sized, size_wafers
 from wafersim.progress import Progress
 
 SENSITIVE = ("price", "power", "efficiency", "demand")
@@ -250,6 +251,50 @@ def _mean_output_tokens(scenario: Scenario) -> float:
     return float(np.mean(output.sample(rng, scenario.demand.simulated_requests)))
 
 
+def replica_sizes(scenario: Scenario, catalog: Catalog) -> dict[tuple[int, int], Sized]:
+    """Wafer options with a `replica_objective`: each model's replica size (systems) as that objective chooses
+    it at the scenario's mean lengths and within its p90 TPOT target (models named in
+    `replica_accelerators_by_model` keep their size). Pairs that no count holds keep the configured size, and
+    their capacity says why."""
+    from wafersim.fleet.capacity import _serving_lengths
+    from wafersim.perf.estimate import EstimateRequest
+    from wafersim.serving.replica import layout_lengths
+    from wafersim.serving.workload import synthetic
+
+    # The mean lengths the capacity search lays its replica out for (fleet/capacity.py draws the same).
+    prompt, output = _serving_lengths(scenario.demand.lengths)
+    rng = np.random.default_rng(scenario.seed)
+    base = synthetic(rng, 1.0, count=scenario.demand.simulated_requests, prompt=prompt, output=output)
+    mean_prompt, mean_output = float(np.mean(base.prompt_tokens)), float(np.mean(base.output_tokens))
+    out: dict[tuple[int, int], Sized] = {}
+    for o, option in enumerate(scenario.options):
+        system = catalog.system(option.system)
+        if option.replica_objective is None or system.kind != "wafer":
+            continue
+        for m, share in enumerate(scenario.models):
+            if share.id in option.replica_accelerators_by_model:
+                continue
+            model = catalog.model(share.id)
+            input_len, output_len = layout_lengths(model, mean_prompt, mean_output)
+            request = EstimateRequest(
+                model, system, 1, input_len, output_len, max_tpot_s=scenario.slo.tpot_p90_s
+            )
+            found = size_wafers(request, option.replica_objective)
+            if isinstance(found, Sized) and found.count % option.accelerators_per_system == 0:
+                out[o, m] = found
+    return out
+
+
+def _with_sizing(rows: list[dict[str, Any]], sized, scenario: Scenario) -> list[dict[str, Any]]:
+    """Capacity rows of objective-sized wafer replicas say which objective chose their size and why."""
+    n = len(scenario.models)
+    for i, row in enumerate(rows):
+        found = sized.get((i // n, i % n))
+        if found is not None:
+            row["replica_sizing"] = found.to_dict()
+    return rows
+
+
 def plan(
     scenario: Scenario | str | Path,
     catalog: Catalog | None = None,
@@ -273,11 +318,12 @@ def plan(
     if workers is not None and workers < 1:
         raise WafersimError(f"workers must be ≥ 1, got {workers}", field="workers")
     pairs = [(o, m) for o in range(len(scenario.options)) for m in range(len(scenario.models))]
+    sized = replica_sizes(scenario, catalog)
     jobs = [
         CapacityJob(
             catalog.system(scenario.options[o].system),
             catalog.model(scenario.models[m].id),
-            scenario.options[o].replica_for(scenario.models[m].id),
+            sized[o, m].count if (o, m) in sized else scenario.options[o].replica_for(scenario.models[m].id),
             scenario.demand.lengths,
             scenario.slo,
             scenario.demand.simulated_requests,
@@ -357,7 +403,7 @@ def plan(
                 for t, p in enumerate(scenario.periods)
             ],
             "mean_output_tokens": mean_output,
-            "capacity": _capacity_rows(scenario, options, caps, mean_output),
+            "capacity": _with_sizing(_capacity_rows(scenario, options, caps, mean_output), sized, scenario),
             "options": out_options,
             "mixed": mixed,
             "chosen": chosen,

@@ -120,6 +120,9 @@ class SupplyOption(_Spec):
     replica_accelerators_by_model: dict[str, Annotated[int, Field(ge=1, le=MAX_REPLICA)]] = Field(
         default_factory=dict
     )
+    # Wafer systems: size each model's replica by this objective (perf/wafer/sizing.py OBJECTIVES:
+    # usd-per-mtok, tokens-per-mw, fewest) where replica_accelerators_by_model does not name the model.
+    replica_objective: str | None = None
     # default: catalog W per accelerator × count; ≤ 10^9 W (1 GW), a power plant per system
     it_power_w_per_system: float | None = Field(None, gt=0, le=1e9)
     # default: catalog price × count (None: unpriced); ≤ $10^11, beyond any single purchase
@@ -144,6 +147,17 @@ class SupplyOption(_Spec):
                 what = "replica_accelerators" if model is None else f"replica_accelerators_by_model.{model}"
                 raise ValueError(
                     f"{what} ({replica}) and accelerators_per_system ({per_system}): one must divide the other"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _objective_known(self) -> SupplyOption:
+        if self.replica_objective is not None:
+            from wafersim.perf.wafer.sizing import OBJECTIVES
+
+            if self.replica_objective not in OBJECTIVES:
+                raise ValueError(
+                    f"replica_objective '{self.replica_objective}': choose one of {', '.join(OBJECTIVES)}"
                 )
         return self
 

@@ -62,6 +62,7 @@ def estimate(
     decode_grid: Region = None,
     prefill_grid: Region = None,
     cost: CostAssumptions | None = None,
+    per_user_views: bool = False,
     **fields: Any,
 ) -> Estimate:
     """Prefill and decode speed of a model on `count` accelerators of a system.
@@ -69,7 +70,8 @@ def estimate(
     Either an `EstimateRequest`, or keywords: model and system (ids or specs), count, input_len, output_len and
     any other `EstimateRequest` field (tp, pp, ep, attention_dp, precision, kv_precision, batch, max_batch,
     max_tpot_s, cost). Wafer systems also take region shapes: `grid` for both phases, or `decode_grid` /
-    `prefill_grid` ((rows, cols) or 'RxC').
+    `prefill_grid` ((rows, cols) or 'RxC'), and `per_user_views` adds their per-user speed and TTFT alone and at
+    the serving batch (two more placement searches).
     """
     if request is None:
         unknown = sorted(set(fields) - set(EstimateRequest.__dataclass_fields__))
@@ -81,7 +83,8 @@ def estimate(
         )  # fmt: skip
     elif model is not None or system is not None or fields or cost is not None:
         raise WafersimError("give an EstimateRequest or keywords, not both", field="request")
-    if grid is None and decode_grid is None and prefill_grid is None:
+    wafer_views = per_user_views and request.system.kind == "wafer"
+    if grid is None and decode_grid is None and prefill_grid is None and not wafer_views:
         return estimate_request(request)
     if request.system.kind != "wafer":
         raise WafersimError(
@@ -95,6 +98,7 @@ def estimate(
         decode_grid=parse_region(decode_grid, "decode_grid") or shared,
         prefill_grid=parse_region(prefill_grid, "prefill_grid") or shared,
         speculative=request.speculative,
+        per_user_views=wafer_views,
     )
     return with_costs(estimate_wafer(request, options), request)
 
@@ -108,17 +112,19 @@ class ComparisonRow:
     single_user: Estimate | None = None
     max_throughput: Estimate | None = None
     skipped: str | None = None
+    sizing: dict[str, Any] | None = None  # wafers asked with count 0: the count an objective chose, and why
 
     def to_dict(self) -> dict[str, Any]:
         if self.skipped is not None:
             return {"system": self.system, "count": self.count, "skipped": self.skipped}
         assert self.single_user is not None and self.max_throughput is not None
-        return {
+        data = {
             "system": self.system,
             "count": self.count,
             "single_user": self.single_user.to_dict(),
             "max_throughput": self.max_throughput.to_dict(),
         }
+        return data | ({"sizing": self.sizing} if self.sizing is not None else {})
 
 
 @dataclass(frozen=True)
@@ -166,31 +172,47 @@ def compare(
     precision: str = "fp8",
     input_len: int = 1000,
     output_len: int = 1000,
+    objective: str = "usd-per-mtok",
+    max_tpot_s: float | None = None,
+    speculative: Any = None,
     catalog: Catalog | None = None,
 ) -> Comparison:
-    """One model on several systems, each as (system, count) — count 0: as many as the weights need — or as
-    'SYSTEM:COUNT,...' text. SRAM-only chips and wafers get as many as the weights need."""
+    """One model on several systems, each as (system, count) or as 'SYSTEM:COUNT,...' text. Count 0: GPUs and
+    SRAM-only chips get as many as the weights need; wafers the count `objective` chooses (perf/wafer/sizing.py:
+    usd-per-mtok, tokens-per-mw or fewest). `max_tpot_s` bounds every maximum-throughput batch; `speculative`
+    (a draft-model Speculative) applies to the wafer rows."""
     from wafersim.perf.analytical import accelerators_needed
+    from wafersim.perf.wafer.estimator import WaferOptions
+    from wafersim.perf.wafer.sizing import Sized, size_wafers, wafer_estimate
+    from wafersim.perf.wafer.speculative import Speculative
 
+    if speculative is not None and not isinstance(speculative, Speculative):
+        raise WafersimError(
+            "compare drafts with a draft model on the wafer rows (multi-token-prediction heads: use estimate)",
+            field="speculative",
+        )
     catalog = catalog or load_catalog()
     spec = _spec(model, "model", catalog)
+    wafer_options = WaferOptions(speculative=speculative) if speculative is not None else None
     rows = []
     for system_id, count in parse_deployments(systems) if isinstance(systems, str) else systems:
         system = _spec(system_id, "system", catalog)
         name = system_id if isinstance(system_id, str) else system.id  # as the user wrote it
         base = dict(model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision)
+        sizing = None
         if count == 0 and system.kind == "wafer":
-            # The wafer estimate says how many systems the placement needs when one is not enough.
-            probe = estimate_request(EstimateRequest(count=1, batch=1, **base))
-            count = 1 if probe.fits else probe.accelerators_needed or 0
+            sized = size_wafers(EstimateRequest(count=1, max_tpot_s=max_tpot_s, **base), objective, wafer_options)
+            count = sized.count if isinstance(sized, Sized) else sized.accelerators_needed or 1
+            sizing = sized.to_dict() if isinstance(sized, Sized) else None
         elif count == 0:
             count = accelerators_needed(EstimateRequest(count=1, **base), precision) or 0
             if count == 0:
                 rows.append(ComparisonRow(name, 0, skipped="no layout holds the model"))
                 continue
-        single = estimate_request(EstimateRequest(count=count, batch=1, **base))
-        bulk = estimate_request(EstimateRequest(count=count, **base))
-        rows.append(ComparisonRow(name, count, single, bulk))
+        options = wafer_options if system.kind == "wafer" else None
+        single = wafer_estimate(EstimateRequest(count=count, batch=1, **base), options)
+        bulk = wafer_estimate(EstimateRequest(count=count, max_tpot_s=max_tpot_s, **base), options)
+        rows.append(ComparisonRow(name, count, single, bulk, sizing=sizing))
     return Comparison(spec.id, precision, input_len, output_len, tuple(rows))
 
 

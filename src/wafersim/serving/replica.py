@@ -65,6 +65,7 @@ class ReplicaSpec:
     # (--count) and the workload's mean (prompt, output) tokens, as the estimate does.
     count: int | None = None
     mean_tokens: tuple[int, int] | None = None
+    max_tpot_s: float | None = None  # wafer systems: the TPOT bound the placement's batch is chosen within
 
 
 class PerfReplica:
@@ -170,8 +171,9 @@ def _wafer_replica(spec: ReplicaSpec) -> ReplicaModel:
     if spec.count is None or spec.mean_tokens is None:
         raise ValueError("a wafer ReplicaSpec needs count and mean_tokens (the placement search's inputs)")
     return wafer_replica(
-        spec.model, spec.system, spec.count, *spec.mean_tokens, spec.precision, spec.max_batch
-    )
+        spec.model, spec.system, spec.count, *spec.mean_tokens, spec.precision, spec.max_batch,
+        max_tpot_s=spec.max_tpot_s,
+    )  # fmt: skip
 
 
 # The one place a system kind is registered.
@@ -247,8 +249,9 @@ def plan_deployment(
         )
     if system.kind == "wafer":
         return _plan_wafer(
-            model, system, count, replicas, prompt_tokens, output_tokens, tp, pp, ep, precision, max_batch
-        )
+            model, system, count, replicas, prompt_tokens, output_tokens, tp, pp, ep, precision, max_batch,
+            max_tpot_s,
+        )  # fmt: skip
     chosen = choose_layout(
         model, system, count, prompt_tokens, output_tokens, tp, pp, ep, precision, max_tpot_s
     )
@@ -278,8 +281,10 @@ def _plan_wafer(
     ep: int | None,
     precision: Precision | None,
     max_batch: int,
+    max_tpot_s: float | None = None,
 ) -> Deployment:
-    """Wafers: the placement search picks an engine's wafers; `count` wafers hold count // that many engines."""
+    """Wafers: the placement search picks an engine's wafers; `count` wafers hold count // that many engines,
+    each laid out for the batch whose TPOT stays within `max_tpot_s` (as GPU layouts are chosen)."""
     for name, value in (("tp", tp), ("pp", pp), ("ep", ep)):
         if value not in (None, 0, 1):
             raise WafersimError(
@@ -289,7 +294,10 @@ def _plan_wafer(
             )
     precision_used: Precision = precision or model.default_precision
     lengths = layout_lengths(model, prompt_tokens, output_tokens)
-    spec = ReplicaSpec(model, system, Layout(), precision_used, max_batch, count=count, mean_tokens=lengths)
+    spec = ReplicaSpec(
+        model, system, Layout(), precision_used, max_batch, count=count, mean_tokens=lengths,
+        max_tpot_s=max_tpot_s,
+    )  # fmt: skip
     replica = build_replica(spec)
     per_replica = count // replica.accelerators
     accelerators = replicas * count

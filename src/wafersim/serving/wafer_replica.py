@@ -188,9 +188,11 @@ def wafer_replica(
     max_batch: int = DEFAULT_MAX_BATCH,
     batch: int | None = None,
     grid: tuple[int, int] | None = None,
+    max_tpot_s: float | None = None,
 ) -> WaferReplica:
     """The engine the estimate would deploy for these mean lengths (`batch=None`: its maximum-throughput
-    placement; `batch`/`grid` as `wafersim wafer estimate --batch/--grid`). Raises when nothing fits."""
+    placement, within `max_tpot_s` when given, as the estimate's batch choice; `batch`/`grid` as
+    `wafersim wafer estimate --batch/--grid`). Raises when nothing fits."""
     if system.kind != "wafer":
         raise WafersimError(f"{system.id} is not a wafer-scale system")
     request = EstimateRequest(
@@ -202,8 +204,9 @@ def wafer_replica(
         precision=precision,
         batch=batch,
         max_batch=max_batch,
+        max_tpot_s=max_tpot_s,
     )
-    options = WaferOptions(decode_grid=grid, prefill_grid=grid)
+    options = WaferOptions(decode_grid=grid, prefill_grid=grid, per_user_views=False)
     answer = estimate_wafer(request, options)
     if not answer.fits:
         raise WafersimError(

@@ -76,11 +76,14 @@ def test_compare_puts_wafers_beside_gpus(capsys):
         "h100-sxm:8,cs-3:0",
         "--precision",
         "bf16",
+        "--objective",
+        "fewest",
         "--json",
     )
     rows = {row["system"]: row for row in json.loads(out)["deployments"]}
     assert code == 0
     assert rows["cs-3"]["count"] == 4 and rows["cs-3"]["single_user"]["fits"]
+    assert rows["cs-3"]["sizing"]["objective"] == "fewest" and "fewest" in rows["cs-3"]["sizing"]["why"]
     assert (
         rows["cs-3"]["single_user"]["output_tokens_per_s_per_user"]
         > rows["h100-sxm"]["single_user"]["output_tokens_per_s_per_user"]
@@ -112,6 +115,52 @@ def test_compare_puts_wafers_beside_gpus(capsys):
             "[0, 1]",
         ),
         (["wafer", "map", "--model", "llama-3.1-405b", "--count", "2"], "needs"),
+        (
+            ["wafer", "map", "--model", "llama-3.1-8b", "--draft", "llama-3.1-8b", "--acceptance", "-0.5"],
+            "got -0.5",
+        ),
+        (
+            [
+                "estimate",
+                "--model",
+                "llama-3.1-8b",
+                "--system",
+                "h100-sxm",
+                "--count",
+                "1",
+                "--input-len",
+                "8",
+                "--output-len",
+                "8",
+                "--draft",
+                "llama-3.1-8b",
+                "--acceptance",
+                "0.5",
+            ],
+            "apply to wafer-scale",
+        ),
+        (
+            [
+                "estimate",
+                "--model",
+                "llama-3.1-8b",
+                "--system",
+                "cs-3",
+                "--count",
+                "1",
+                "--input-len",
+                "8",
+                "--output-len",
+                "8",
+                "--draft",
+                "llama-3.1-8b",
+                "--acceptance",
+                "0.5",
+                "--draft-tokens",
+                "0",
+            ],
+            "draft_tokens",
+        ),
         (["wafer", "sweep", "--model", "llama-3.1-8b", "--context", "0"], "--context"),
         (
             [
@@ -136,3 +185,13 @@ def test_compare_puts_wafers_beside_gpus(capsys):
 def test_bad_input_is_an_error_not_a_traceback(capsys, args, message):
     code, _, err = run(capsys, *args)
     assert code == 2 and err.startswith("error:") and message in err
+
+
+def test_compare_runs_wafer_rows_with_speculative_decoding_and_says_so(capsys):
+    args = ["compare", "--systems", "cs-3:4", "--draft", "llama-3.1-8b", "--acceptance", "0.8"]
+    code, out, _ = run(capsys, *args, "--json")
+    (row,) = json.loads(out)["deployments"]
+    assert code == 0 and row["single_user"]["speculative_used"] is True
+    assert row["single_user"]["speculative"]["draft_model"] == "llama-3.1-8b"
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "speculative decoding, draft llama-3.1-8b" in out

@@ -17,6 +17,7 @@ from wafersim.errors import WafersimError
 from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer, sram_budget, sram_use
 from wafersim.perf.wafer.search import Phases, Workload, decode_split, search, workspace
+from wafersim.perf.wafer.service import per_user
 from wafersim.perf.wafer.speculative import Speculative, SpeculativeResult, speculative_step
 from wafersim.perf.wafer.streaming import streaming_estimate
 
@@ -29,6 +30,8 @@ class WaferOptions:
     prefill_grid: tuple[int, int] | None = None  # region shape of the prefill placement
     speculative: Speculative | None = None
     weight_streaming: bool = False
+    # Also answer at batch 1 and at the serving batch (two more searches; the CLI's estimates ask for them).
+    per_user_views: bool = False
 
 
 def model_on_wafer(request: EstimateRequest, model: ModelSpec | None = None) -> ModelOnWafer:
@@ -88,11 +91,20 @@ def _base(request: EstimateRequest) -> dict:
     )
 
 
-def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None) -> Estimate:
-    options = options or WaferOptions()
-    _check(request)
-    if options.weight_streaming:
-        return streaming_estimate(request, model_on_wafer(request), options.decode_grid)
+@dataclass(frozen=True)
+class Solved:
+    """The placement search's answer for a request: where the model lives and how it runs."""
+
+    mow: ModelOnWafer
+    work: Workload
+    best: Phases
+    fewest: int | None
+    spec: SpeculativeResult | None  # the speculative rounds, when speculative decoding is used
+
+
+def solve(request: EstimateRequest, options: WaferOptions) -> Solved | Estimate:
+    """Search the placement (with room for the speculative draft when one is given); an Estimate that does not
+    fit when nothing does."""
     mow = model_on_wafer(request)
     work = workload(request, options)
     spec = None
@@ -115,7 +127,45 @@ def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None
         return Estimate(
             **_base(request), fits=False, reason=spec.reason, accelerators_needed=result.fewest_wafers
         )
-    return _answer(request, mow, work, best, result.fewest_wafers, spec)
+    return Solved(mow, work, best, result.fewest_wafers, spec)
+
+
+def estimate_wafer(request: EstimateRequest, options: WaferOptions | None = None) -> Estimate:
+    options = options or WaferOptions()
+    _check(request)
+    if options.weight_streaming:
+        return streaming_estimate(request, model_on_wafer(request), options.decode_grid)
+    solved = solve(request, options)
+    if isinstance(solved, Estimate):
+        return solved
+    answer = _answer(request, solved)
+    if options.per_user_views:
+        answer.extra.update(per_user_views(request, options, solved))
+    return answer
+
+
+def per_user_views(request: EstimateRequest, options: WaferOptions, solved: Solved) -> dict:
+    """Per-user speed and TTFT at batch 1 and at the batch the deployment serves within its TPOT bound
+    (`max_tpot_s`; without one, the maximum-throughput batch), the wafer's own and the client's."""
+    service = request.system.service
+    out = request.output_len
+    views: dict = {}
+    # The serving batch is chosen so that what the client sees (wafer step + host round trip) stays within
+    # the bound: the search is given the bound less the round trip.
+    bound = request.max_tpot_s
+    if bound is not None and service is not None:
+        bound = max(bound - service.host_round_trip_s, bound * 1e-3)
+    for name, batch, max_tpot in (("batch_1", 1, None), ("serving", None, bound)):
+        if request.batch == batch and request.max_tpot_s == max_tpot:
+            other = solved
+        else:
+            other = solve(replace(request, batch=batch, max_tpot_s=max_tpot), options)
+        if isinstance(other, Estimate):
+            views[name] = {"fits": False, "reason": other.reason}
+            continue
+        view = per_user(service, other.best, out, other.spec, request.max_tpot_s if batch is None else None)
+        views[name] = {"fits": True, **view.to_dict()}
+    return {"per_user": views}
 
 
 def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserved: float = 0.0) -> Estimate:
@@ -148,14 +198,8 @@ def _no_fit(request: EstimateRequest, fewest: int | None, work: Workload, reserv
     return Estimate(**_base(request), fits=False, reason=reason, accelerators_needed=fewest)
 
 
-def _answer(
-    request: EstimateRequest,
-    mow: ModelOnWafer,
-    work: Workload,
-    best: Phases,
-    fewest: int | None,
-    spec: SpeculativeResult | None,
-) -> Estimate:
+def _answer(request: EstimateRequest, solved: Solved) -> Estimate:
+    mow, work, best, fewest, spec = solved.mow, solved.work, solved.best, solved.fewest, solved.spec
     p = best.placement
     q = best.prefill_placement or p
     out = request.output_len
@@ -174,6 +218,22 @@ def _answer(
         tpot = spec.tpot_s + (best.batch - 1) / out * best.prefill_occupancy_s
         throughput = replicas * best.batch / (spec.tpot_s + best.batch / out * best.prefill_occupancy_s)
         extra["speculative"] = spec.summary()
+    extra["speculative_used"] = spec is not None
+    # `ttft_s`/`tpot_s` stay the wafer's own time; the client's adds the service path (service.py).
+    service = request.system.service
+    view = per_user(service, best, out, spec, request.max_tpot_s)
+    extra["wafer_ttft_s"] = view.wafer_ttft_s
+    extra["wafer_tpot_s"] = view.wafer_tpot_s
+    if service is not None:
+        extra["client_ttft_s"] = view.client_ttft_s
+        extra["client_tpot_s"] = view.client_tpot_s
+        extra["client_output_tokens_per_s_per_user"] = view.client_tokens_per_s_per_user
+        extra["service"] = {
+            "host_round_trip_s": service.host_round_trip_s,
+            "request_latency_s": service.request_latency_s,
+            "load": service.load,
+            "queue_s": view.queue_s,
+        }
     power = request.system.power.system_w_per_accelerator * request.count
     extra.update(
         {

@@ -25,6 +25,10 @@ from wafersim.perf.wafer.pipeline import (
     step_time,
 )
 
+# Verify widths in production are a handful of tokens (gamma 3-8 in Leviathan et al.); beyond 64 the verify
+# chunk is a prefill and the model here (one round's acceptance by a constant rate) stops being meaningful.
+MAX_DRAFT_TOKENS = 64
+
 
 @dataclass(frozen=True)
 class Speculative:
@@ -33,10 +37,30 @@ class Speculative:
     draft_tokens: int = 4  # gamma: tokens drafted per round
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.acceptance <= 1.0:
-            raise WafersimError(f"acceptance must be within [0, 1], got {self.acceptance}", field="acceptance")
-        if self.draft_tokens < 1:
-            raise WafersimError(f"draft_tokens must be >= 1, got {self.draft_tokens}", field="draft_tokens")
+        # `not (0 <= a <= 1)` also refuses NaN.
+        if not isinstance(self.acceptance, int | float) or not 0.0 <= self.acceptance <= 1.0:
+            raise WafersimError(
+                f"speculative acceptance must be a rate per drafted token within [0, 1], got {self.acceptance}",
+                field="acceptance",
+            )
+        if not isinstance(self.draft_tokens, int) or not 1 <= self.draft_tokens <= MAX_DRAFT_TOKENS:
+            raise WafersimError(
+                f"speculative draft_tokens must be an integer from 1 to {MAX_DRAFT_TOKENS}, got {self.draft_tokens}",
+                field="draft_tokens",
+            )
+
+    def check_target(self, target: ModelSpec) -> None:
+        """The draft must be a smaller model with the target's tokenizer."""
+        if self.draft.vocab_size != target.vocab_size:
+            raise WafersimError(
+                f"speculative draft {self.draft.id} has a {self.draft.vocab_size}-token vocabulary, target "
+                f"{target.id} {target.vocab_size}: speculative decoding needs a shared tokenizer"
+            )
+        if self.draft.params_total() >= target.params_total():
+            raise WafersimError(
+                f"speculative draft {self.draft.id} ({self.draft.params_total() / 1e9:.1f} B parameters) is not "
+                f"smaller than the target {target.id} ({target.params_total() / 1e9:.1f} B): a draft must be cheaper"
+            )
 
     @property
     def tokens_per_round(self) -> float:
@@ -77,11 +101,7 @@ def speculative_step(request, mow: ModelOnWafer, work, best, spec: Speculative) 
     from wafersim.perf.wafer.search import _table_regions, decode_split
 
     target = mow.model
-    if spec.draft.vocab_size != target.vocab_size:
-        raise WafersimError(
-            f"draft {spec.draft.id} has a {spec.draft.vocab_size}-token vocabulary, target {target.id} "
-            f"{target.vocab_size}: speculative decoding needs a shared tokenizer"
-        )
+    spec.check_target(target)
     # zip(..., strict=False) below: the draft may occupy fewer regions than the target.
     p = best.placement
     draft = ModelOnWafer(spec.draft, mow.arch, mow.system, mow.weight_bytes, mow.kv_bytes)
