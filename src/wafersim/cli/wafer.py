@@ -147,9 +147,7 @@ def map_cmd(
     catalog_dirs, as_json, speculative, plot_path,
 ):  # fmt: skip
     """Where each layer sits on which wafer, and SRAM use per PE (decode placement)."""
-    from wafersim.perf.types import Estimate
-    from wafersim.perf.wafer.estimator import solve
-    from wafersim.perf.wafer.mapview import placement_map
+    from wafersim.perf.wafer.mapview import wafer_map
     from wafersim.report.wafer_map import write_plot
 
     if plot_path:  # a bad picture path is named before the placement search, not after it
@@ -160,16 +158,7 @@ def map_cmd(
     request = _request(catalog, model, system, count, input_len, output_len, precision, batch, max_tpot)
     spec = _draft_model(parse_speculative(catalog, speculative))
     options = _options(grid, decode_grid, prefill_grid, speculative=spec)
-    solved = solve(request, options)
-    if isinstance(solved, Estimate):
-        needed = solved.accelerators_needed
-        raise WafersimError(
-            f"{request.model.id} does not fit {count} × {system}"
-            + (f": it needs {needed}" if needed and needed > count else f": {solved.reason}")
-        )
-    data = placement_map(solved.mow, solved.work, solved.best)
-    # The draft's share of each PE is reserved beside the target's (not drawn region by region).
-    data["speculative"] = solved.spec.summary() if solved.spec is not None else None
+    data = wafer_map(request, options)
     if plot_path:
         write_plot(data, plot_path)
     if as_json:
@@ -198,14 +187,14 @@ def map_cmd(
             *(f"{use[k]:,.0f}" for k in ("weights", "kv_cache", "activations", "code")),
         )
     make_console().print(table)
-    if solved.spec is not None:
-        sp = solved.spec.summary()
+    sp = data["speculative"]
+    if sp is not None:
         make_console().print(
             f"speculative: {sp['draft_model']} drafts {sp['draft_tokens']}, {sp['draft_layers_per_region']} "
             "draft layer(s) per region beside the target's (not in the SRAM columns); "
             + (
-                f"{fmt(solved.mow.reserved_bytes_per_pe, 'B')} per PE reserved for it"
-                if solved.mow.reserved_bytes_per_pe
+                f"{fmt(sp['reserved_bytes_per_pe'], 'B')} per PE reserved for it"
+                if sp["reserved_bytes_per_pe"]
                 else "it fits in the SRAM the target leaves free"
             )
         )

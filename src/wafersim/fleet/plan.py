@@ -256,13 +256,13 @@ def replica_sizes(scenario: Scenario, catalog: Catalog) -> dict[tuple[int, int],
     it at the scenario's mean lengths and within its p90 TPOT target (models named in
     `replica_accelerators_by_model` keep their size). Pairs that no count holds keep the configured size, and
     their capacity says why."""
-    from wafersim.fleet.capacity import _serving_lengths
-    from wafersim.perf.estimate import EstimateRequest
+    from wafersim.fleet.capacity import serving_lengths
+    from wafersim.perf.types import EstimateRequest
     from wafersim.serving.replica import layout_lengths
     from wafersim.serving.workload import synthetic
 
     # The mean lengths the capacity search lays its replica out for (fleet/capacity.py draws the same).
-    prompt, output = _serving_lengths(scenario.demand.lengths)
+    prompt, output = serving_lengths(scenario.demand.lengths)
     rng = np.random.default_rng(scenario.seed)
     base = synthetic(rng, 1.0, count=scenario.demand.simulated_requests, prompt=prompt, output=output)
     mean_prompt, mean_output = float(np.mean(base.prompt_tokens)), float(np.mean(base.output_tokens))

@@ -47,7 +47,7 @@ def estimate(body: EstimateBody) -> dict[str, Any]:
 
     fields = body.model_dump(exclude={"life_years", "usd_per_kwh", "pue"})
     cost = wafersim.CostAssumptions(life_years=body.life_years, usd_per_kwh=body.usd_per_kwh, pue=body.pue)
-    return _finite(wafersim.estimate(cost=cost, **fields).to_dict())
+    return _finite(wafersim.estimate(cost=cost, per_user_views=True, **fields).to_dict())  # as the CLI
 
 
 def compare(body: CompareBody) -> dict[str, Any]:

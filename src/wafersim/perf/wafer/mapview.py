@@ -7,24 +7,32 @@ from typing import Any
 
 from wafersim.errors import WafersimError
 from wafersim.perf.types import EstimateRequest
-from wafersim.perf.wafer.estimator import WaferOptions, model_on_wafer, workload
+from wafersim.perf.wafer.estimator import WaferOptions
 from wafersim.perf.wafer.pipeline import ModelOnWafer, region_sram
-from wafersim.perf.wafer.search import Phases, Workload, search, workspace
+from wafersim.perf.wafer.search import Phases, Workload, workspace
 
 
 def wafer_map(request: EstimateRequest, options: WaferOptions | None = None) -> dict[str, Any]:
-    """The decode placement the search picks for `request` (a wafer system) as `placement_map` data: what
-    `wafersim wafer map --json` prints."""
-    mow = model_on_wafer(request)
-    work = workload(request, options or WaferOptions())
-    result = search(mow, work)
-    if result.best is None:
-        needed = result.fewest_wafers
+    """The decode placement the search picks for `request` (a wafer system) as `placement_map` data, with room
+    for a speculative draft when `options` has one: what `wafersim wafer map --json` prints."""
+    from wafersim.perf.types import Estimate
+    from wafersim.perf.wafer.estimator import solve
+
+    solved = solve(request, options or WaferOptions())
+    if isinstance(solved, Estimate):
+        needed = solved.accelerators_needed
         raise WafersimError(
             f"{request.model.id} does not fit {request.count} × {request.system.id}"
-            + (f": it needs {needed}" if needed and needed > request.count else " with these options")
+            + (f": it needs {needed}" if needed and needed > request.count else f": {solved.reason}")
         )
-    return placement_map(mow, work, result.best)
+    data = placement_map(solved.mow, solved.work, solved.best)
+    # The draft's share of each PE is reserved beside the target's (not drawn region by region).
+    data["speculative"] = (
+        solved.spec.summary() | {"reserved_bytes_per_pe": solved.mow.reserved_bytes_per_pe}
+        if solved.spec is not None
+        else None
+    )
+    return data
 
 
 def placement_map(mow: ModelOnWafer, work: Workload, phases: Phases) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from wafersim.catalog import Catalog, Precision
 from wafersim.catalog.systems import ServiceSpec
 from wafersim.catalog.toml_io import read_toml, validate
 from wafersim.errors import WafersimError
-from wafersim.perf.estimate import Estimate, EstimateRequest
+from wafersim.perf.types import Estimate, EstimateRequest
 
 WAFER_POINTS = Path(__file__).resolve().parent.parent / "data" / "validation_wafer.toml"
 WaferMetric = Literal[
