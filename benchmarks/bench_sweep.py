@@ -1,7 +1,7 @@
 """Sweep throughput: points per second on 1 and 2 local workers and on a local Ray runtime.
 
 Two sweeps, each run fresh (no reuse) on every engine:
-- capacity: 20 capacity searches (Llama 3.1 8B on 1-2 × H100/H200, 5 TPOT targets, 1,000 synthetic requests);
+- capacity: 20 capacity searches (Llama 3.1 8B on 1-2 × H100/H200, 5 TPOT targets, 5,000 synthetic requests);
 - estimate: 200 estimates (3 models × 4 GPU systems × 2 precisions × ... batch 1/auto).
 Run:  .venv/bin/python benchmarks/bench_sweep.py [--repeats 3] [--tasks capacity,estimate] [--no-ray]
 Prints one JSON line per (task, engine, repeat) and the median points/s per engine with the 1 -> 2 ratio.
@@ -26,7 +26,7 @@ SPECS = {
             "system": ["h100-sxm:1", "h100-sxm:2", "h200-sxm:1", "h200-sxm:2"],
             "slo_tpot_s": [0.03, 0.04, 0.05, 0.075, 0.1],
         },
-        "fixed": {"slo_ttft_s": 2.0, "input_len": 1000, "output_len": 200, "synthetic_requests": 1000},
+        "fixed": {"slo_ttft_s": 2.0, "input_len": 1000, "output_len": 200, "synthetic_requests": 5000},
     },
     "estimate": {
         "task": "estimate",

@@ -18,6 +18,7 @@ from typing import Any
 
 from wafersim.catalog import Catalog, ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
+from wafersim.parallel import Engine
 from wafersim.perf.api import _spec
 from wafersim.perf.estimate import estimate
 from wafersim.perf.layout import candidate_layouts
@@ -25,7 +26,7 @@ from wafersim.perf.types import Estimate, EstimateRequest
 
 # Wafer replicas are tried up to this multiple of the fewest wafers that hold the model: more wafers give more
 # SRAM for KV (bigger batches) and shorter pipelines per wafer.
-WAFER_COUNT_MULTIPLES = (1, 2, 4)
+WAFER_COUNT_MULTIPLES = (1, 2)
 MAX_BATCH = 2048  # TensorRT-LLM's default engine max_batch_size, as `estimate` uses
 
 
@@ -110,6 +111,7 @@ def _replica_counts(model: ModelSpec, system: SystemSpec, base: dict[str, Any]) 
 
 
 def _layouts(model: ModelSpec, system: SystemSpec, count: int) -> list[dict[str, Any]]:
+    """Every layout of one replica of `count` (data-parallel copies left out: they scale tokens and power alike)."""
     if system.kind == "wafer":
         return [{}]  # the placement search decides how layers spread over the wafers
     return [
@@ -119,23 +121,28 @@ def _layouts(model: ModelSpec, system: SystemSpec, count: int) -> list[dict[str,
     ]
 
 
-def _configs(model: ModelSpec, system: SystemSpec, base: dict[str, Any]) -> tuple[list[_Config], int]:
-    """Every (replica size, layout, batch) that fits, and how many estimates that took."""
+def _count_configs(job: tuple[SystemSpec, int, dict[str, Any]]) -> tuple[list[_Config], int]:
+    """Every layout and batch of one replica size that fits, and how many estimates that took (one job of the
+    search: a process keeps its placement caches across the batches of one size)."""
+    system, count, base = job
     configs, evaluated = [], 0
-    for count in _replica_counts(model, system, base):
-        for layout in _layouts(model, system, count):
-            largest = estimate(EstimateRequest(count=count, **layout, **base))
-            evaluated += 1
-            if not largest.fits:
-                continue
-            # Wafer estimates search a placement per batch (seconds each): a coarser ladder there.
-            ladder = (4**k for k in range(6)) if system.kind == "wafer" else (2**k for k in range(12))
-            batches = sorted({b for b in ladder if b < largest.batch} | {largest.batch})
-            for batch in batches:
-                answer = estimate(EstimateRequest(count=count, batch=batch, **layout, **base))
-                evaluated += 1
-                if answer.fits and answer.tpot_s and answer.power_w:
-                    configs.append(_Config(system, count, layout, answer))
+    for layout in _layouts(base["model"], system, count):
+        largest = estimate(EstimateRequest(count=count, **layout, **base))
+        evaluated += 1
+        if not largest.fits:
+            continue
+        # Wafer estimates search a placement per batch (seconds each): a coarser ladder there.
+        ladder = (8**k for k in range(4)) if system.kind == "wafer" else (2**k for k in range(12))
+        batches = sorted({b for b in ladder if b < largest.batch} | {largest.batch})
+        for batch in batches:
+            answer = (
+                largest
+                if batch == largest.batch
+                else estimate(EstimateRequest(count=count, batch=batch, **layout, **base))
+            )
+            evaluated += batch != largest.batch
+            if answer.fits and answer.tpot_s and answer.power_w:
+                configs.append(_Config(system, count, layout, answer))
     return configs, evaluated
 
 
@@ -232,9 +239,11 @@ def frontier(
     slo_tpot_s: float | None = None,
     disagg: bool = False,
     catalog: Catalog | None = None,
+    workers: int | None = None,
 ) -> Frontier:
     """Every deployment of `model` on `systems` (ids or specs) within reach, flagged on or off the Pareto
-    frontier of output tokens/s per user against output tokens/s per MW; `disagg` adds prefill/decode pools."""
+    frontier of output tokens/s per user against output tokens/s per MW; `disagg` adds prefill/decode pools.
+    Replica sizes are evaluated on `workers` local processes (default: every core)."""
     if not systems:
         raise WafersimError("frontier needs at least one system", field="systems")
     model = _spec(model, "model", catalog)
@@ -244,10 +253,21 @@ def frontier(
             raise WafersimError(f"{name} must be a positive number of seconds, got {value}", field=name)
     base = dict(model=model, input_len=input_len, output_len=output_len, precision=precision,
                 max_batch=MAX_BATCH)  # fmt: skip
-    by_system, evaluated = {}, 0
-    for system in dict.fromkeys(systems):
-        by_system[system.id], spent = _configs(model, system, base | {"system": system})
+    jobs = [
+        (system, count, base | {"system": system})
+        for system in dict.fromkeys(systems)
+        for count in _replica_counts(model, system, base | {"system": system})
+    ]
+    # Wafer replicas cost seconds an estimate: the biggest first, so the pool's workers finish together.
+    jobs.sort(key=lambda job: -(job[1] if job[0].kind == "wafer" else 0))
+    by_system: dict[str, list[_Config]] = {system.id: [] for system in dict.fromkeys(systems)}
+    evaluated = 0
+    for _, (configs, spent) in Engine("local", workers=workers).imap(_count_configs, jobs):
         evaluated += spent
+        for config in configs:
+            by_system[config.system.id].append(config)
+    for configs in by_system.values():  # the order jobs finished in must not change the answer
+        configs.sort(key=lambda c: (c.count, sorted(c.layout.items()), c.answer.batch))
     slo = (slo_ttft_s, slo_tpot_s)
     points = [p for configs in by_system.values() for p in _aggregated(configs, slo)]
     if disagg:
