@@ -2,9 +2,11 @@
 
 - K-tree allreduce (WaferLLM, He et al., OSDI 2025, section on MeshGEMV; K = 2 as in its implementation):
   a line of L PEs is cut into ~sqrt(L) groups; each group reduces toward its root by a pipelined chain, the group
-  roots reduce by one chain whose stages are a group apart (wavelets pass through routers, no core relays in
-  between), and the result is multicast back along the line. Critical path ~ 2n + L + 3*sqrt(L) instead of the
-  single chain's n + 3L (every relay stage costs the two ramp crossings).
+  roots reduce by chains whose stages are a group apart (wavelets pass through routers, no core relays in
+  between), and the result is multicast back along the line. The roots reduce toward the middle of the line from
+  both ends at once (two chains, then one hop-group to join them), so the root chain and the multicast each span
+  half the line: critical path ~ 3n + L + 3*sqrt(L), where a root at one end costs ~ 2n + 2L (the multicast
+  back would cross the whole line). Lines of fewer than four groups keep the root at the end.
 - Pipeline allreduce: one relay chain over the whole line (the vendor's pipelined reduce), then multicast.
 - Ring allreduce: reduce-scatter then all-gather over a ring laid out with WaferLLM's interleaving, so every ring
   neighbour is at most 2 hops away (a plain ring's wrap-around would cross the whole line every step).
@@ -65,13 +67,34 @@ def reduce_steps(
     second = f"{prefix}_l2"
     program.symbol(second, n, dtype)
     roots = tuple(group[-1] for group in groups)
+    if len(roots) < 4:
+        steps.append(
+            Step(
+                f"{prefix}:roots",
+                patterns=(ChainReduce(f"{prefix}_roots", axis, (roots,), first, second, n, (2, 3), op),),
+            )
+        )
+        return steps, second, roots[-1]
+    # Both halves of the roots reduce toward the middle at once, then the two halves join over one group gap.
+    middle = (len(roots) - 1) // 2  # the east half keeps at least two roots
+    west, east = roots[: middle + 1], tuple(reversed(roots[middle + 1 :]))
+    third = f"{prefix}_l3"
+    program.symbol(third, n, dtype)
     steps.append(
         Step(
             f"{prefix}:roots",
-            patterns=(ChainReduce(f"{prefix}_roots", axis, (roots,), first, second, n, (2, 3), op),),
+            patterns=(ChainReduce(f"{prefix}_roots", axis, (west, east), first, second, n, (2, 3), op),),
         )
     )
-    return steps, second, roots[-1]
+    steps.append(
+        Step(
+            f"{prefix}:join",
+            patterns=(
+                ChainReduce(f"{prefix}_join", axis, ((east[-1], west[-1]),), second, third, n, (2,), op),
+            ),
+        )
+    )
+    return steps, third, west[-1]
 
 
 def allreduce_line_steps(

@@ -90,29 +90,36 @@ def vec(arch: FabricArch, op: str, length: int, dtype: str = "fp16") -> int:
 
 
 @lru_cache(maxsize=4096)
-def _ktree_shape(length: int) -> tuple[int, int, int]:
-    """(largest group, roots span, number of groups) of the two-level K-tree on a line (collectives.py)."""
+def _ktree_shape(length: int) -> tuple[int, tuple[int, ...]]:
+    """(largest group, group roots) of the two-level K-tree on a line (collectives.py)."""
     groups = ktree_groups(length)
-    roots = [g[-1] for g in groups]
-    return max(len(g) for g in groups), roots[-1] - roots[0], len(groups)
+    return max(len(g) for g in groups), tuple(g[-1] for g in groups)
 
 
 @arch_cache
 def ktree_allreduce_line(arch: FabricArch, length: int, n: int) -> int:
-    """K-tree allreduce of n elements along every line of `length` PEs: group chains, root chain, multicast."""
+    """K-tree allreduce of n elements along every line of `length` PEs: group chains, root chains toward the
+    middle, their join, multicast back from the middle (collectives.reduce_steps)."""
     if length <= 1 or n <= 0:
         return 0
     hop, ramp = _hop_ramp(arch)
-    largest, span, groups = _ktree_shape(length)
+    largest, roots = _ktree_shape(length)
     chain = (largest - 1) * (hop + 2 * ramp) + n
-    if groups == 1:
+    if len(roots) == 1:
         root = length - 1
         reach = max(root, length - 1 - root)
         return chain + reach * hop + 2 * ramp + n
-    roots = span * hop + (groups - 1) * 2 * ramp + n
-    # The result sits on the last group's root (the line's last PE); the multicast reaches the far end.
-    bcast = (length - 1) * hop + 2 * ramp + n
-    return chain + roots + bcast
+    if len(roots) < 4:
+        up = (roots[-1] - roots[0]) * hop + (len(roots) - 1) * 2 * ramp + n
+        return chain + up + (length - 1) * hop + 2 * ramp + n
+    middle = (len(roots) - 1) // 2
+    west = (roots[middle] - roots[0]) * hop + middle * 2 * ramp
+    east = (roots[-1] - roots[middle + 1]) * hop + (len(roots) - middle - 2) * 2 * ramp
+    # The join reuses the roots' color on other routes: one control wavelet switches them (switching.py).
+    join = (roots[middle + 1] - roots[middle]) * hop + 2 * ramp + n + 1
+    root = roots[middle]
+    bcast = max(root, length - 1 - root) * hop + 2 * ramp + n
+    return chain + max(west, east) + n + join + bcast
 
 
 def multicast_line(arch: FabricArch, length: int, n: int) -> int:
