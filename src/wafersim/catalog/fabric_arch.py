@@ -135,6 +135,17 @@ class FabricArch(_Frozen):
             return self.simd.fp16_fp32_fma if op == "mixed_fma" else self.simd.fp16_fma
         return self.simd.fp32_add if op == "add" else self.simd.fp32_fma
 
+    def port_width(self, op: Op, dtype: DTypeName) -> int:
+        """Elements per cycle the PE's SRAM ports sustain for `op` in `dtype`, each vector operand read through
+        its own port from its own bank. `fma` (y = y + a * x), `add` and `mul` read two vectors and write one;
+        `mixed_fma` (@fmachs) is a dot product into an fp32 scalar: two vectors read, none written per element."""
+        port_bytes = self.memory.port_width_bits // 8
+        size = 4 if dtype == "fp32" else 2
+        per_cycle = self.memory.reads_per_cycle * port_bytes // (2 * size)
+        if op != "mixed_fma":
+            per_cycle = min(per_cycle, self.memory.writes_per_cycle * port_bytes // size)
+        return max(1, per_cycle)
+
     def stride_width(self, stride: int) -> int | None:
         """Width cap a strided access imposes, or None when the access keeps full SIMD width."""
         if stride in (0, 1):

@@ -1,7 +1,9 @@
-"""Cycle costs of local vector work, from the architecture's SIMD widths and stride rules (no other constants).
+"""Cycle costs of local vector work, from the architecture's SIMD widths, SRAM ports and stride rules (no other
+constants).
 
 A DSD vector instruction over `length` elements issues ceil(length / width) cycles, where width is the SIMD width
-of the operation and data type, capped by the stride rule of the access. Matrix kernels are written as the vendor's
+of the operation and data type, capped by what the SRAM read and write ports deliver per cycle and by the stride
+rule of the access. Matrix kernels are written as the vendor's
 examples write them: a GEMV is one FMA over a column of A per element of x (`@fmach(y, y, A_col, x_j)`), a GEMM
 block one such column FMA per (k, n) pair.
 """
@@ -15,7 +17,9 @@ from wafersim.fabric.dtypes import DType
 
 
 def width(arch: FabricArch, op: str, dtype: DType, stride: int = 1) -> int:
-    simd = arch.simd_width(op, dtype.name)
+    # The SIMD width, unless the SRAM ports cannot feed it (WSE-3 doubled the fp16 SIMD width over WSE-2 but
+    # not the memory bandwidth per PE: 21 PB/s / 900k PEs / 1.1 GHz = 21 B/cycle, facts.md s.1).
+    simd = min(arch.simd_width(op, dtype.name), arch.port_width(op, dtype.name))
     cap = arch.stride_width(stride)
     return min(simd, cap) if cap else simd
 
