@@ -37,10 +37,18 @@ def test_seed_is_recorded_and_reproducible(wse2):
     assert a.seed == 11 and np.array_equal(a.outputs["y"], b.outputs["y"])
 
 
-def test_wse3_computes_faster_than_wse2(wse2, wse3):
-    assert kernel_cycles("meshgemv", wse3, 8, 8, m=512, n=512) < kernel_cycles(
+def test_wse3_simd_is_bound_by_its_sram_ports(wse2, wse3):
+    """WSE-3 doubled the fp16 SIMD width (8 vs 4) but not the SRAM bandwidth per PE (two 64-bit reads, one
+    64-bit write): a GEMV streaming its weights runs at the ports' 4 FMAs per cycle on both, while a dot product
+    (@fmachs: nothing written per element) gains WSE-3's wider SIMD."""
+    from wafersim.fabric.costs import vector_cycles
+    from wafersim.fabric.dtypes import FP16
+
+    assert kernel_cycles("meshgemv", wse3, 8, 8, m=512, n=512) == kernel_cycles(
         "meshgemv", wse2, 8, 8, m=512, n=512
     )
+    assert vector_cycles(wse3, "fma", FP16, 64) == vector_cycles(wse2, "fma", FP16, 64) == 16
+    assert vector_cycles(wse3, "mixed_fma", FP16, 64) == 16 < vector_cycles(wse2, "mixed_fma", FP16, 64) == 32
 
 
 def test_meshgemm_shift_beats_cannon_wraparound_on_wide_grids(wse2):

@@ -73,9 +73,11 @@ def test_decode_iteration_is_the_estimates_decode_step():
 
 def test_saturation_throughput_approaches_wafer_estimate():
     """Six batches' worth arriving at once; steady-state output tokens/s (finishes between the 20th and 80th
-    percentile) within 10 % of the estimate's maximum-throughput figure (measured +3.5 % with vLLM, −3.5 % with
-    Sarathi): the estimate holds exactly its batch at the mean context and spreads prompts evenly over decode
-    steps; the simulator has sequences at every phase, block rounding and the admission watermark."""
+    percentile) within 15 % of the estimate's maximum-throughput figure (measured −3.9 % with vLLM, −11.9 % with
+    Sarathi; +3.5 % and −3.5 % before the SRAM-port bound made prompt chunks costlier beside decode steps): the
+    estimate holds exactly its batch at the mean context and spreads prompts evenly over decode steps; the
+    simulator has sequences at every phase, block rounding and the admission watermark, and Sarathi's mixed
+    iterations carry decode tokens at the prompt chunk's pass size."""
     m = CATALOG.model("llama-3.1-8b")
     reference = estimate_wafer(EstimateRequest(m, CS3, 1, PROMPT, OUTPUT))
     deployment = plan_deployment(m, CS3, 1, 1, PROMPT, OUTPUT)
@@ -87,7 +89,7 @@ def test_saturation_throughput_approaches_wafer_estimate():
         )
         low, high = int(0.2 * n), int(0.8 * n)
         steady = (high - low) * OUTPUT / (finish[high] - finish[low])
-        assert steady == pytest.approx(reference.output_tokens_per_s, rel=0.10), policy
+        assert steady == pytest.approx(reference.output_tokens_per_s, rel=0.15), policy
 
 
 @pytest.mark.parametrize(("model", "count"), [("llama-3.1-8b", 1), ("llama-3.1-70b", 4)])

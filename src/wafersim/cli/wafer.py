@@ -173,7 +173,7 @@ def map_cmd(
     for r in data["regions"]:
         use = r["sram_bytes_per_pe"]
         holds = (
-            f"layers {r['layers'][0]}-{r['layers'][1]}"
+            f"layers {r['layers'][0]}-{r['layers'][1]}" + (" + head" if "vocab_rows" in r else "")
             if r["kind"] == "layers"
             else f"head ({r['vocab_rows']} rows)"
         )

@@ -5,8 +5,12 @@
   roots reduce by chains whose stages are a group apart (wavelets pass through routers, no core relays in
   between), and the result is multicast back along the line. The roots reduce toward the middle of the line from
   both ends at once (two chains, then one hop-group to join them), so the root chain and the multicast each span
-  half the line: critical path ~ 3n + L + 3*sqrt(L), where a root at one end costs ~ 2n + 2L (the multicast
-  back would cross the whole line). Lines of fewer than four groups keep the root at the end.
+  half the line: critical path ~ 4n + L + 3*sqrt(L), where a root at one end costs ~ 3n + 2L (the multicast
+  back would cross the whole line). Lines of fewer than four groups keep the root at the end. WaferLLM's own
+  kernels root the second phase in the middle of the line the same way (github.com/MeshInfra/WaferLLM,
+  Decode/WSE-2/run_wse2.sh: root_2nd_phase = (group_num / 2) * group size + group size / 2, comm_pe.csl's
+  up/down reduce colors); they also root each group in its middle, where these chains still end at the
+  group's last PE (at most ~sqrt(L) stages, a small term).
 - Pipeline allreduce: one relay chain over the whole line (the vendor's pipelined reduce), then multicast.
 - Ring allreduce: reduce-scatter then all-gather over a ring laid out with WaferLLM's interleaving, so every ring
   neighbour is at most 2 hops away (a plain ring's wrap-around would cross the whole line every step).

@@ -57,6 +57,10 @@ def placement_map(mow: ModelOnWafer, work: Workload, phases: Phases) -> dict[str
         }
         if region.kind == "layers":
             entry["layers"] = [region.first_layer, region.last_layer - 1]
+            # Compact packing may put (part of) the output head after the last layers in the same region.
+            head_rows = sum(u.head_rows for u in region.units if u.is_head)
+            if head_rows:
+                entry["vocab_rows"] = head_rows
         else:
             entry["vocab_rows"] = region.table_share
         regions.append(entry)

@@ -138,7 +138,7 @@
         x.push(x0 + r.cols / 2);
         y.push(r.y + r.rows / 2);
         fill.push(r.sram_fill);
-        const holds = r.kind === "layers" ? `layers ${r.layers[0]}–${r.layers[1]}` : `head (${r.vocab_rows} rows)`;
+        const holds = r.kind === "layers" ? `layers ${r.layers[0]}–${r.layers[1]}${r.vocab_rows ? " + head" : ""}` : `head (${r.vocab_rows} rows)`;
         text.push(`wafer ${r.wafer}, region ${r.index}: ${holds}<br>SRAM per PE ${f(Object.values(r.sram_bytes_per_pe)
           .reduce((a, b) => a + b, 0))} B (${(100 * r.sram_fill).toFixed(0)}%)`);
       }
