@@ -482,7 +482,8 @@ def step_time(
             before = p.regions[n - 1]
             carry = 1 if (not before.units or before.units[-1].ends_layer) else 2
             edge = cf.stream(arch, height + width, carry * ceil_div(tokens * d, r)) / hz
-            io += link * carry + 2 * edge
+            # The accumulator travels in the same message as the activation: one latency, twice the bytes.
+            io += link + (carry - 1) * link_bytes / mow.system.scale_out.bw_bytes_per_s + 2 * edge
             previous_wafer = region.wafer
     # Sampled token to the host, its embedding row back in to the first wafer's first region.
     first = p.regions[0]
