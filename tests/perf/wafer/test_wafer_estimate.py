@@ -200,3 +200,28 @@ def test_max_tpot_bounds_the_batch(catalog):
 def test_a_prefill_grid_that_cannot_hold_the_model_is_refused(catalog):
     answer = estimate_wafer(request(catalog), WaferOptions(prefill_grid=(16, 16)))
     assert not answer.fits and "prefill_grid 16x16" in answer.reason
+
+
+def test_each_wafer_crossing_pays_one_link_latency(catalog):
+    """A token crosses each wafer boundary in one message: its activation and, where a layer is cut inside its
+    FFN, its accumulator beside it (twice the bytes, one latency). Raising the link latency by d raises the
+    decode path's I/O by (boundaries + 2) d, the 2 being the host round trip out of the last wafer and back in."""
+    from dataclasses import replace
+
+    from wafersim.perf.wafer.estimator import WaferOptions, solve
+    from wafersim.perf.wafer.pipeline import step_time
+
+    ask = request(catalog, "gpt-oss-120b", 2, input_len=1000, output_len=1000, precision="fp4", batch=1)
+    solved = solve(ask, WaferOptions())
+    p = solved.best.placement
+    crossing = [a for a, b in zip(p.regions, p.regions[1:], strict=False) if a.wafer != b.wafer]
+    boundaries = len(crossing)
+    # The placement cuts an MoE layer inside its FFN at the wafer boundary: the accumulator travels too.
+    assert boundaries >= 1 and any(a.units and not a.units[-1].ends_layer for a in crossing)
+    delta = 1e-5
+    link = solved.mow.system.scale_out
+    slower = link.model_copy(update={"latency_s": link.latency_s + delta})
+    mow2 = replace(solved.mow, system=solved.mow.system.model_copy(update={"scale_out": slower}))
+    base = step_time(solved.mow, p, 1, 1, 1500)
+    more = step_time(mow2, p, 1, 1, 1500)
+    assert more.io_s - base.io_s == pytest.approx((boundaries + 2) * delta, rel=1e-9)
