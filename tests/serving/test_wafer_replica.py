@@ -57,8 +57,9 @@ def test_low_load_matches_batch_one_wafer_estimate(model, count):
 
 
 def test_decode_iteration_is_the_estimates_decode_step():
-    """A decode-only iteration at the estimate's batch and mean context is the estimate's decode step: M =
-    min(batch, stages) micro-batches in flight, max(path, M × busiest)."""
+    """A decode-only iteration at the estimate's batch and mean context is the estimate's decode step: M full
+    micro-batches in flight (min(batch, stages) of them, fewer when the last would be empty), max(path, M ×
+    busiest)."""
     m = CATALOG.model("llama-3.1-8b")
     reference = estimate_wafer(EstimateRequest(m, CS3, 1, PROMPT, OUTPUT))
     deployment = plan_deployment(m, CS3, 1, 1, PROMPT, OUTPUT)
@@ -68,7 +69,9 @@ def test_decode_iteration_is_the_estimates_decode_step():
     step = deployment.replica.iteration_time_s(decode_work(float(reference.batch), float(context)))
     assert float(step) == pytest.approx(reference.extra["decode_step_s"], rel=1e-9)
     micro = reference.extra["placement"]["decode_micro_batches"]
-    assert micro == min(reference.batch, reference.pp) > 1
+    # Full micro-batches: ceil(batch / ceil(batch / min(batch, stages))) of them, each with the same tokens.
+    tokens = -(-reference.batch // min(reference.batch, reference.pp))
+    assert micro == -(-reference.batch // tokens) > 1
 
 
 def test_saturation_throughput_approaches_wafer_estimate():

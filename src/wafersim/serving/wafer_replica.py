@@ -50,14 +50,7 @@ from wafersim.perf.wafer.pipeline import (
     sram_use,
     step_time,
 )
-from wafersim.perf.wafer.search import (
-    PREFILL_CHUNKS_PRICED,
-    Phases,
-    Workload,
-    best_prefill,
-    decode_split,
-    search,
-)
+from wafersim.perf.wafer.search import Phases, Workload, best_prefill, decode_split, search
 from wafersim.perf.work import StepWork
 
 
@@ -143,10 +136,7 @@ class WaferReplica:
         # estimate's chunk search (powers only: a handful of distinct passes to price, whatever the lengths).
         cap = np.minimum(float(self.plan.pass_tokens), tokens)
         even = np.minimum(np.ceil(tokens / np.minimum(sequences, self.stages)), cap)
-        # The estimate prices its PREFILL_CHUNKS_PRICED largest chunk sizes; the engine weighs the same ones
-        # (smaller passes, down to one token as a decode step, are not how the estimate prefills either).
-        top = self.plan.pass_tokens.bit_length()
-        powers = [np.minimum(float(2**k), cap) for k in range(max(0, top - PREFILL_CHUNKS_PRICED), top)]
+        powers = [np.minimum(float(2**k), cap) for k in range(self.plan.pass_tokens.bit_length())]
         per_pass = np.where(prefill, np.stack(powers), even)
         passes = np.ceil(tokens / per_pass)
         chain = np.minimum(passes, np.ceil(np.ceil(tokens / sequences) / per_pass))

@@ -187,10 +187,9 @@ def largest(lo: int, hi: int, ok) -> int:
 def decode_split(p: Placement, batch: int) -> tuple[int, int]:
     """(micro-batches, sequences per micro-batch): enough micro-batches to keep every stage busy."""
     micro = max(1, min(batch, len(p.regions)))
-    return micro, ceil_div(batch, micro)
-
-
-PREFILL_CHUNKS_PRICED = 3  # the largest chunk sizes that fit are priced; smaller ones only lose efficiency
+    tokens = ceil_div(batch, micro)
+    # Full micro-batches only: 82 sequences over 47 stages run as 41 micro-batches of 2, not 47.
+    return ceil_div(batch, tokens), tokens
 
 
 def best_prefill(
@@ -200,7 +199,8 @@ def best_prefill(
     `batch` sequences' KV cache; None if not even a one-token chunk fits beside it. Chunks (powers of two) run
     as GEMMs (`prefill.py`) where their 2-D workspace fits, else on the decode kernels (GEMV, the workspace
     replicated along the rows), the only way left when the SRAM is nearly full. Workspace grows with the
-    chunk, so the largest chunk that fits is found by bisection and it and the next smaller ones are priced."""
+    chunk, so the largest chunk that fits is found by bisection; smaller ones are priced while TTFT falls, and
+    one-token decode passes beside them (the chunk sizes the serving engine weighs, serving/wafer_replica.py)."""
     tokens = decode_split(p, batch)[1]
     # Each chunk's queries attend, on average, to half the prompt.
     context = max(1, work.input_len // 2)
@@ -216,12 +216,20 @@ def best_prefill(
         if last < 0:
             continue
         best: tuple[float, int, StepTime] | None = None
-        for i in range(last, max(-1, last - PREFILL_CHUNKS_PRICED), -1):
+        for i in range(last, -1, -1):
             size = sizes[i]
             step = step_time(mow, p, size, 1, context, size, work.expert_imbalance, gemm=gemm)
             ttft = step.path_s + (ceil_div(work.input_len, size) - 1) * step.busiest_s
-            if best is None or ttft < best[0]:
-                best = (ttft, size, step)
+            if best is not None and ttft >= best[0]:
+                break  # TTFT against chunk size has one minimum: smaller chunks only add passes from here
+            best = (ttft, size, step)
+        # One token per pass is a decode step (GEMV kernels, one-hop KV shift): through a pipeline of many
+        # regions the passes overlap, and on short prompts that can beat any chunk.
+        if best is not None and best[1] > 1:
+            step = step_time(mow, p, 1, 1, context, 1, work.expert_imbalance)
+            ttft = step.path_s + (work.input_len - 1) * step.busiest_s
+            if ttft < best[0]:
+                best = (ttft, 1, step)
         return best
     return None
 
@@ -425,9 +433,7 @@ def search(mow: ModelOnWafer, work: Workload) -> SearchResult:
             best.placement.cols,
         )
     ):
-        error = (
-            f"prefill_grid {work.prefill_grid[0]}x{work.prefill_grid[1]}: no placement of that shape fits"
-        )
+        error = f"prefill_grid {work.prefill_grid[0]}x{work.prefill_grid[1]}: no placement of that shape fits"
     return SearchResult(chosen, fewest, len(placements), error)
 
 
