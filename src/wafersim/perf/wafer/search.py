@@ -192,6 +192,9 @@ def decode_split(p: Placement, batch: int) -> tuple[int, int]:
     return ceil_div(batch, tokens), tokens
 
 
+PREFILL_CHUNKS_PRICED = 3  # with a batch in flight, the largest chunk sizes that fit are priced
+
+
 def best_prefill(
     mow: ModelOnWafer, p: Placement, work: Workload, batch: int
 ) -> tuple[float, int, StepTime] | None:
@@ -199,8 +202,9 @@ def best_prefill(
     `batch` sequences' KV cache; None if not even a one-token chunk fits beside it. Chunks (powers of two) run
     as GEMMs (`prefill.py`) where their 2-D workspace fits, else on the decode kernels (GEMV, the workspace
     replicated along the rows), the only way left when the SRAM is nearly full. Workspace grows with the
-    chunk, so the largest chunk that fits is found by bisection; smaller ones are priced while TTFT falls, and
-    one-token decode passes beside them (the chunk sizes the serving engine weighs, serving/wafer_replica.py)."""
+    chunk, so the largest chunk that fits is found by bisection; at batch 1 smaller ones are priced while TTFT
+    falls, and one-token decode passes beside them (the pass sizes the serving engine weighs for a lone prompt,
+    serving/wafer_replica.py); with a batch, the largest few."""
     tokens = decode_split(p, batch)[1]
     # Each chunk's queries attend, on average, to half the prompt.
     context = max(1, work.input_len // 2)
@@ -216,7 +220,11 @@ def best_prefill(
         if last < 0:
             continue
         best: tuple[float, int, StepTime] | None = None
-        for i in range(last, -1, -1):
+        # A lone prompt (batch 1) takes whatever finishes soonest: every smaller chunk while TTFT falls. With a
+        # batch in flight each pass also occupies the pipeline the others decode on, so only the largest
+        # chunks that fit are priced.
+        lowest = -1 if batch == 1 else max(-1, last - PREFILL_CHUNKS_PRICED)
+        for i in range(last, lowest, -1):
             size = sizes[i]
             step = step_time(mow, p, size, 1, context, size, work.expert_imbalance, gemm=gemm)
             ttft = step.path_s + (ceil_div(work.input_len, size) - 1) * step.busiest_s
@@ -224,8 +232,8 @@ def best_prefill(
                 break  # TTFT against chunk size has one minimum: smaller chunks only add passes from here
             best = (ttft, size, step)
         # One token per pass is a decode step (GEMV kernels, one-hop KV shift): through a pipeline of many
-        # regions the passes overlap, and on short prompts that can beat any chunk.
-        if best is not None and best[1] > 1:
+        # regions a lone prompt's passes overlap, and on short prompts that can beat any chunk.
+        if batch == 1 and best is not None and best[1] > 1:
             step = step_time(mow, p, 1, 1, context, 1, work.expert_imbalance)
             ttft = step.path_s + (work.input_len - 1) * step.busiest_s
             if ttft < best[0]:
