@@ -301,7 +301,7 @@
     endpoint: "/api/validate",
     method: "GET",
     autorun: true,
-    fields: [pick("group", "group", ["all", "calibration", "test"])],
+    fields: [pick("group", "group", ["all", "calibration", "test", "wafer"])],
     render(r, body, ui) {
       const groups = Object.entries(r.groups).filter(([, g]) => g.points);
       ui.table(groups.map(([name, g]) => Object.assign({ name }, g)), [["name", "group"], ["points", "points"],
