@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wafersim.errors import WafersimError
-from wafersim.fabric.lines import Flow, LineOp, gather, placed_links, scatter
-from wafersim.fabric.patterns import Pattern, _cached
+from wafersim.fabric.lines import Flow, LineOp, gather, scatter
+from wafersim.fabric.pattern_base import Pattern, _cached, chain_flow, chain_line_ops
 from wafersim.fabric.routing import stream_route
 
 
@@ -74,51 +74,17 @@ class RelayCast(Pattern):
 
     @_cached
     def line_ops(self) -> list[LineOp]:
-        ops = []
-        for chain, colors in self._chains():
-            ops.append(LineOp("send", chain[0], self.n, self.src, self.src_off, color_out=colors[0]))
-            for i, pos in enumerate(chain[1:-1], start=1):
-                # op None: store the incoming wavelet and forward it unchanged.
-                ops.append(
-                    LineOp(
-                        "relay",
-                        pos,
-                        self.n,
-                        self.dst,
-                        self.dst_off,
-                        color_in=colors[i - 1],
-                        color_out=colors[i],
-                    )
-                )
-            ops.append(LineOp("recv", chain[-1], self.n, self.dst, self.dst_off, color_in=colors[-1]))
-        return ops
+        # Relays (op None) store the incoming wavelet and forward it unchanged.
+        stored = {"sym": self.dst, "off": self.dst_off}
+        return [
+            op
+            for chain, colors in self._chains()
+            for op in chain_line_ops(chain, colors, self.n, (self.src, self.src_off), stored, stored)
+        ]
 
     @_cached
     def flows(self) -> list[Flow]:
-        flows = []
-        for chain, colors in self._chains():
-            pairs = list(zip(chain, chain[1:], strict=False))
-            stages = [placed_links(self.axis, a, b, i) for i, (a, b) in enumerate(pairs)]
-            links = tuple(link for stage_links, _ in stages for link in stage_links)
-            place = tuple(spot for _, stage_place in stages for spot in stage_place)
-            link_colors = tuple(
-                color for (stage_links, _), color in zip(stages, colors, strict=True) for _ in stage_links
-            )
-            hops = tuple(1 for _ in pairs)
-            flows.append(
-                Flow(
-                    self.n,
-                    hops,
-                    links,
-                    tuple(chain[:-1]),
-                    tuple(chain[1:]),
-                    colors[0],
-                    link_colors,
-                    place,
-                    tuple(enumerate(hops)),
-                )
-            )
-        return flows
+        return [chain_flow(self.axis, self.n, chain, colors) for chain, colors in self._chains()]
 
     def timing_key(self) -> tuple:
         return ("RelayCast", self.axis, self.n, self.root, self.length, self.palette)
