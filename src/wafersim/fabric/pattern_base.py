@@ -1,18 +1,19 @@
 """What every communication pattern is (patterns.py, relays.py): the base class with its common checks and
-cached readings, and the pipelined chain of stages that a chain reduction and a relayed broadcast share (each
-middle PE receives a wavelet, combines or stores it, and sends it on to the next stage).
+cached readings; what a line broadcast is, however it travels (routed multicast or relayed by the cores); and the
+pipelined chain of stages that a chain reduction and a relayed broadcast share (each middle PE receives a
+wavelet, combines or stores it, and sends it on to the next stage).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from wafersim.errors import WafersimError
-from wafersim.fabric.lines import Flow, LineOp, Offset, placed_links
+from wafersim.fabric.lines import Flow, LineOp, Offset, gather, placed_links, scatter
 from wafersim.fabric.routing import LineRoutes
 
 
@@ -96,27 +97,58 @@ class Pattern:
         raise NotImplementedError
 
 
+class LineBroadcast(Pattern):
+    """A broadcast along every line: the PE at `root` sends src[src_off:+n] and every other PE of the line (of
+    `length` PEs) stores it in dst[dst_off:+n]. Subclasses say how it travels (routes, line_ops, flows)."""
+
+    root: int
+    length: int
+    src_off: Offset
+    dst_off: Offset
+
+    def _others(self) -> list[int]:
+        return [p for p in range(self.length) if p != self.root]
+
+    def check(self, program) -> None:
+        if self.length != self.line_length(program):
+            raise WafersimError(
+                f"pattern '{self.name}': built for lines of {self.length} PEs, program has "
+                f"{self.line_length(program)}"
+            )
+        self._check_common(program, [self.root], [(self.src, self.src_off), (self.dst, self.dst_off)])
+
+    def apply(self, memory, program) -> None:
+        if self.length == 1:
+            return
+        values = gather(memory[self.src], self.axis, [self.root], self.src_off, self.n)
+        scatter(memory[self.dst], self.axis, self._others(), self.dst_off, self.n, values)
+
+
+Chains = Iterable[tuple[Sequence[int], Sequence[int]]]  # (PEs of a chain, color of each of its stages)
+
+
 def chain_line_ops(
-    chain: Sequence[int],
-    colors: Sequence[int],
-    n: int,
-    send: tuple[str, Offset],
-    relay: dict[str, Any],
-    recv: dict[str, Any],
+    chains: Chains, n: int, send: tuple[str, Offset], relay: dict[str, Any], recv: dict[str, Any]
 ) -> list[LineOp]:
-    """The core operations of one chain: chain[0] sends `send` (symbol, offset) on colors[0]; each middle PE
-    relays from colors[i - 1] to colors[i] (LineOp fields in `relay`: sym, off, op); the last PE receives from
-    colors[-1] (fields in `recv`)."""
-    ops = [LineOp("send", chain[0], n, *send, color_out=colors[0])]
-    for i, pos in enumerate(chain[1:-1], start=1):
-        ops.append(LineOp("relay", pos, n, color_in=colors[i - 1], color_out=colors[i], **relay))
-    ops.append(LineOp("recv", chain[-1], n, color_in=colors[-1], **recv))
+    """The core operations of pipelined chains: in each, chain[0] sends `send` (symbol, offset) on colors[0];
+    each middle PE relays from colors[i - 1] to colors[i] (LineOp fields in `relay`: sym, off, op); the last PE
+    receives from colors[-1] (fields in `recv`)."""
+    ops = []
+    for chain, colors in chains:
+        ops.append(LineOp("send", chain[0], n, *send, color_out=colors[0]))
+        for i, pos in enumerate(chain[1:-1], start=1):
+            ops.append(LineOp("relay", pos, n, color_in=colors[i - 1], color_out=colors[i], **relay))
+        ops.append(LineOp("recv", chain[-1], n, color_in=colors[-1], **recv))
     return ops
 
 
-def chain_flow(axis: str, n: int, chain: Sequence[int], colors: Sequence[int]) -> Flow:
-    """One chain's stream for analytic timing: stage i runs chain[i] -> chain[i + 1] on colors[i], each stage's
+def chain_flows(axis: str, n: int, chains: Chains) -> list[Flow]:
+    """Each chain's stream for analytic timing: stage i runs chain[i] -> chain[i + 1] on colors[i], each stage's
     links placed by the stage and their distance from its sender."""
+    return [_chain_flow(axis, n, chain, colors) for chain, colors in chains]
+
+
+def _chain_flow(axis: str, n: int, chain: Sequence[int], colors: Sequence[int]) -> Flow:
     pairs = list(zip(chain, chain[1:], strict=False))
     hops = tuple(abs(b - a) for a, b in pairs)
     stages = [placed_links(axis, a, b, i) for i, (a, b) in enumerate(pairs)]

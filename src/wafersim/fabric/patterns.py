@@ -29,7 +29,7 @@ from wafersim.fabric.lines import (  # noqa: F401  (LineOp, Offset, combine, off
     placed_links,
     scatter,
 )
-from wafersim.fabric.pattern_base import Pattern, _cached, chain_flow, chain_line_ops
+from wafersim.fabric.pattern_base import LineBroadcast, Pattern, _cached, chain_flows, chain_line_ops
 from wafersim.fabric.routing import assign_colors, multicast_route, stream_route
 
 
@@ -60,7 +60,7 @@ def _shift_flows(axis: str, dest: tuple[int, ...], colors: tuple[int, ...], n: i
 
 
 @dataclass(frozen=True, eq=False)
-class Multicast(Pattern):
+class Multicast(LineBroadcast):
     """Every line: the PE at `root` sends src[src_off:+n] to dst[dst_off:+n] of every other PE on the line."""
 
     name: str
@@ -77,17 +77,6 @@ class Multicast(Pattern):
     @property
     def colors(self) -> tuple[int, ...]:
         return (self.color,)
-
-    def _others(self) -> list[int]:
-        return [p for p in range(self.length) if p != self.root]
-
-    def check(self, program) -> None:
-        if self.length != self.line_length(program):
-            raise WafersimError(
-                f"pattern '{self.name}': built for lines of {self.length} PEs, program has "
-                f"{self.line_length(program)}"
-            )
-        self._check_common(program, [self.root], [(self.src, self.src_off), (self.dst, self.dst_off)])
 
     def routes(self):
         if self.length == 1:
@@ -118,12 +107,6 @@ class Multicast(Pattern):
                 self.n, (reach,), links, (self.root,), others, self.color, link_place=place, in_place=in_place
             )
         ]
-
-    def apply(self, memory, program) -> None:
-        if self.length == 1:
-            return
-        values = gather(memory[self.src], self.axis, [self.root], self.src_off, self.n)
-        scatter(memory[self.dst], self.axis, self._others(), self.dst_off, self.n, values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,15 +278,11 @@ class ChainReduce(Pattern):
     def line_ops(self) -> list[LineOp]:
         relay = {"sym": self.src, "off": self.src_off, "op": self.op}
         recv = {"sym": self.dst, "off": self.dst_off, "op": self.op, "own": self.src, "own_off": self.src_off}
-        return [
-            op
-            for chain, colors in self._stage_colors()
-            for op in chain_line_ops(chain, colors, self.n, (self.src, self.src_off), relay, recv)
-        ]
+        return chain_line_ops(self._stage_colors(), self.n, (self.src, self.src_off), relay, recv)
 
     @_cached
     def flows(self) -> list[Flow]:
-        return [chain_flow(self.axis, self.n, chain, colors) for chain, colors in self._stage_colors()]
+        return chain_flows(self.axis, self.n, self._stage_colors())
 
     def apply(self, memory, program) -> None:
         src = memory[self.src]

@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wafersim.errors import WafersimError
-from wafersim.fabric.lines import Flow, LineOp, gather, scatter
-from wafersim.fabric.pattern_base import Pattern, _cached, chain_flow, chain_line_ops
+from wafersim.fabric.lines import Flow, LineOp
+from wafersim.fabric.pattern_base import LineBroadcast, _cached, chain_flows, chain_line_ops
 from wafersim.fabric.routing import stream_route
 
 
 @dataclass(frozen=True, eq=False)
-class RelayCast(Pattern):
+class RelayCast(LineBroadcast):
     """Every line: the PE at `root` sends src[src_off:+n]; every other PE stores it in dst[dst_off:+n] and, unless
     it ends the line, relays it to its next neighbour away from the root. `palette`: (east0, east1, west0, west1).
     """
@@ -57,14 +57,6 @@ class RelayCast(Pattern):
             chains.append((west, [self.palette[2 + p % 2] for p in west[:-1]]))
         return chains
 
-    def check(self, program) -> None:
-        if self.length != self.line_length(program):
-            raise WafersimError(
-                f"pattern '{self.name}': built for lines of {self.length} PEs, program has "
-                f"{self.line_length(program)}"
-            )
-        self._check_common(program, [self.root], [(self.src, self.src_off), (self.dst, self.dst_off)])
-
     def routes(self):
         return [
             (color, stream_route(self.axis, a, b))
@@ -76,22 +68,11 @@ class RelayCast(Pattern):
     def line_ops(self) -> list[LineOp]:
         # Relays (op None) store the incoming wavelet and forward it unchanged.
         stored = {"sym": self.dst, "off": self.dst_off}
-        return [
-            op
-            for chain, colors in self._chains()
-            for op in chain_line_ops(chain, colors, self.n, (self.src, self.src_off), stored, stored)
-        ]
+        return chain_line_ops(self._chains(), self.n, (self.src, self.src_off), stored, stored)
 
     @_cached
     def flows(self) -> list[Flow]:
-        return [chain_flow(self.axis, self.n, chain, colors) for chain, colors in self._chains()]
+        return chain_flows(self.axis, self.n, self._chains())
 
     def timing_key(self) -> tuple:
         return ("RelayCast", self.axis, self.n, self.root, self.length, self.palette)
-
-    def apply(self, memory, program) -> None:
-        if self.length == 1:
-            return
-        values = gather(memory[self.src], self.axis, [self.root], self.src_off, self.n)
-        others = [p for p in range(self.length) if p != self.root]
-        scatter(memory[self.dst], self.axis, others, self.dst_off, self.n, values)
