@@ -297,7 +297,8 @@
   wafersim.register("validate", {
     title: "Validate",
     intro: "The performance model against every published measurement: predicted against measured, per " +
-      "group (calibration points set the efficiency factors; test points never do).",
+      "group (calibration points set the efficiency factors, or for the wafer group the service-path constants; " +
+      "test points never do).",
     endpoint: "/api/validate",
     method: "GET",
     autorun: true,
