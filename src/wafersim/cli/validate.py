@@ -53,12 +53,12 @@ def validate(points_path, group, ids, catalog_dirs, as_json):
 
 @dataclass(frozen=True)
 class _View:
-    """How one validation group's report is printed: its title, the column between metric-or-group and
-    measured, what a point not predicted shows, and the summary lines under the table."""
+    """How one validation group's report is printed: its title, the columns between `group` and `measured`
+    (names and a point's cells), what a point not predicted shows, and the summary lines under the table."""
 
     title: str
     columns: tuple[str, ...]
-    cells: Callable[[dict], tuple[str, ...]]  # a point's cells between `group` and `measured`
+    cells: Callable[[dict], tuple[str, ...]]
     skipped: Callable[[dict], str]
     summary: Callable[[dict], list[str]]
 
