@@ -201,6 +201,23 @@ def test_other_answers_are_the_cli_json(client, capsys, method, path, body, args
     assert response.json() == _cli_json(capsys, args)
 
 
+def test_the_wafer_validation_group_is_offered(client, capsys, monkeypatch, tmp_path):
+    """`GET /api/validate?group=wafer` is `wafersim validate --group wafer --json` (on one shipped point, for
+    speed: the shipped file is swapped for a file holding only that point)."""
+    from wafersim.perf.wafer import validation
+
+    raw = validation.WAFER_POINTS.read_text(encoding="utf-8")
+    head, *blocks = raw.split("[[point]]")
+    one = tmp_path / "one.toml"
+    one.write_text(head + "[[point]]" + next(b for b in blocks if "8b-per-user-later" in b), encoding="utf-8")
+    monkeypatch.setattr(validation, "WAFER_POINTS", one)
+    response = client.get("/api/validate?group=wafer")
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer == _cli_json(capsys, ["validate", "--group", "wafer"])
+    assert [p["family"] for p in answer["points"]] == ["wafer"] and answer["groups"]["test"]["points"] == 1
+
+
 def test_a_capacity_job_reports_each_probe_as_progress():
     body = {"model": "llama-3.1-8b", "system": "h100-sxm", "count": 1, "synthetic_requests": 200,
             "input_len": 500, "output_len": 100, "slo_ttft_s": 1, "slo_tpot_s": 0.05}  # fmt: skip

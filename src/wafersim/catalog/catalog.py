@@ -15,7 +15,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from wafersim.bounds import describe
-from wafersim.catalog.models import ModelSpec, from_hf_config
+from wafersim.catalog.hf_config import from_hf_config
+from wafersim.catalog.models import ModelSpec
 from wafersim.catalog.systems import SystemSpec
 from wafersim.catalog.toml_io import DATA_DIR, read_toml, unknown_id_error, validate
 from wafersim.errors import WafersimError

@@ -18,6 +18,7 @@ FLAGS: dict[str, str] = {
     "trace_rate_rps": "--trace-rate",
     "engines": "--replicas",
     "prefill_engines": "--prefill-replicas",
+    "ids": "--point",
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import click
 from rich.table import Table
 
@@ -28,74 +31,92 @@ from wafersim.perf.api import validate as run_validate
 )
 @click.option(
     "--group",
-    type=click.Choice([*GROUPS, "wafer"]),
+    type=click.Choice(GROUPS),
     default="all",
     show_default=True,
     help="'wafer': the wafer-scale group (its own data file, calibration and test points, the service path).",
 )
+@click.option("--point", "ids", multiple=True, help="Only this point id (repeatable).")
 @catalog_option
 @json_option
-def validate(points_path, group, catalog_dirs, as_json):
+def validate(points_path, group, ids, catalog_dirs, as_json):
     """Predict every published measurement and report the errors (APE as fractions: 0.1 = 10%)."""
-    if group == "wafer":
-        _validate_wafer(points_path, catalog_dirs, as_json)
-        return
     with ProgressBar("validating", enabled=not as_json) as progress:
-        report = run_validate(points_path, group, get_catalog(catalog_dirs), progress=progress)
+        report = run_validate(
+            points_path, group, get_catalog(catalog_dirs), progress=progress, ids=ids or None
+        )
     if as_json:
         echo_json(report)
         return
-    table = Table(title="validation against published measurements")
-    for column in ("id", "group", "family", "metric", "measured", "predicted", "APE"):
-        table.add_column(column, justify="right" if column in {"measured", "predicted", "APE"} else "left")
+    _print_report(report, WAFER_VIEW if group == "wafer" else GPU_VIEW)
+
+
+@dataclass(frozen=True)
+class _View:
+    """How one validation group's report is printed: its title, the columns between `group` and `measured`
+    (names and a point's cells), what a point not predicted shows, and the summary lines under the table."""
+
+    title: str
+    columns: tuple[str, ...]
+    cells: Callable[[dict], tuple[str, ...]]
+    skipped: Callable[[dict], str]
+    summary: Callable[[dict], list[str]]
+
+
+def _print_report(report: dict, view: _View) -> None:
+    table = Table(title=view.title)
+    for column in ("id", "group", *view.columns, "measured", "predicted", "APE"):
+        table.add_column(column, justify="left" if column in {"id", "group", "family", "metric"} else "right")
     for p in report["points"]:
-        ape = f"{p['ape']:.1%}" if p["ape"] is not None else f"skipped: {p['skipped']}"
-        table.add_row(
-            p["id"], p["group"], p["family"], p["metric"], fmt(p["measured"]), fmt(p["predicted"]), ape
-        )
+        ape = f"{p['ape']:.1%}" if p["ape"] is not None else view.skipped(p)
+        table.add_row(p["id"], p["group"], *view.cells(p), fmt(p["measured"]), fmt(p["predicted"]), ape)
     console = make_console()
     console.print(table)
+    for line in view.summary(report):
+        console.print(line)
+
+
+def _gpu_summary(report: dict) -> list[str]:
+    lines = [
+        f"{name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
+        f"p90 APE {stats['p90_ape']:.1%}, worst {stats['worst_ape']:.1%}"
+        for name, stats in report["groups"].items()
+        if stats["points"]
+    ]
+    lines += [
+        f"  test / {name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
+        f"worst {stats['worst_ape']:.1%}"
+        for name, stats in report["families"].items()
+    ]
+    return [*lines, f"skipped (not predictable from what the source publishes): {report['skipped']}"]
+
+
+def _wafer_summary(report: dict) -> list[str]:
+    lines = []
     for name, stats in report["groups"].items():
         if stats["points"]:
-            console.print(
-                f"{name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
-                f"p90 APE {stats['p90_ape']:.1%}, worst {stats['worst_ape']:.1%}"
-            )
-    for name, stats in report["families"].items():
-        console.print(
-            f"  test / {name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, "
-            f"worst {stats['worst_ape']:.1%}"
-        )
-    console.print(f"skipped (not predictable from what the source publishes): {report['skipped']}")
-
-
-def _validate_wafer(points_path, catalog_dirs, as_json) -> None:
-    from pathlib import Path
-
-    from wafersim.perf.wafer.validation import WAFER_POINTS, load_wafer_points, run_wafer_validation
-
-    points = load_wafer_points(Path(points_path) if points_path else WAFER_POINTS)
-    report = run_wafer_validation(get_catalog(catalog_dirs), points)
-    if as_json:
-        echo_json(report)
-        return
-    table = Table(title="wafer-scale systems against published measurements")
-    for column in ("id", "group", "metric", "systems", "measured", "predicted", "APE"):
-        table.add_column(column, justify="left" if column in {"id", "group", "metric"} else "right")
-    for p in report["points"]:
-        ape = f"{p['ape']:.1%}" if p["ape"] is not None else "not expressed"
-        systems = str(p["count_predicted_on"] or "—") + ("" if p["count"] else " (fewest)")
-        table.add_row(p["id"], p["group"], p["metric"], systems, fmt(p["measured"]), fmt(p["predicted"]), ape)
-    console = make_console()
-    console.print(table)
-    for name, stats in report["groups"].items():
-        if stats["points"]:
-            console.print(
+            lines.append(
                 f"{name}: {stats['points']} points, median APE {stats['median_ape']:.1%}, worst APE "
                 f"{stats['max_ape']:.1%} (worst ratio {stats['worst_ratio']:.2f}x)"
             )
-        for item in stats["not_expressed"]:
-            console.print(f"  {name} point not expressed: {item['id']}: {item['reason']}")
+        lines += [f"  {name} point not expressed: {x['id']}: {x['reason']}" for x in stats["not_expressed"]]
+    return lines
+
+
+GPU_VIEW = _View(
+    "validation against published measurements",
+    ("family", "metric"),
+    lambda p: (p["family"], p["metric"]),
+    lambda p: f"skipped: {p['skipped']}",
+    _gpu_summary,
+)
+WAFER_VIEW = _View(
+    "wafer-scale systems against published measurements",
+    ("metric", "systems"),
+    lambda p: (p["metric"], str(p["count_predicted_on"] or "—") + ("" if p["count"] else " (fewest)")),
+    lambda p: "not expressed",
+    _wafer_summary,
+)
 
 
 @click.command()

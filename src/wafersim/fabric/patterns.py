@@ -11,7 +11,6 @@ Each pattern is one description with three readings, which is what keeps the two
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +29,8 @@ from wafersim.fabric.lines import (  # noqa: F401  (LineOp, Offset, combine, off
     placed_links,
     scatter,
 )
-from wafersim.fabric.routing import LineRoutes, assign_colors, multicast_route, stream_route
+from wafersim.fabric.pattern_base import LineBroadcast, Pattern, _cached, chain_flows, chain_line_ops
+from wafersim.fabric.routing import assign_colors, multicast_route, stream_route
 
 
 @functools.lru_cache(maxsize=256)
@@ -59,88 +59,8 @@ def _shift_flows(axis: str, dest: tuple[int, ...], colors: tuple[int, ...], n: i
     return flows
 
 
-def _cached(method):
-    """Compute a pure pattern method once per pattern instance."""
-    attribute = f"_cached_{method.__name__}"
-
-    @functools.wraps(method)
-    def wrapper(self):
-        if attribute not in self.__dict__:
-            object.__setattr__(self, attribute, method(self))
-        return self.__dict__[attribute]
-
-    return wrapper
-
-
-class Pattern:
-    """Common checks. Subclasses set name, axis, n, src, dst and colors; a pattern reads its source symbol and
-    writes its destination.
-
-    flows() and line_ops() are pure; the engines ask for them several times per step, so they are computed once
-    per pattern (see _cached)."""
-
-    name: str
-    axis: str
-    n: int
-    src: str
-    dst: str
-    colors: tuple[int, ...]
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.src,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.dst,)
-
-    def line_length(self, program) -> int:
-        return program.cols if self.axis == "x" else program.rows
-
-    def line_indices(self, program) -> list[int]:
-        """The lines (rows for axis 'x', columns for 'y') the pattern runs on: all, unless it names some."""
-        lines = getattr(self, "lines", None)
-        count = program.rows if self.axis == "x" else program.cols
-        return list(range(count)) if lines is None else list(lines)
-
-    def _check_common(
-        self, program, positions: Sequence[int], accesses: Sequence[tuple[str, Offset]]
-    ) -> None:
-        if self.axis not in ("x", "y"):
-            raise WafersimError(f"pattern '{self.name}': axis must be 'x' or 'y', got {self.axis!r}")
-        if self.n < 1:
-            raise WafersimError(f"pattern '{self.name}': n must be >= 1, got {self.n}")
-        length = self.line_length(program)
-        bad = [p for p in positions if not 0 <= p < length]
-        if bad:
-            raise WafersimError(
-                f"pattern '{self.name}': position {bad[0]} is outside the line of {length} PEs along axis {self.axis}"
-            )
-        for sym, off in accesses:
-            size = program.symbols[sym].elems_per_pe if sym in program.symbols else None
-            if size is None:
-                raise WafersimError(f"pattern '{self.name}': undeclared symbol '{sym}'")
-            top = int(np.max(off)) + self.n
-            if int(np.min(off)) < 0 or top > size:
-                raise WafersimError(
-                    f"pattern '{self.name}': access {sym}[{int(np.min(off))}..{top}) is outside the symbol's "
-                    f"{size} elements per PE"
-                )
-
-    def timing_key(self) -> tuple:
-        """Everything the analytic timing of this pattern depends on (equal keys, equal timing). Which lines run
-        it does not matter: every line is timed alike and lines run in parallel."""
-        return (type(self).__name__, self.axis, self.n, tuple(self.flows()))
-
-    def footprint(self, color: int) -> list[int]:
-        return sorted({pos for c, routes in self.routes() if c == color for pos in routes})
-
-    def routes(self) -> list[tuple[int, LineRoutes]]:
-        raise NotImplementedError
-
-
 @dataclass(frozen=True, eq=False)
-class Multicast(Pattern):
+class Multicast(LineBroadcast):
     """Every line: the PE at `root` sends src[src_off:+n] to dst[dst_off:+n] of every other PE on the line."""
 
     name: str
@@ -157,17 +77,6 @@ class Multicast(Pattern):
     @property
     def colors(self) -> tuple[int, ...]:
         return (self.color,)
-
-    def _others(self) -> list[int]:
-        return [p for p in range(self.length) if p != self.root]
-
-    def check(self, program) -> None:
-        if self.length != self.line_length(program):
-            raise WafersimError(
-                f"pattern '{self.name}': built for lines of {self.length} PEs, program has "
-                f"{self.line_length(program)}"
-            )
-        self._check_common(program, [self.root], [(self.src, self.src_off), (self.dst, self.dst_off)])
 
     def routes(self):
         if self.length == 1:
@@ -198,12 +107,6 @@ class Multicast(Pattern):
                 self.n, (reach,), links, (self.root,), others, self.color, link_place=place, in_place=in_place
             )
         ]
-
-    def apply(self, memory, program) -> None:
-        if self.length == 1:
-            return
-        values = gather(memory[self.src], self.axis, [self.root], self.src_off, self.n)
-        scatter(memory[self.dst], self.axis, self._others(), self.dst_off, self.n, values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -373,64 +276,13 @@ class ChainReduce(Pattern):
 
     @_cached
     def line_ops(self) -> list[LineOp]:
-        ops = []
-        for chain, colors in self._stage_colors():
-            ops.append(LineOp("send", chain[0], self.n, self.src, self.src_off, color_out=colors[0]))
-            for i, pos in enumerate(chain[1:-1], start=1):
-                ops.append(
-                    LineOp(
-                        "relay",
-                        pos,
-                        self.n,
-                        self.src,
-                        self.src_off,
-                        color_in=colors[i - 1],
-                        color_out=colors[i],
-                        op=self.op,
-                    )
-                )
-            ops.append(
-                LineOp(
-                    "recv",
-                    chain[-1],
-                    self.n,
-                    self.dst,
-                    self.dst_off,
-                    color_in=colors[-1],
-                    op=self.op,
-                    own=self.src,
-                    own_off=self.src_off,
-                )
-            )
-        return ops
+        relay = {"sym": self.src, "off": self.src_off, "op": self.op}
+        recv = {"sym": self.dst, "off": self.dst_off, "op": self.op, "own": self.src, "own_off": self.src_off}
+        return chain_line_ops(self._stage_colors(), self.n, (self.src, self.src_off), relay, recv)
 
     @_cached
     def flows(self) -> list[Flow]:
-        flows = []
-        for chain, colors in self._stage_colors():
-            hops = tuple(abs(b - a) for a, b in zip(chain, chain[1:], strict=False))
-            pairs = list(zip(chain, chain[1:], strict=False))
-            stages = [placed_links(self.axis, a, b, i) for i, (a, b) in enumerate(pairs)]
-            links = tuple(link for stage_links, _ in stages for link in stage_links)
-            place = tuple(spot for _, stage_place in stages for spot in stage_place)
-            link_colors = tuple(
-                color for (stage_links, _), color in zip(stages, colors, strict=True) for _ in stage_links
-            )
-            in_place = tuple(enumerate(hops))
-            flows.append(
-                Flow(
-                    self.n,
-                    hops,
-                    links,
-                    tuple(chain[:-1]),
-                    tuple(chain[1:]),
-                    colors[0],
-                    link_colors,
-                    place,
-                    in_place,
-                )
-            )
-        return flows
+        return chain_flows(self.axis, self.n, self._stage_colors())
 
     def apply(self, memory, program) -> None:
         src = memory[self.src]

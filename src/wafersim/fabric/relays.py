@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wafersim.errors import WafersimError
-from wafersim.fabric.lines import Flow, LineOp, gather, placed_links, scatter
-from wafersim.fabric.patterns import Pattern, _cached
+from wafersim.fabric.lines import Flow, LineOp
+from wafersim.fabric.pattern_base import LineBroadcast, _cached, chain_flows, chain_line_ops
 from wafersim.fabric.routing import stream_route
 
 
 @dataclass(frozen=True, eq=False)
-class RelayCast(Pattern):
+class RelayCast(LineBroadcast):
     """Every line: the PE at `root` sends src[src_off:+n]; every other PE stores it in dst[dst_off:+n] and, unless
     it ends the line, relays it to its next neighbour away from the root. `palette`: (east0, east1, west0, west1).
     """
@@ -57,14 +57,6 @@ class RelayCast(Pattern):
             chains.append((west, [self.palette[2 + p % 2] for p in west[:-1]]))
         return chains
 
-    def check(self, program) -> None:
-        if self.length != self.line_length(program):
-            raise WafersimError(
-                f"pattern '{self.name}': built for lines of {self.length} PEs, program has "
-                f"{self.line_length(program)}"
-            )
-        self._check_common(program, [self.root], [(self.src, self.src_off), (self.dst, self.dst_off)])
-
     def routes(self):
         return [
             (color, stream_route(self.axis, a, b))
@@ -74,58 +66,13 @@ class RelayCast(Pattern):
 
     @_cached
     def line_ops(self) -> list[LineOp]:
-        ops = []
-        for chain, colors in self._chains():
-            ops.append(LineOp("send", chain[0], self.n, self.src, self.src_off, color_out=colors[0]))
-            for i, pos in enumerate(chain[1:-1], start=1):
-                # op None: store the incoming wavelet and forward it unchanged.
-                ops.append(
-                    LineOp(
-                        "relay",
-                        pos,
-                        self.n,
-                        self.dst,
-                        self.dst_off,
-                        color_in=colors[i - 1],
-                        color_out=colors[i],
-                    )
-                )
-            ops.append(LineOp("recv", chain[-1], self.n, self.dst, self.dst_off, color_in=colors[-1]))
-        return ops
+        # Relays (op None) store the incoming wavelet and forward it unchanged.
+        stored = {"sym": self.dst, "off": self.dst_off}
+        return chain_line_ops(self._chains(), self.n, (self.src, self.src_off), stored, stored)
 
     @_cached
     def flows(self) -> list[Flow]:
-        flows = []
-        for chain, colors in self._chains():
-            pairs = list(zip(chain, chain[1:], strict=False))
-            stages = [placed_links(self.axis, a, b, i) for i, (a, b) in enumerate(pairs)]
-            links = tuple(link for stage_links, _ in stages for link in stage_links)
-            place = tuple(spot for _, stage_place in stages for spot in stage_place)
-            link_colors = tuple(
-                color for (stage_links, _), color in zip(stages, colors, strict=True) for _ in stage_links
-            )
-            hops = tuple(1 for _ in pairs)
-            flows.append(
-                Flow(
-                    self.n,
-                    hops,
-                    links,
-                    tuple(chain[:-1]),
-                    tuple(chain[1:]),
-                    colors[0],
-                    link_colors,
-                    place,
-                    tuple(enumerate(hops)),
-                )
-            )
-        return flows
+        return chain_flows(self.axis, self.n, self._chains())
 
     def timing_key(self) -> tuple:
         return ("RelayCast", self.axis, self.n, self.root, self.length, self.palette)
-
-    def apply(self, memory, program) -> None:
-        if self.length == 1:
-            return
-        values = gather(memory[self.src], self.axis, [self.root], self.src_off, self.n)
-        others = [p for p in range(self.length) if p != self.root]
-        scatter(memory[self.dst], self.axis, others, self.dst_off, self.n, values)

@@ -6,6 +6,7 @@ systems, side by side), taking catalog ids or spec objects with keyword argument
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from wafersim.progress import Progress
 
 # Median absolute percentage error the test group must stay within (the foundation issue's target).
 TEST_MEDIAN_APE_TARGET = 0.15
-GROUPS = ("all", "calibration", "test")
+# "wafer": the wafer-scale group, from its own points file (perf/wafer/validation.py).
+GROUPS = ("all", "calibration", "test", "wafer")
 
 # One scale-up domain each (0 = as many chips as the weights need), as the systems are sold.
 DEFAULT_DEPLOYMENTS = (
@@ -221,17 +223,41 @@ def validate(
     group: str = "all",
     catalog: Catalog | None = None,
     progress: Progress | None = None,
+    ids: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Every published measurement (the shipped points files, or `points_path`) predicted: per point measured,
-    predicted and APE, per group and family median and worst APE, and the target; `wafersim validate --json`.
-    `progress(done, total)` is told as each point is predicted."""
-    from wafersim.perf.validation import load_points, run_validation
-
+    predicted and APE, per group and family median, p90 and worst APE, and the target; `wafersim validate
+    --json`. Group 'wafer' is the wafer-scale group: its own points file (`perf/data/validation_wafer.toml`),
+    and per group also the worst ratio and the points the model cannot express. `ids` keeps only those points.
+    `progress(done, total, what)` is told as each point is predicted."""
     if group not in GROUPS:
         raise WafersimError(f"group {group!r}: expected one of {', '.join(GROUPS)}", field="group")
-    points = load_points(Path(points_path) if points_path else None)  # None: every shipped points file
-    if group != "all":
-        points = [p for p in points if p.group == group]
-    report = run_validation(catalog or load_catalog(), points, progress)
+    catalog = catalog or load_catalog()
+    path = Path(points_path) if points_path else None  # None: the group's shipped points file(s)
+    if group == "wafer":
+        from wafersim.perf.wafer import validation as wafer
+
+        points = _chosen(wafer.load_wafer_points(path or wafer.WAFER_POINTS), ids, group)
+        report = wafer.run_wafer_validation(catalog, points, progress)
+        report["test_median_ape_target"] = wafer.TEST_MEDIAN_APE_TARGET
+        return report
+    from wafersim.perf.validation import load_points, run_validation
+
+    points = load_points(path)
+    points = _chosen([p for p in points if group in ("all", p.group)], ids, group)
+    report = run_validation(catalog, points, progress)
     report["test_median_ape_target"] = TEST_MEDIAN_APE_TARGET
     return report
+
+
+def _chosen(points: list, ids: Sequence[str] | None, group: str) -> list:
+    """The points named in `ids` (all when None), in file order."""
+    if ids is None:
+        return points
+    if isinstance(ids, str):
+        ids = [ids]
+    known = {p.id for p in points}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise WafersimError(f"ids: group {group!r} has no validation point {unknown[0]!r}", field="ids")
+    return [p for p in points if p.id in set(ids)]

@@ -10,7 +10,6 @@ built, are listed with the reason they were not predicted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +20,7 @@ from wafersim.catalog import Catalog, Precision, SystemSpec
 from wafersim.catalog.toml_io import read_toml, validate
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import estimate
+from wafersim.perf.point_result import PointResult
 from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.progress import Progress
 
@@ -71,38 +71,6 @@ class Point(BaseModel):
     max_ttft_s: float | None = Field(default=None, gt=0)
     family: Family | None = None  # None: derived (family_of)
     notes: str = ""
-
-
-@dataclass(frozen=True)
-class PointResult:
-    point: Point
-    predicted: float | None
-    skipped: str | None = None
-    family: str = "dense"
-
-    @property
-    def ape(self) -> float | None:
-        if self.predicted is None:
-            return None
-        return abs(self.predicted - self.point.measured) / self.point.measured
-
-    def to_dict(self) -> dict:
-        p = self.point
-        return {
-            "id": p.id,
-            "group": p.group,
-            "family": self.family,
-            "model": p.model,
-            "system": p.system,
-            "count": p.count,
-            "precision": p.precision,
-            "metric": p.metric,
-            "measured": p.measured,
-            "predicted": self.predicted,
-            "ape": self.ape,
-            "skipped": self.skipped,
-            "source": p.source,
-        }
 
 
 def load_datasets(path: Path = DEFAULT_POINTS) -> dict[str, Dataset]:

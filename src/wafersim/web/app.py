@@ -174,8 +174,8 @@ def _api(app: FastAPI, runner: JobRunner) -> None:
         return adapter.wafer_map(body)
 
     @app.get("/api/validate")
-    def validate(group: Literal["all", "calibration", "test"] = "all") -> dict[str, Any]:
-        """Every published measurement, predicted (`wafersim validate --json`)."""
+    def validate(group: Literal["all", "calibration", "test", "wafer"] = "all") -> dict[str, Any]:
+        """Every published measurement, predicted (`wafersim validate --json`); 'wafer': the wafer-scale group."""
         return adapter.validate(group)
 
     async def wait_for(kind: str, body: Any, request: Request) -> Any:

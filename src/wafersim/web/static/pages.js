@@ -297,11 +297,12 @@
   wafersim.register("validate", {
     title: "Validate",
     intro: "The performance model against every published measurement: predicted against measured, per " +
-      "group (calibration points set the efficiency factors; test points never do).",
+      "group (calibration points set the efficiency factors, or for the wafer group the service-path constants; " +
+      "test points never do).",
     endpoint: "/api/validate",
     method: "GET",
     autorun: true,
-    fields: [pick("group", "group", ["all", "calibration", "test"])],
+    fields: [pick("group", "group", ["all", "calibration", "test", "wafer"])],
     render(r, body, ui) {
       const groups = Object.entries(r.groups).filter(([, g]) => g.points);
       ui.table(groups.map(([name, g]) => Object.assign({ name }, g)), [["name", "group"], ["points", "points"],
