@@ -9,7 +9,6 @@ depend on them are computed once per placement (memoised on the objects' identit
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from wafersim.perf.wafer.closed_form import ceil_div
@@ -121,21 +120,47 @@ def _act(mow: ModelOnWafer, region: Region, act_tokens: int, context: int, chunk
     )
 
 
-def _regions(mow, p, sequences, length, act_tokens, context, chunk) -> Iterator[tuple[int, tuple[float, ...]]]:
-    """(PEs, bytes by part) of every region in pipeline order: the one loop every placement-wide total runs.
-    The static figures and workspaces are looked up once per placement, not per region (a search measures
-    each placement at dozens of batches)."""
+def _kinds(mow: ModelOnWafer, p: Placement) -> tuple[list[Region], list[int]]:
+    """Regions of one shape holding the same units (by kind and layer shape) hold the same bytes: one region
+    per such kind, and each region's kind in pipeline order (a dense model's regions come in a few kinds)."""
+
+    def compute() -> tuple[list[Region], list[int]]:
+        first_head = _first_head(p)
+        index: dict[tuple, int] = {}
+        kinds: list[Region] = []
+        of: list[int] = []
+        for region in p.regions:
+            units = tuple((unit_kind(u), id(_shape_of(mow, u))) for u in region.units)
+            key = (region.rows, region.cols, region is first_head, units)
+            if key not in index:
+                index[key] = len(kinds)
+                kinds.append(region)
+            of.append(index[key])
+        return kinds, of
+
+    return _memo(("kinds", id(mow), id(p)), (mow, p), compute)
+
+
+def _region_parts(
+    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int, chunk: int
+) -> tuple[list[tuple[int, tuple[float, ...]]], list[int]]:
+    """(PEs, bytes by part) of each kind of region (`_kinds`), and each region's kind in pipeline order: what
+    every placement-wide total sums. Static figures and workspaces are looked up once per placement (a
+    search measures each placement at dozens of batches)."""
+    kinds, of = _kinds(mow, p)
     statics = _memo(
-        ("statics", id(mow), id(p), length), (mow, p), lambda: [_static(mow, p, r, length) for r in p.regions]
+        ("statics", id(mow), id(p), length), (mow, p), lambda: [_static(mow, p, r, length) for r in kinds]
     )
     acts = _memo(
         ("acts", id(mow), id(p), act_tokens, context, chunk),
         (mow, p),
-        lambda: [_act(mow, r, act_tokens, context, chunk) for r in p.regions],
+        lambda: [_act(mow, r, act_tokens, context, chunk) for r in kinds],
     )
-    for region, static, act in zip(p.regions, statics, acts, strict=True):
-        pes = region.pes
-        yield pes, _whole(mow, static, act, pes, sequences)
+    parts = [
+        (r.pes, _whole(mow, static, act, r.pes, sequences))
+        for r, static, act in zip(kinds, statics, acts, strict=True)
+    ]
+    return parts, of
 
 
 _MEMO: dict = {}
@@ -213,18 +238,19 @@ def region_totals_per_pe(
     mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int, chunk: int = 0
 ) -> list[float]:
     """Bytes per PE of every region, in pipeline order (code reserve included)."""
-    return [
-        sum(whole[:-1]) / pes + CODE_RESERVE_BYTES
-        for pes, whole in _regions(mow, p, sequences, length, act_tokens, context, chunk)
-    ]
+    parts, of = _region_parts(mow, p, sequences, length, act_tokens, context, chunk)
+    per_pe = [sum(whole[:-1]) / pes + CODE_RESERVE_BYTES for pes, whole in parts]
+    return [per_pe[k] for k in of]
 
 
 def sram_use(
     mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int, chunk: int = 0
 ) -> Sram:
+    parts, of = _region_parts(mow, p, sequences, length, act_tokens, context, chunk)
     peak: dict[str, float] = {}
     totals: dict[str, float] = {}
-    for pes, whole in _regions(mow, p, sequences, length, act_tokens, context, chunk):
+    for k in of:
+        pes, whole = parts[k]
         for key, value in zip(_KEYS, whole, strict=True):
             totals[key] = totals.get(key, 0.0) + value
         if sum(whole) / pes > sum(peak.values()):
@@ -236,10 +262,13 @@ def peak_per_pe(
     mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int, chunk: int = 0
 ) -> float:
     """`sram_use(...).peak_per_pe` (the same sums in the same order) without building its breakdowns."""
+    parts, of = _region_parts(mow, p, sequences, length, act_tokens, context, chunk)
+    totals = [sum(whole) / pes for pes, whole in parts]
+    per_pe = [sum(value / pes for value in whole) for pes, whole in parts]
     peak = 0.0
-    for pes, whole in _regions(mow, p, sequences, length, act_tokens, context, chunk):
-        if sum(whole) / pes > peak:
-            peak = sum(value / pes for value in whole)
+    for k in of:
+        if totals[k] > peak:
+            peak = per_pe[k]
     return peak
 
 
