@@ -68,12 +68,12 @@ _UNITS: dict = {}
 
 
 def _unit(arch, unit, shape, d, rows, cols, tokens, context, new_per_sequence, dequant, imbalance, gemm):
-    """Cycles of one unit, memoised on the arch's and shape's identity (hashing them costs more than this) and
-    on the unit's kind (`unit_kind`: every layer of one shape shares the entry)."""
+    """Cycles of one unit, memoised on the identity of the arch, the shape and the unit's kind (`unit_kind`:
+    every layer of one shape shares the entry); hashing them costs more than this."""
     unit = unit_kind(unit)
     key = (
         id(arch),
-        unit,
+        id(unit),
         id(shape),
         d,
         rows,
@@ -86,14 +86,14 @@ def _unit(arch, unit, shape, d, rows, cols, tokens, context, new_per_sequence, d
         gemm,
     )
     found = _UNITS.get(key)
-    if found is None or found[0] is not arch or found[1] is not shape:
+    if found is None or found[0] is not arch or found[1] is not shape or found[2] is not unit:
         if len(_UNITS) > 200_000:
             _UNITS.clear()
         cost = _unit_cost(
             arch, unit, shape, d, rows, cols, tokens, context, new_per_sequence, dequant, imbalance, gemm
         )
-        found = _UNITS[key] = (arch, shape, cost)
-    return found[2]
+        found = _UNITS[key] = (arch, shape, unit, cost)
+    return found[3]
 
 
 def _unit_cost(arch, unit, shape, d, rows, cols, tokens, context, new_per_sequence, dequant, imbalance, gemm):

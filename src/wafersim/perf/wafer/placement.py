@@ -176,19 +176,19 @@ def build_placement(mow: ModelOnWafer, rows: int, cols: int, k: int, table_regio
     return Placement(rows, cols, grid, k, regions[-1].wafer + 1, table_regions, tuple(regions))
 
 
-_KINDS: dict[int, tuple[Unit, Unit]] = {}
+_KINDS: dict[int, tuple[Unit, Unit]] = {}  # id(unit) -> (unit, its kind)
+_CANONICAL: dict[Unit, Unit] = {}  # one object per kind, so that memos may key kinds by identity
 
 
 def unit_kind(unit: Unit) -> Unit:
-    """The unit without its layer index (the head keeps its -1): what a unit costs and stores depends on its
-    layer only through the layer's shape, so memos keyed on this are shared by every layer of one shape.
-    Memoised on the unit's identity (the entry keeps it alive): placements hand the same units to every
-    measurement."""
-    if unit.layer <= 0:
-        return unit
+    """The unit without its layer index (the head keeps its -1), one object per kind: what a unit costs and
+    stores depends on its layer only through the layer's shape, so memos keyed on this are shared by every
+    layer of one shape. Memoised on the unit's identity (the entry keeps it alive): placements hand the same
+    units to every measurement."""
     found = _KINDS.get(id(unit))
     if found is None or found[0] is not unit:
         if len(_KINDS) > 200_000:
             _KINDS.clear()
-        found = _KINDS[id(unit)] = (unit, replace(unit, layer=0))
+        kind = unit if unit.layer <= 0 else replace(unit, layer=0)
+        found = _KINDS[id(unit)] = (unit, _CANONICAL.setdefault(kind, kind))
     return found[1]

@@ -54,8 +54,8 @@ def workspace_elems(
         best = max(
             best,
             _memo(
-                ("decode_act", kind, id(shape), d, r, c, act_tokens, context),
-                (shape,),
+                ("decode_act", id(kind), id(shape), d, r, c, act_tokens, context),
+                (kind, shape),
                 lambda kind=kind, shape=shape: decode_act_elems(kind, shape, d, r, c, act_tokens, context),
             ),
         )
@@ -63,8 +63,8 @@ def workspace_elems(
             best = max(
                 best,
                 _memo(
-                    ("prefill_act", kind, id(shape), d, r, c, chunk, context, imbalance),
-                    (shape,),
+                    ("prefill_act", id(kind), id(shape), d, r, c, chunk, context, imbalance),
+                    (kind, shape),
                     lambda kind=kind, shape=shape: prefill_act_elems(kind, shape, d, r, c, chunk, context, imbalance),
                 ),
             )
@@ -72,7 +72,9 @@ def workspace_elems(
 
 
 def _first_head(p: Placement) -> Region | None:
-    return next((r for r in p.regions if any(u.is_head for u in r.units)), None)
+    return _memo(
+        ("first_head", id(p)), (p,), lambda: next((r for r in p.regions if any(u.is_head for u in r.units)), None)
+    )
 
 
 def region_bytes(
@@ -130,7 +132,7 @@ def _kinds(mow: ModelOnWafer, p: Placement) -> tuple[list[Region], list[int]]:
         kinds: list[Region] = []
         of: list[int] = []
         for region in p.regions:
-            units = tuple((unit_kind(u), id(_shape_of(mow, u))) for u in region.units)
+            units = tuple((id(unit_kind(u)), id(_shape_of(mow, u))) for u in region.units)
             key = (region.rows, region.cols, region is first_head, units)
             if key not in index:
                 index[key] = len(kinds)
@@ -215,7 +217,7 @@ def _unit_static(mow: ModelOnWafer, u: Unit, r: int, c: int, length: int) -> tup
             kv_exact_elems(kind, shape, 1, length),
         )
 
-    return _memo(("unit", kind, id(shape), d, r, c, length), (shape,), compute)
+    return _memo(("unit", id(kind), id(shape), d, r, c, length), (kind, shape), compute)
 
 
 @dataclass(frozen=True)
