@@ -75,5 +75,6 @@ def test_every_region_holds_the_tiles_of_its_own_units():
                 tiles += max(stagger_slack(u, s, d, r, c) for u, s in pairs)
                 kv = sum(kv_elems(u, s, r, c, 1, work.length) for u, s in pairs)
                 got = region_bytes(mow, p, region, 1, work.length, 1, work.decode_context)
-                assert got["weights"] + got["weight_padding"] == _approx(tiles * region.pes * mow.weight_bytes)
+                weights = got["weights"] + got["weight_padding"]
+                assert weights == _approx(tiles * region.pes * mow.weight_bytes)
                 assert got["kv_cache"] + got["kv_padding"] == _approx(kv * region.pes * mow.kv_bytes)

@@ -166,7 +166,9 @@ def _densest(mow: ModelOnWafer, rows: int, cols: int, length: int, context: int)
 
 
 @lru_cache(maxsize=1024)
-def _spread(mow: ModelOnWafer, rows: int, cols: int, wafers: int, length: int, context: int) -> Placement | None:
+def _spread(
+    mow: ModelOnWafer, rows: int, cols: int, wafers: int, length: int, context: int
+) -> Placement | None:
     """The model spread evenly over `wafers` wafers of one region shape (None if no budget tried packs it)."""
     for slack in (1.04, 1.12):
         budget = even_budget(mow, rows, cols, wafers, slack)

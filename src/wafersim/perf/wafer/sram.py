@@ -1,8 +1,8 @@
 """What a placement holds in SRAM: per region and per PE, the weights (with their tile padding), the KV cache,
 the activation workspace and the code reserve; whether a batch fits; how many KV tokens the SRAM left holds.
 
-Every PE of a region allocates the same tile sizes (SPMD), so a region's bytes are the per-PE tile times its PEs.
-A placement is measured at many batch sizes and workspaces while it is searched, so the parts that do not
+Every PE of a region allocates the same tile sizes (SPMD), so a region's bytes are the per-PE tile times its
+PEs. A placement is measured at many batch sizes and workspaces while it is searched, so the parts that do not
 depend on them are computed once per placement (memoised on the objects' identity).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 from wafersim.perf.wafer.closed_form import ceil_div
 from wafersim.perf.wafer.layer import ACT_BYTES, LayerShape
@@ -30,8 +31,8 @@ def _shape_of(mow: ModelOnWafer, unit: Unit) -> LayerShape | None:
 
 
 def region_sram(
-    mow: ModelOnWafer, p: Placement, region: Region, sequences: int, length: int, act_tokens: int, context: int,
-    chunk: int = 0,
+    mow: ModelOnWafer, p: Placement, region: Region, sequences: int, length: int, act_tokens: int,
+    context: int, chunk: int = 0,
 ) -> dict[str, float]:
     """Bytes one PE of `region` holds: weights (with tile padding), KV cache, activations, code reserve."""
     whole = region_bytes(mow, p, region, sequences, length, act_tokens, context, chunk)
@@ -49,32 +50,23 @@ def workspace_elems(
     d, r, c = mow.model.hidden_size, region.rows, region.cols
     best = 0
     for u in region.units:
-        shape = _shape_of(mow, u)
-        kind = unit_kind(u)
-        best = max(
-            best,
-            _memo(
-                ("decode_act", id(kind), id(shape), d, r, c, act_tokens, context),
-                (kind, shape),
-                lambda kind=kind, shape=shape: decode_act_elems(kind, shape, d, r, c, act_tokens, context),
-            ),
-        )
+        shape, kind = _shape_of(mow, u), unit_kind(u)
+        owners = (kind, shape)
+        key = ("decode_act", id(kind), id(shape), d, r, c, act_tokens, context)
+        act = partial(decode_act_elems, kind, shape, d, r, c, act_tokens, context)
+        best = max(best, _memo(key, owners, act))
         if chunk:
-            best = max(
-                best,
-                _memo(
-                    ("prefill_act", id(kind), id(shape), d, r, c, chunk, context, imbalance),
-                    (kind, shape),
-                    lambda kind=kind, shape=shape: prefill_act_elems(kind, shape, d, r, c, chunk, context, imbalance),
-                ),
-            )
+            key = ("prefill_act", id(kind), id(shape), d, r, c, chunk, context, imbalance)
+            act = partial(prefill_act_elems, kind, shape, d, r, c, chunk, context, imbalance)
+            best = max(best, _memo(key, owners, act))
     return best
 
 
 def _first_head(p: Placement) -> Region | None:
-    return _memo(
-        ("first_head", id(p)), (p,), lambda: next((r for r in p.regions if any(u.is_head for u in r.units)), None)
-    )
+    def compute() -> Region | None:
+        return next((r for r in p.regions if any(u.is_head for u in r.units)), None)
+
+    return _memo(("first_head", id(p)), (p,), compute)
 
 
 def region_bytes(
@@ -237,7 +229,8 @@ class Sram:
 
 
 def region_totals_per_pe(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int, chunk: int = 0
+    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int,
+    chunk: int = 0,
 ) -> list[float]:
     """Bytes per PE of every region, in pipeline order (code reserve included)."""
     parts, of = _region_parts(mow, p, sequences, length, act_tokens, context, chunk)
@@ -246,7 +239,8 @@ def region_totals_per_pe(
 
 
 def sram_use(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int, chunk: int = 0
+    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int,
+    chunk: int = 0,
 ) -> Sram:
     parts, of = _region_parts(mow, p, sequences, length, act_tokens, context, chunk)
     peak: dict[str, float] = {}
@@ -261,7 +255,8 @@ def sram_use(
 
 
 def peak_per_pe(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int, chunk: int = 0
+    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int,
+    chunk: int = 0,
 ) -> float:
     """`sram_use(...).peak_per_pe` (the same sums in the same order) without building its breakdowns."""
     parts, of = _region_parts(mow, p, sequences, length, act_tokens, context, chunk)
@@ -275,10 +270,12 @@ def peak_per_pe(
 
 
 def fits(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int, chunk: int = 0
+    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int,
+    chunk: int = 0,
 ) -> bool:
     """Whether `sequences` sequences of `length` tokens (KV cache) and the workspace of an `act_tokens`-token
-    pass at `context` (with a `chunk`-token prefill chunk in the GEMM layout) fit every PE beside the weights."""
+    pass at `context` (with a `chunk`-token prefill chunk in the GEMM layout) fit every PE beside the
+    weights."""
     return peak_per_pe(mow, p, sequences, length, act_tokens, context, chunk) <= mow.sram_per_pe
 
 
