@@ -189,6 +189,7 @@ def unit_kind(unit: Unit) -> Unit:
     if found is None or found[0] is not unit:
         if len(_KINDS) > 200_000:
             _KINDS.clear()
+            _CANONICAL.clear()  # memos check their kinds by identity: a new object for a kind only misses
         kind = unit if unit.layer <= 0 else replace(unit, layer=0)
         found = _KINDS[id(unit)] = (unit, _CANONICAL.setdefault(kind, kind))
     return found[1]
