@@ -123,7 +123,7 @@ def _layouts(model: ModelSpec, system: SystemSpec, count: int) -> list[dict[str,
 
 def _count_configs(job: tuple[SystemSpec, int, dict[str, Any]]) -> tuple[list[_Config], int]:
     """Every layout and batch of one replica size that fits, and how many estimates that took (one job of the
-    search: a process keeps its placement caches across the batches of one size)."""
+    search: a wafer replica's candidate placements are found once in its process and ranked at each batch)."""
     system, count, base = job
     configs, evaluated = [], 0
     for layout in _layouts(base["model"], system, count):
@@ -131,7 +131,7 @@ def _count_configs(job: tuple[SystemSpec, int, dict[str, Any]]) -> tuple[list[_C
         evaluated += 1
         if not largest.fits:
             continue
-        # Wafer estimates search a placement per batch (seconds each): a coarser ladder there.
+        # Wafer estimates rank a replica's placements per batch (about a second each): a coarser ladder there.
         ladder = (8**k for k in range(4)) if system.kind == "wafer" else (2**k for k in range(12))
         batches = sorted({b for b in ladder if b < largest.batch} | {largest.batch})
         for batch in batches:

@@ -18,14 +18,9 @@ from wafersim.errors import WafersimError
 from wafersim.perf.wafer.closed_form import ceil_div
 from wafersim.perf.wafer.layer import ACT_BYTES
 from wafersim.perf.wafer.pack import Packer, even_budget
-from wafersim.perf.wafer.pipeline import (
-    CODE_RESERVE_BYTES,
-    ModelOnWafer,
-    Placement,
-    StepTime,
-    sram_use,
-    step_time,
-)
+from wafersim.perf.wafer.pipeline import StepTime, step_time
+from wafersim.perf.wafer.placement import CODE_RESERVE_BYTES, ModelOnWafer, Placement
+from wafersim.perf.wafer.sram import fits, sram_use
 
 # Cuts of the rectangle per axis: regions from the whole wafer down to ~29 x 19 PEs on WSE-3 (smaller regions
 # cannot hold a layer of any catalog model, and spend more on hand-offs than they save: docs/wafer.md's sweep).
@@ -97,18 +92,6 @@ class Phases:
         return self.batch / (self.decode.step_s + self.batch / output_len * self.prefill_occupancy_s)
 
 
-def _fits(
-    mow: ModelOnWafer,
-    p: Placement,
-    sequences: int,
-    length: int,
-    act_tokens: int,
-    context: int,
-    chunk: int = 0,
-) -> bool:
-    return sram_use(mow, p, sequences, length, act_tokens, context, chunk).peak_per_pe <= mow.sram_per_pe
-
-
 def _table_regions(mow: ModelOnWafer, rows: int, cols: int) -> int | None:
     """Fewest regions that hold the LM head next to a one-token workspace."""
     d, vocab = mow.model.hidden_size, mow.model.vocab_size
@@ -143,32 +126,56 @@ def _wafer_counts(need: int, count: int) -> list[int]:
 
 def candidates(mow: ModelOnWafer, work: Workload) -> tuple[list[Placement], int | None]:
     """Placements that hold the model for one sequence within `count` wafers, and the fewest wafers any
-    region shape needs (None if no shape can hold the model on `MAX_WAFERS` wafers)."""
+    region shape needs (None if no shape can hold the model on `MAX_WAFERS` wafers).
+
+    They depend on the replica (wafers, sequence length, region shape), not on the batch: found once per
+    replica and reused by every batch's search, which only ranks them (the packing is most of a search)."""
+    placements, fewest = _candidates(mow, work.grid, work.length, work.decode_context, work.count)
+    return list(placements), fewest
+
+
+@lru_cache(maxsize=64)
+def _candidates(
+    mow: ModelOnWafer, grid: tuple[int, int] | None, length: int, context: int, count: int
+) -> tuple[tuple[Placement, ...], int | None]:
     out: list[Placement] = []
     fewest: int | None = None
-    for rows, cols in region_shapes(mow, work.grid):
-        if work.grid is None and mow.model_bytes_on_wafer / (rows * cols * mow.sram_per_pe) > MAX_REGIONS:
+    for rows, cols in region_shapes(mow, grid):
+        if grid is None and mow.model_bytes_on_wafer / (rows * cols * mow.sram_per_pe) > MAX_REGIONS:
             continue  # regions this small would cut the model into more pipeline stages than is sensible
-        densest = Packer(mow, rows, cols, work.length, work.decode_context, float("inf")).pack(MAX_WAFERS)
+        densest = _densest(mow, rows, cols, length, context)
         if densest is None:
             continue
         need = densest.wafers
         fewest = need if fewest is None else min(fewest, need)
-        if need > work.count:
+        if need > count:
             continue
-        for wafers in _wafer_counts(need, work.count):
-            placement = None
-            for slack in (1.04, 1.12):
-                budget = even_budget(mow, rows, cols, wafers, slack)
-                found = Packer(mow, rows, cols, work.length, work.decode_context, budget).pack(wafers)
-                if found is not None:
-                    placement = found
-                    break
+        for wafers in _wafer_counts(need, count):
+            placement = _spread(mow, rows, cols, wafers, length, context)
             if placement is None and wafers == need:
                 placement = densest
-            if placement is not None and _fits(mow, placement, 1, work.length, 1, work.decode_context):
+            if placement is not None and fits(mow, placement, 1, length, 1, context):
                 out.append(placement)
-    return out, fewest
+    return tuple(out), fewest
+
+
+@lru_cache(maxsize=512)
+def _densest(mow: ModelOnWafer, rows: int, cols: int, length: int, context: int) -> Placement | None:
+    """The tightest packing of one region shape (whatever the replica's wafer count: shared by all)."""
+    return Packer(mow, rows, cols, length, context, float("inf")).pack(MAX_WAFERS)
+
+
+@lru_cache(maxsize=1024)
+def _spread(
+    mow: ModelOnWafer, rows: int, cols: int, wafers: int, length: int, context: int
+) -> Placement | None:
+    """The model spread evenly over `wafers` wafers of one region shape (None if no budget tried packs it)."""
+    for slack in (1.04, 1.12):
+        budget = even_budget(mow, rows, cols, wafers, slack)
+        found = Packer(mow, rows, cols, length, context, budget).pack(wafers)
+        if found is not None:
+            return found
+    return None
 
 
 def largest(lo: int, hi: int, ok) -> int:
@@ -212,11 +219,11 @@ def best_prefill(
     sizes = [min(2**e, work.input_len) for e in range(top + 1)]
     for gemm in (True, False):
 
-        def fits(i: int, gemm: bool = gemm) -> bool:
+        def chunk_fits(i: int, gemm: bool = gemm) -> bool:
             act, chunk = (tokens, sizes[i]) if gemm else (max(tokens, sizes[i]), 0)
-            return _fits(mow, p, batch, work.length, act, work.decode_context, chunk)
+            return fits(mow, p, batch, work.length, act, work.decode_context, chunk)
 
-        last = largest(0, len(sizes) - 1, fits)
+        last = largest(0, len(sizes) - 1, chunk_fits)
         if last < 0:
             continue
         best: tuple[float, int, StepTime] | None = None
@@ -245,7 +252,7 @@ def best_prefill(
 def evaluate(mow: ModelOnWafer, p: Placement, work: Workload, batch: int) -> Phases | None:
     """The placement at `batch` sequences, or None if their KV cache and workspaces overflow SRAM."""
     micro, tokens = decode_split(p, batch)
-    if not _fits(mow, p, batch, work.length, tokens, work.decode_context):
+    if not fits(mow, p, batch, work.length, tokens, work.decode_context):
         return None
     decode = step_time(mow, p, tokens, micro, work.decode_context, 1, work.expert_imbalance)
     best = best_prefill(mow, p, work, batch)
@@ -262,7 +269,7 @@ def workspace(mow: ModelOnWafer, work: Workload, phases: Phases) -> tuple[int, i
     if phases.prefill_placement is not None:
         return tokens, 0
     p = phases.placement
-    if _fits(mow, p, phases.batch, work.length, tokens, work.decode_context, phases.chunk):
+    if fits(mow, p, phases.batch, work.length, tokens, work.decode_context, phases.chunk):
         return tokens, phases.chunk
     return max(tokens, phases.chunk), 0
 
@@ -322,7 +329,7 @@ def prefill_candidates(mow: ModelOnWafer, work: Workload, wafers: int, batch: in
                 wafers
             )
             if found is not None:
-                if _fits(mow, found, batch, work.length, 1, work.decode_context):
+                if fits(mow, found, batch, work.length, 1, work.decode_context):
                     out.append(found)
                 break
     return out
@@ -355,7 +362,7 @@ def _best_batch(mow: ModelOnWafer, p: Placement, work: Workload) -> Phases | Non
         return evaluate(mow, p, work, work.batch)
 
     def holds(b: int) -> bool:
-        return _fits(mow, p, b, work.length, decode_split(p, b)[1], work.decode_context)
+        return fits(mow, p, b, work.length, decode_split(p, b)[1], work.decode_context)
 
     top = largest(1, work.max_batch, holds)
     if work.max_tpot_s is not None:
@@ -379,7 +386,7 @@ def _shortlist(mow: ModelOnWafer, work: Workload, placements: list[Placement]) -
         copies = max(1, work.count // p.wafers)
         if work.batch is not None:
             micro, tokens = decode_split(p, work.batch)
-            if not _fits(mow, p, work.batch, work.length, tokens, work.decode_context):
+            if not fits(mow, p, work.batch, work.length, tokens, work.decode_context):
                 continue
             step = step_time(mow, p, tokens, micro, work.decode_context, 1, work.expert_imbalance)
             key = (step.step_s, -copies * work.batch / step.step_s)
@@ -387,7 +394,7 @@ def _shortlist(mow: ModelOnWafer, work: Workload, placements: list[Placement]) -
             top = largest(
                 1,
                 work.max_batch,
-                lambda b, p=p: _fits(mow, p, b, work.length, decode_split(p, b)[1], work.decode_context),
+                lambda b, p=p: fits(mow, p, b, work.length, decode_split(p, b)[1], work.decode_context),
             )
             if top < 1:
                 continue
