@@ -34,9 +34,9 @@ def test_binding_limit_is_reported(catalog):
 
 def test_ttft_limit_binds_with_long_prompts(catalog):
     loose = estimate(request(catalog, tp=8, pp=1, max_ttft_s=60.0))
-    tight = estimate(request(catalog, tp=8, pp=1, max_ttft_s=0.25 * loose.ttft_s))
+    tight = estimate(request(catalog, tp=8, pp=1, max_ttft_s=0.6 * loose.ttft_s))
     assert tight.extra["binding_limit"] == "max_ttft_s" and tight.extra["limits_met"]
-    assert tight.ttft_s <= 0.25 * loose.ttft_s
+    assert tight.ttft_s <= 0.6 * loose.ttft_s
     assert tight.output_tokens_per_s < loose.output_tokens_per_s
 
 
@@ -48,7 +48,7 @@ def test_unreachable_limit_says_so(catalog):
 def test_queueing_raises_ttft_with_load(catalog):
     cost = IterationCost(catalog.model("llama-3.1-70b"), catalog.system("h200-sxm"), Layout(tp=8), "fp8")
     load = Workload(8000, 500, None)
-    assert prefill_utilisation(load, 64, 8192) < 1
+    assert prefill_utilisation(cost, load, 64, 8192) < 1
     assert server_ttft_s(cost, load, 64, 8192) > server_ttft_s(cost, load, 4, 8192)
     assert server_ttft_s(cost, load, 10_000, 256) == float("inf")  # prompts arrive faster than served
 
