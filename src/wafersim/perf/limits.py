@@ -68,19 +68,33 @@ def iteration_time_s(
     cost: IterationCost, load: Workload, batch: float, extra: StepWork | None, pieces: float
 ) -> np.ndarray:
     """One iteration: `batch` decodes plus `extra` prefill work (one iteration, or an array of them) arriving
-    in `pieces` indivisible pieces."""
+    in `pieces` indivisible pieces.
+
+    A piece belongs to one micro-batch (pipeline stages) and, with attention data parallelism, to one rank,
+    which prefills it alone while the others wait for it at every MoE layer's all-to-all: with fewer pieces
+    than places, the busiest micro-batch and rank carry whole ones and set the pace."""
     decode = decode_work(batch, load.mean_context, load.window)
     full = decode if extra is None else decode + extra
     seconds = np.asarray(cost.time_s(full), dtype=float)
-    pp = cost.layout.pp
-    if pp > 1 and extra is not None:
-        micro_batches = float(np.clip(batch / cost.ranks, 1.0, pp))
-        carriers = float(np.clip(pieces, 1.0, micro_batches))
-        heavy = decode_work(batch / micro_batches, load.mean_context, load.window) + extra.scaled(
-            1 / carriers
+    if extra is None:
+        return seconds
+    pp, ranks = cost.layout.pp, float(np.clip(batch, 1.0, cost.ranks))
+    micro_batches = float(np.clip(batch / cost.ranks, 1.0, pp)) if pp > 1 else 1.0
+    on_micro = float(np.clip(pieces, 1.0, micro_batches))  # micro-batches sharing the pieces
+    on_rank = float(np.clip(pieces / on_micro, 1.0, ranks))  # ranks sharing the busiest one's pieces
+    busiest = None
+    if ranks > 1:
+        busiest = decode_work(batch / (micro_batches * ranks), load.mean_context, load.window) + extra.scaled(
+            1 / (on_micro * on_rank)
         )
-        seconds = np.maximum(seconds, np.asarray(cost.time_s(heavy, one_micro_batch=True), dtype=float))
-    return seconds
+    if pp > 1:
+        heavy = decode_work(batch / micro_batches, load.mean_context, load.window) + extra.scaled(1 / on_micro)
+        slowest = cost.time_s(heavy, one_micro_batch=True, rank_work=busiest)
+    elif busiest is not None:
+        slowest = cost.time_s(full, rank_work=busiest)
+    else:
+        return seconds
+    return np.maximum(seconds, np.asarray(slowest, dtype=float))
 
 
 def steady_time_s(cost: IterationCost, load: Workload, batch: float, prompt_sequences: float) -> float:
