@@ -14,7 +14,7 @@ from wafersim.perf.limits import (
     slot_utilisation,
     steady_time_s,
 )
-from wafersim.perf.work import decode_work
+from wafersim.perf.work import decode_work, prefill_work
 
 
 def request(catalog, model="llama-3.1-70b", system="h200-sxm", count=8, **kw):
@@ -34,9 +34,9 @@ def test_binding_limit_is_reported(catalog):
 
 def test_ttft_limit_binds_with_long_prompts(catalog):
     loose = estimate(request(catalog, tp=8, pp=1, max_ttft_s=60.0))
-    tight = estimate(request(catalog, tp=8, pp=1, max_ttft_s=0.25 * loose.ttft_s))
+    tight = estimate(request(catalog, tp=8, pp=1, max_ttft_s=0.6 * loose.ttft_s))
     assert tight.extra["binding_limit"] == "max_ttft_s" and tight.extra["limits_met"]
-    assert tight.ttft_s <= 0.25 * loose.ttft_s
+    assert tight.ttft_s <= 0.6 * loose.ttft_s
     assert tight.output_tokens_per_s < loose.output_tokens_per_s
 
 
@@ -48,7 +48,7 @@ def test_unreachable_limit_says_so(catalog):
 def test_queueing_raises_ttft_with_load(catalog):
     cost = IterationCost(catalog.model("llama-3.1-70b"), catalog.system("h200-sxm"), Layout(tp=8), "fp8")
     load = Workload(8000, 500, None)
-    assert prefill_utilisation(load, 64, 8192) < 1
+    assert prefill_utilisation(cost, load, 64, 8192) < 1
     assert server_ttft_s(cost, load, 64, 8192) > server_ttft_s(cost, load, 4, 8192)
     assert server_ttft_s(cost, load, 10_000, 256) == float("inf")  # prompts arrive faster than served
 
@@ -109,3 +109,44 @@ def test_erlang_c_matches_across_its_two_forms():
     approx = _wait_probability(65, 0.8)
     assert exact == pytest.approx(approx, rel=0.35)
     assert _wait_probability(1, 0.5) == pytest.approx(0.5)  # M/M/1: P(wait) = ρ
+
+
+def test_prefill_slot_utilisation_is_counted_in_time(catalog):
+    """Long prompts: the iterations carrying a prefill chunk are the long ones, so the prefill slot is busy for
+    far more of the time than of the iterations."""
+    cost = IterationCost(catalog.model("llama-3.1-405b"), catalog.system("h200-sxm"), Layout(tp=8), "fp8")
+    load = Workload(8000, 685, None)
+    batch, chunk = 40, 8192
+    iterations_share = batch / load.output_len * load.input_len / chunk
+    assert prefill_utilisation(cost, load, batch, chunk) > 5 * iterations_share
+
+
+def test_long_prompt_server_delivers_well_under_offline(catalog):
+    """MLPerf's Llama-3.1-405B server runs deliver 50-77% of their offline figures; the p99 limits bind."""
+    offline = estimate(request(catalog, "llama-3.1-405b", "h200-sxm", input_len=7805, output_len=685))
+    server = estimate(
+        request(
+            catalog, "llama-3.1-405b", "h200-sxm", input_len=7805, output_len=685,
+            max_tpot_s=0.175, max_ttft_s=6.0,
+        )
+    )
+    assert server.extra["limits_met"] and server.extra["tpot_p99_s"] <= 0.175 * 1.001
+    assert server.output_tokens_per_s < 0.8 * offline.output_tokens_per_s
+
+
+def test_attention_dp_prompt_is_prefilled_by_one_rank(catalog):
+    """With fewer prompts per iteration than attention-DP ranks, the rank holding one prefills it alone and
+    the others wait for it: the iteration is slower than the same work spread evenly, and the gap closes when
+    prompts are many."""
+    cost = IterationCost(
+        catalog.model("deepseek-v3"), catalog.system("b200"), Layout(tp=8, ep=8, attention_dp=True), "fp4"
+    )
+    few = Workload(4000, 4000, None)  # 2048 / 4000 ≈ 0.5 prompts per iteration
+    many = Workload(100, 100, None)  # 20 short prompts per iteration
+    for load, lower, upper in ((few, 1.5, 10.0), (many, 1.0, 1.05)):
+        spread = float(cost.time_s(decode_work(2048, load.mean_context) + _prompt_share(load, 2048)))
+        assert lower * spread <= steady_time_s(cost, load, 2048, 2048) <= upper * spread
+
+
+def _prompt_share(load, batch):
+    return prefill_work(load.input_len, 0, load.window).scaled(batch / load.output_len)

@@ -304,7 +304,9 @@ class IterationCost:
         micro_batches = np.clip(sequences / ranks, 1.0, self.layout.pp)
         return work.scaled(1.0 / (ranks * micro_batches)), ranks, micro_batches
 
-    def iteration_ops(self, work: StepWork, one_micro_batch: bool = False) -> dict[str, OpTotal]:
+    def iteration_ops(
+        self, work: StepWork, one_micro_batch: bool = False, rank_work: StepWork | None = None
+    ) -> dict[str, OpTotal]:
         """Operators of one iteration of `work` (the whole replica's batch) on the critical path of the busiest
         accelerator: every layer's operators for one micro-batch, plus what the pipeline adds.
 
@@ -313,10 +315,16 @@ class IterationCost:
         slowest stage). Stages are uneven — layers do not divide evenly, the embedding sits on the first and
         the LM head on the last — and the slowest one sets the pace: the difference is `pipeline_wait`. With
         fewer micro-batches than stages (small batches), the loop itself is the period: the pipeline bubble.
+
+        With `rank_work`, that is the busiest attention-DP rank's own share (its sequences and the prompts it
+        prefills, which no other rank can take): its attention and dense layers run on it, while the experts
+        still see the whole group's tokens (limits.py builds it).
         """
         pp = self.layout.pp
         local, ranks, micro_batches = self.local_work(work, one_micro_batch)
         group_tokens = local.tokens * ranks
+        if rank_work is not None:
+            local, group_tokens = rank_work, np.asarray(work.tokens, dtype=float)
         class_ops = {}
         for per_class in self.stage_classes:
             for cls in per_class:
@@ -353,14 +361,18 @@ class IterationCost:
         parts["step_overhead"] = [self._link(overhead)]
         return {name: OpTotal(tuple(ops)) for name, ops in parts.items()}
 
-    def breakdown(self, work: StepWork, one_micro_batch: bool = False) -> dict[str, np.ndarray]:
+    def breakdown(
+        self, work: StepWork, one_micro_batch: bool = False, rank_work: StepWork | None = None
+    ) -> dict[str, np.ndarray]:
         """Seconds per operator for one iteration of `work` (the whole replica's batch, or with
-        `one_micro_batch` the micro-batch that sets a pipeline's pace)."""
-        ops = self.iteration_ops(work, one_micro_batch)
+        `one_micro_batch` the micro-batch that sets a pipeline's pace; `rank_work`: iteration_ops)."""
+        ops = self.iteration_ops(work, one_micro_batch, rank_work)
         return {name: op.time_s(self.bytes_per_s) for name, op in ops.items()}
 
-    def time_s(self, work: StepWork, one_micro_batch: bool = False) -> np.ndarray:
-        return sum(self.breakdown(work, one_micro_batch).values())
+    def time_s(
+        self, work: StepWork, one_micro_batch: bool = False, rank_work: StepWork | None = None
+    ) -> np.ndarray:
+        return sum(self.breakdown(work, one_micro_batch, rank_work).values())
 
 
 # Weights per accelerator and stage live here (not in memory.py) because the cost of dataflow chips depends on

@@ -6,8 +6,9 @@ tokens per iteration on average. Hence, per replica:
 - throughput = batch / time(batch decodes + batch·I/O prompt tokens);
 - TPOT = time of the same iteration with the *other* sequences' prompt share, (batch − 1)·I/O: a request's TPOT
   averages over its O iterations. Under Poisson arrivals (a server scenario, i.e. with a TTFT limit) the TPOT
-  limit is a p99 over requests: the prompts prefilled during a request's life are a Poisson count, and the p99
-  request sees more of them than the mean (`server_tpot_s`);
+  limit is a p99 over requests: the prompts prefilled during a request's life are a Poisson count, and short
+  requests, which average over few iterations, set the p99 (`server_tpot_s`, over the output-length
+  distribution: perf/tail.py);
 - TTFT = the iterations that prefill one prompt in chunks of `chunk` tokens while the others decode.
 
 Under Poisson arrivals a request may also wait for a free sequence slot: the dp × batch slots are an M/M/c
@@ -16,10 +17,14 @@ utilisation at which the p99 slot wait still fits the TTFT limit (`slot_utilisat
 throughput is that fraction of the full batch's.
 
 A server scenario (MLPerf Server: Poisson arrivals, p99 TTFT and p99 TPOT limits) adds the wait for the prompts
-ahead: the prefill slot serves one prompt at a time, S = its chunked prefill, at utilisation
-ρ = (batch / O) × (I / chunk) prompts per iteration. The p99 wait is taken from the exponential tail of an
-M/D/1 queue, P(W > x) ≈ ρ exp(−x ρ / W̄) with mean W̄ = ρ S / (2 (1 − ρ)) (Pollaczek–Khinchine mean; the
-exponential tail is the heavy-traffic approximation, Kingman 1962), so p99 wait = S ln(100 ρ) / (2 (1 − ρ)).
+ahead: the prefill slot serves one prompt at a time, S = its chunked prefill in seconds. Its utilisation is
+counted in time, not in iterations: prompts arrive at λ = batch / (O t) per second (t the steady iteration) and
+ρ = λ S (a prompt shorter than the chunk shares its iteration, ρ = λ S I / chunk). With long prompts the
+iterations that carry prefill are the long ones, so a slot busy in few iterations is busy most of the time —
+Llama-3.1-405B's 8 K-token prompts keep it busy ~85% of the time at the offline batch. The p99 wait is taken
+from the exponential tail of an M/D/1 queue, P(W > x) ≈ ρ exp(−x ρ / W̄) with mean W̄ = ρ S / (2 (1 − ρ))
+(Pollaczek–Khinchine mean; the exponential tail is the heavy-traffic approximation, Kingman 1962), so p99 wait =
+S ln(100 ρ) / (2 (1 − ρ)).
 A smaller chunk lowers TTFT's iteration time but lengthens each prompt's service; the batch and the chunk are
 chosen together so that both limits hold — the largest batch that does, with the chunk that allows it.
 
@@ -39,13 +44,13 @@ import numpy as np
 
 from wafersim.perf.cost import IterationCost
 from wafersim.perf.memory import TOKEN_BUDGET
+from wafersim.perf.tail import P99_EXCEEDED, tpot_exceeded, tpot_p99_s
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 
 # Chunk sizes tried under a TTFT limit: powers of two from 256 tokens to the token budget and beyond for long
 # prompts (vLLM's max_num_batched_tokens and TensorRT-LLM's max_num_tokens are set per deployment).
 CHUNK_CANDIDATES = (256, 512, 1024, 2048, 4096, 8192, 16384)
 P99_TAIL = 100.0  # 1 / (1 − 0.99): the p99 of the waiting-time tail
-Z99 = 2.326  # standard normal 99th percentile
 
 
 @dataclass(frozen=True)
@@ -63,19 +68,33 @@ def iteration_time_s(
     cost: IterationCost, load: Workload, batch: float, extra: StepWork | None, pieces: float
 ) -> np.ndarray:
     """One iteration: `batch` decodes plus `extra` prefill work (one iteration, or an array of them) arriving
-    in `pieces` indivisible pieces."""
+    in `pieces` indivisible pieces.
+
+    A piece belongs to one micro-batch (pipeline stages) and, with attention data parallelism, to one rank,
+    which prefills it alone while the others wait for it at every MoE layer's all-to-all: with fewer pieces
+    than places, the busiest micro-batch and rank carry whole ones and set the pace."""
     decode = decode_work(batch, load.mean_context, load.window)
     full = decode if extra is None else decode + extra
     seconds = np.asarray(cost.time_s(full), dtype=float)
-    pp = cost.layout.pp
-    if pp > 1 and extra is not None:
-        micro_batches = float(np.clip(batch / cost.ranks, 1.0, pp))
-        carriers = float(np.clip(pieces, 1.0, micro_batches))
-        heavy = decode_work(batch / micro_batches, load.mean_context, load.window) + extra.scaled(
-            1 / carriers
+    if extra is None:
+        return seconds
+    pp, ranks = cost.layout.pp, float(np.clip(batch, 1.0, cost.ranks))
+    micro_batches = float(np.clip(batch / cost.ranks, 1.0, pp)) if pp > 1 else 1.0
+    on_micro = float(np.clip(pieces, 1.0, micro_batches))  # micro-batches sharing the pieces
+    on_rank = float(np.clip(pieces / on_micro, 1.0, ranks))  # ranks sharing the busiest one's pieces
+    busiest = None
+    if ranks > 1:
+        busiest = decode_work(batch / (micro_batches * ranks), load.mean_context, load.window) + extra.scaled(
+            1 / (on_micro * on_rank)
         )
-        seconds = np.maximum(seconds, np.asarray(cost.time_s(heavy, one_micro_batch=True), dtype=float))
-    return seconds
+    if pp > 1:
+        heavy = decode_work(batch / micro_batches, load.mean_context, load.window) + extra.scaled(1 / on_micro)
+        slowest = cost.time_s(heavy, one_micro_batch=True, rank_work=busiest)
+    elif busiest is not None:
+        slowest = cost.time_s(full, rank_work=busiest)
+    else:
+        return seconds
+    return np.maximum(seconds, np.asarray(slowest, dtype=float))
 
 
 def steady_time_s(cost: IterationCost, load: Workload, batch: float, prompt_sequences: float) -> float:
@@ -92,16 +111,25 @@ def tpot_s(cost: IterationCost, load: Workload, batch: int) -> float:
     return steady_time_s(cost, load, batch, batch - 1)
 
 
-def server_tpot_s(cost: IterationCost, load: Workload, batch: int) -> float:
-    """p99 TPOT under Poisson arrivals: a request lives O iterations, during which the prompts of the others
-    arrive as a Poisson count with mean batch − 1 (Little's law); each adds its prefill to the request's
-    iterations. The p99 request sees n + z₉₉ √n of them (normal approximation, z₉₉ = 2.326)."""
-    others = batch - 1
-    mean = tpot_s(cost, load, batch)
-    if others <= 0:
-        return mean
+def _server_tpot_terms(cost: IterationCost, load: Workload, batch: int) -> tuple[float, float, float, float]:
+    """Decode step, prefill seconds per prompt, other prompts per iteration and mean output (perf/tail.py)."""
     decode_only = steady_time_s(cost, load, batch, 0)
-    return decode_only + (mean - decode_only) * (others + Z99 * math.sqrt(others)) / others
+    others = batch - 1
+    if others <= 0:
+        return decode_only, 0.0, 0.0, float(load.output_len)
+    per_iteration = others / load.output_len
+    per_prompt = max(tpot_s(cost, load, batch) - decode_only, 0.0) / per_iteration
+    return decode_only, per_prompt, per_iteration, float(load.output_len)
+
+
+def server_tpot_s(cost: IterationCost, load: Workload, batch: int) -> float:
+    """p99 TPOT over requests under Poisson arrivals, over the output-length distribution (perf/tail.py)."""
+    return tpot_p99_s(*_server_tpot_terms(cost, load, batch))
+
+
+def server_tpot_ok(cost: IterationCost, load: Workload, batch: int, limit_s: float) -> bool:
+    """Whether at most 1% of requests exceed the TPOT limit (one tail evaluation, no percentile search)."""
+    return tpot_exceeded(limit_s, *_server_tpot_terms(cost, load, batch)) <= P99_EXCEEDED
 
 
 def default_chunk(batch: int) -> int:
@@ -117,16 +145,23 @@ def prefill_service_s(cost: IterationCost, load: Workload, batch: int, chunk: in
     return float(np.sum(iteration_time_s(cost, load, batch - 1, work, 1.0)))
 
 
-def prefill_utilisation(load: Workload, batch: int, chunk: int) -> float:
-    return batch / load.output_len * load.input_len / chunk
+def prefill_utilisation(
+    cost: IterationCost, load: Workload, batch: int, chunk: int, service_s: float | None = None
+) -> float:
+    """Share of the replica's time its prefill slot is busy: prompts arrive at batch / (O × t) per second (t
+    the steady iteration) and each holds the slot for the iterations that carry its chunks — long iterations,
+    when the prompts are long — sharing one with other prompts when it is shorter than the chunk."""
+    service = prefill_service_s(cost, load, batch, chunk) if service_s is None else service_s
+    arrivals_per_s = batch / (load.output_len * steady_time_s(cost, load, batch, batch))
+    return arrivals_per_s * service * min(load.input_len / chunk, 1.0)
 
 
 def server_ttft_s(cost: IterationCost, load: Workload, batch: int, chunk: int) -> float:
     """p99 TTFT under Poisson arrivals: the prompt's chunked prefill plus the p99 wait for the ones ahead."""
-    rho = prefill_utilisation(load, batch, chunk)
+    service = prefill_service_s(cost, load, batch, chunk)
+    rho = prefill_utilisation(cost, load, batch, chunk, service)
     if rho >= 1.0:
         return math.inf
-    service = prefill_service_s(cost, load, batch, chunk)
     wait = service * max(0.0, math.log(P99_TAIL * rho)) / (2.0 * (1.0 - rho)) if rho > 0 else 0.0
     return service + wait
 
@@ -197,8 +232,9 @@ def choose_batch(
     def tpot_ok(batch: int) -> bool:
         if max_tpot_s is None:
             return True
-        tpot = server_tpot_s(cost, load, batch) if server else tpot_s(cost, load, batch)
-        return tpot <= max_tpot_s
+        if server:
+            return server_tpot_ok(cost, load, batch, max_tpot_s)
+        return tpot_s(cost, load, batch) <= max_tpot_s
 
     def ttft_ok(batch: int, chunk: int) -> bool:
         return max_ttft_s is None or server_ttft_s(cost, load, batch, chunk) <= max_ttft_s
