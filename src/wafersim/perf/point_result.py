@@ -4,8 +4,11 @@ in `skipped`), its error, and its `to_dict()` row of `wafersim validate --json`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from wafersim.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -54,3 +57,15 @@ class PointResult:
             "skipped": self.skipped,
             "source": p.source,
         }
+
+
+def predict_each(
+    points: Sequence[Any], predict_one: Callable[[Any], PointResult], progress: Progress | None = None
+) -> list[PointResult]:
+    """Every point's prediction in order, telling `progress(done, total, point id)` before each."""
+    results = []
+    for done, point in enumerate(points):
+        if progress is not None:
+            progress(done, len(points), point.id)
+        results.append(predict_one(point))
+    return results

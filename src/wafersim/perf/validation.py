@@ -20,7 +20,7 @@ from wafersim.catalog import Catalog, Precision, SystemSpec
 from wafersim.catalog.toml_io import read_toml, validate
 from wafersim.errors import WafersimError
 from wafersim.perf.estimate import estimate
-from wafersim.perf.point_result import PointResult
+from wafersim.perf.point_result import PointResult, predict_each
 from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.progress import Progress
 
@@ -212,11 +212,7 @@ def run_validation(
     catalog: Catalog, points: list[Point] | None = None, progress: Progress | None = None
 ) -> dict:
     points = points if points is not None else load_points()
-    results = []
-    for done, point in enumerate(points):
-        if progress is not None:
-            progress(done, len(points), point.id)
-        results.append(predict(point, catalog))
+    results = predict_each(points, lambda point: predict(point, catalog), progress)
     summary = summarize(results)
     return {
         "points": [r.to_dict() for r in results],

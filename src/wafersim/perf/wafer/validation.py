@@ -20,7 +20,7 @@ from wafersim.catalog import Catalog, Precision
 from wafersim.catalog.systems import ServiceSpec
 from wafersim.catalog.toml_io import read_toml, validate
 from wafersim.errors import WafersimError
-from wafersim.perf.point_result import PointResult
+from wafersim.perf.point_result import PointResult, predict_each
 from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.validation import summarize, summarize_families
 from wafersim.progress import Progress
@@ -140,11 +140,7 @@ def run_wafer_validation(
     """The wafer group's report, with the keys of every validation report (`perf.validation.run_validation`)
     and `max_ape`; `progress(done, total, what)` is told as each point is predicted."""
     points = points if points is not None else load_wafer_points()
-    results = []
-    for done, point in enumerate(points):
-        if progress is not None:
-            progress(done, len(points), point.id)
-        results.append(predict_wafer(point, catalog))
+    results = predict_each(points, lambda point: predict_wafer(point, catalog), progress)
     summary = summarize_wafer(results)
     return {
         "points": [r.to_dict() for r in results],
