@@ -141,7 +141,8 @@ CSV_CELLS = st.one_of(
     st.sampled_from(["2023-11-16 18:15:46.6805900", "2023-11-16 18:15:46", "2023-13-45 99:99:99", "", "x"]),
     st.integers(min_value=-5, max_value=10**20).map(str),
     st.floats().map(str),
-    st.text(alphabet=st.characters(blacklist_characters=",\n\r"), max_size=8),
+    # No lone surrogates: the test writes the file as UTF-8 (undecodable bytes are fuzzed by the binary tests).
+    st.text(alphabet=st.characters(blacklist_characters=",\n\r", blacklist_categories=("Cs",)), max_size=8),
 )
 
 
