@@ -14,14 +14,8 @@ import time
 
 from wafersim.catalog import load_catalog
 from wafersim.perf import EstimateRequest, estimate
-from wafersim.perf.wafer import closed_form, pipeline, search
-
-
-def _clear() -> None:
-    search.search.cache_clear()
-    pipeline._UNITS.clear()
-    pipeline._MEMO.clear()
-    closed_form.clear_caches()
+from wafersim.perf.wafer import search
+from wafersim.perf.wafer.search import clear_caches as _clear
 
 
 def _timed(function, repeats: int, cold: bool) -> tuple[float, float]:

@@ -6,17 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from wafersim.perf.types import EstimateRequest
-from wafersim.perf.wafer import pipeline, placement, search, sram
+from wafersim.perf.wafer import search
 from wafersim.perf.wafer.estimator import WaferOptions, model_on_wafer, workload
 
 
 def _cold() -> None:
     """Every cache and memo of the search, emptied."""
-    for cached in (search.search, search._candidates, search._densest, search._spread):
-        cached.cache_clear()
-    sram._MEMO.clear()
-    pipeline._UNITS.clear()
-    placement._KINDS.clear()
+    search.clear_caches()
 
 
 def test_each_batch_gets_the_answer_of_a_cold_search(catalog):

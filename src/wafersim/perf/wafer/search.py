@@ -459,3 +459,16 @@ def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
     if (b[0] - a[0]) / scale > 0.005:
         return False
     return a[1] > b[1] * 1.005
+
+
+def clear_caches() -> None:
+    """Forget every memo of the placement search (benchmarks and tests time or check a cold search): the
+    search and its candidate packings, unit costs, SRAM figures, unit kinds and the closed forms."""
+    from wafersim.perf.wafer import closed_form, pipeline, placement, sram
+
+    for cached in (search, _candidates, _densest, _spread):
+        cached.cache_clear()
+    sram._MEMO.clear()
+    pipeline._UNITS.clear()
+    placement._KINDS.clear()
+    closed_form.clear_caches()
