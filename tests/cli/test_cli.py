@@ -241,3 +241,14 @@ def test_missing_optional_extras_are_named(capsys, monkeypatch, tmp_path):
         str(tmp_path / "m.png"),
     )
     assert code == 2 and "pip install matplotlib" in err
+
+
+def test_estimate_lengths_default_as_compare_and_405b_needs_22_wafers(capsys):
+    """Issue 9's command as written: lengths default to compare's 1,000 in / 1,000 out, and Llama 3.1 405B on one
+    CS-3 is an answer (fits: false) with the wafers it needs."""
+    code, out, _ = run(
+        capsys, "estimate", "--system", "cs-3", "--count", "1", "--model", "llama-3.1-405b", "--json"
+    )
+    data = json.loads(out)
+    assert code == 0 and data["fits"] is False and data["accelerators_needed"] == 22
+    assert (data["input_len"], data["output_len"]) == (1000, 1000)

@@ -75,7 +75,9 @@ def print_estimate(result: Estimate) -> None:
     _print_service(console, result.extra)
     spec = result.extra.get("speculative")
     if spec:
-        drafter = f"draft {spec['draft_model']}" if spec.get("draft_model") else f"{spec['mtp_heads']} MTP head(s)"
+        drafter = (
+            f"draft {spec['draft_model']}" if spec.get("draft_model") else f"{spec['mtp_heads']} MTP head(s)"
+        )
         console.print(
             f"speculative: {drafter}, {spec['draft_tokens']} drafted per round, acceptance {spec['acceptance']}: "
             f"{spec['tokens_per_round']:.2f} tokens per round"
@@ -178,8 +180,10 @@ def _print_service(console, extra: dict) -> None:
     default=None,
     help="MoE routing skew: std/mean of tokens per expert (default 1.28, DeepSeek-R1 without EPLB).",
 )
-@click.option("--input-len", required=True, type=int, help="Prompt tokens per request.")
-@click.option("--output-len", required=True, type=int, help="Generated tokens per request.")
+@click.option(
+    "--input-len", type=int, default=1000, show_default=True, help="Prompt tokens per request (as compare)."
+)
+@click.option("--output-len", type=int, default=1000, show_default=True, help="Generated tokens per request.")
 @click.option("--grid", default=None, help="Wafer systems: region shape RxC (PEs) for both phases.")
 @click.option(
     "--decode-grid", default=None, help="Wafer systems: region shape RxC for decode (the weights' home)."
