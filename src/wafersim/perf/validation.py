@@ -213,7 +213,11 @@ def run_validation(
 ) -> dict:
     points = points if points is not None else load_points()
     results = predict_each(points, lambda point: predict(point, catalog), progress)
-    summary = summarize(results)
+    return report(results, summarize(results))
+
+
+def report(results: list[PointResult], summary: dict) -> dict:
+    """The keys every validation report has (GPU groups here, the wafer group in perf/wafer/validation.py)."""
     return {
         "points": [r.to_dict() for r in results],
         "median_ape": summary["test"]["median_ape"],

@@ -22,7 +22,7 @@ from wafersim.catalog.toml_io import read_toml, validate
 from wafersim.errors import WafersimError
 from wafersim.perf.point_result import PointResult, predict_each
 from wafersim.perf.types import Estimate, EstimateRequest
-from wafersim.perf.validation import summarize, summarize_families
+from wafersim.perf.validation import report, summarize
 from wafersim.progress import Progress
 
 # The wafer group's target for the test group's median APE (issue 9's done-when; also: no point off by 2x).
@@ -142,17 +142,7 @@ def run_wafer_validation(
     points = points if points is not None else load_wafer_points()
     results = predict_each(points, lambda point: predict_wafer(point, catalog), progress)
     summary = summarize_wafer(results)
-    return {
-        "points": [r.to_dict() for r in results],
-        "median_ape": summary["test"]["median_ape"],
-        "p90_ape": summary["test"]["p90_ape"],
-        "worst_ape": summary["test"]["worst_ape"],
-        "max_ape": summary["test"]["max_ape"],
-        "groups": summary,
-        "families": summarize_families(results),
-        "calibration_families": summarize_families(results, "calibration"),
-        "skipped": sum(r.predicted is None for r in results),
-    }
+    return report(results, summary) | {"max_ape": summary["test"]["max_ape"]}
 
 
 def calibrate_service(
