@@ -48,6 +48,19 @@ def test_auto_batch_is_the_largest_that_fits(catalog):
     assert not bigger.fits or auto.batch == 2048
 
 
+def test_spread_output_lengths_hold_more_kv_in_flight(catalog):
+    # Long requests stay longer, so a running batch's mean context grows with the spread of output lengths:
+    # geometric outputs (cv 1) put it at input + output, against input + output / 2 when all are equal.
+    kw = dict(tp=8, pp=1, ep=1, attention_dp=False, precision="fp8", output_len=2000)
+    equal = estimate(request(catalog, **kw))
+    spread = estimate(request(catalog, output_len_cv=1.0, **kw))
+    assert equal.batch == 2048 or spread.batch < equal.batch
+    kv_per_sequence = [r.memory["kv_cache_bytes"] / r.batch for r in (equal, spread)]
+    assert kv_per_sequence[1] / kv_per_sequence[0] == pytest.approx(3000 / 2000, rel=0.01)
+    with pytest.raises(WafersimError, match="output_len_cv"):
+        request(catalog, output_len_cv=-0.5)
+
+
 def test_max_tpot_bounds_the_batch(catalog):
     free = estimate(request(catalog, precision="fp8"))
     bounded = estimate(request(catalog, precision="fp8", max_tpot_s=free.tpot_s / 2))

@@ -1,11 +1,13 @@
 """The server scenario's p99 TPOT over the output-length distribution (perf/tail.py), against a simulation."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wafersim.perf.tail import P99_EXCEEDED, output_length_bins, tpot_exceeded, tpot_p99_s
+from wafersim.perf.tail import P99_EXCEEDED, in_flight_context, output_length_bins, tpot_exceeded, tpot_p99_s
 
 
 @given(st.floats(min_value=2.0, max_value=50_000.0))
@@ -63,3 +65,33 @@ def test_long_prompts_put_the_p99_far_above_the_mean():
     assert tpot_p99_s(0.012, 1.4, 0.065, 685) > 1.5 * mean
     light_mean = 0.15 + 0.01 * 6.0
     assert tpot_p99_s(0.15, 0.01, 6.0, 290) < 1.15 * light_mean
+
+
+def _simulated_in_flight_generated(mean_output: float, slots: int, steps: int, seed: int) -> float:
+    """Tokens generated so far by the sequences of a continuously refilled batch, averaged over steps: each
+    slot runs requests with geometric output lengths back to back."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / mean_output
+    length = rng.geometric(p, size=slots)
+    done = np.zeros(slots, dtype=int)
+    total = 0.0
+    for step in range(2 * steps):  # the first half only warms the batch up to its steady mix
+        done += 1
+        total += done.mean() if step >= steps else 0.0
+        finished = done >= length
+        length[finished] = rng.geometric(p, size=int(finished.sum()))
+        done[finished] = 0
+    return total / steps
+
+
+def test_in_flight_context_is_length_biased_like_a_simulated_batch():
+    # Geometric outputs (cv^2 = 1 - 1/mean): the batch holds long requests in proportion to their length.
+    mean_output = 200.0
+    cv = math.sqrt(1 - 1 / mean_output)
+    simulated = _simulated_in_flight_generated(mean_output, slots=2000, steps=3000, seed=7)
+    predicted = in_flight_context(0, int(mean_output), cv)
+    assert predicted == pytest.approx(simulated, rel=0.02)
+    # Fixed lengths: half way through the output on average; the geometric law doubles that.
+    assert in_flight_context(1000, 200, 0.0) == 1100
+    assert in_flight_context(1000, 200, 1.0) == 1200
+    assert in_flight_context(1000, 200, 1.0, cap=1150) == 1150

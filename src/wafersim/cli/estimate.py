@@ -184,6 +184,15 @@ def _print_service(console, extra: dict) -> None:
     "--input-len", type=int, default=1000, show_default=True, help="Prompt tokens per request (as compare)."
 )
 @click.option("--output-len", type=int, default=1000, show_default=True, help="Generated tokens per request.")
+@click.option(
+    "--output-len-cv",
+    "output_len_cv",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Spread of output lengths across requests (std/mean): 0 = all equal, 1 = geometric. Long requests "
+    "fill a running batch, so its KV grows with the spread.",
+)
 @click.option("--grid", default=None, help="Wafer systems: region shape RxC (PEs) for both phases.")
 @click.option(
     "--decode-grid", default=None, help="Wafer systems: region shape RxC for decode (the weights' home)."
@@ -211,6 +220,7 @@ def estimate(
     expert_load_cv,
     input_len,
     output_len,
+    output_len_cv,
     grid,
     decode_grid,
     prefill_grid,
@@ -240,6 +250,7 @@ def estimate(
         max_tpot_s=max_tpot_s,
         max_ttft_s=max_ttft_s,
         expert_load_cv=expert_load_cv,
+        output_len_cv=output_len_cv,
         cost=CostAssumptions(life_years=life_years, usd_per_kwh=usd_per_kwh, pue=pue),
         grid=grid,
         decode_grid=decode_grid,

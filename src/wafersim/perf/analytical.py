@@ -108,9 +108,9 @@ def evaluate_layout(
     """
     m, system = request.model, request.system
     cost = IterationCost(m, system, layout, precision, request.kv_precision, request.expert_load_cv)
-    load = Workload(request.input_len, request.output_len, m.sliding_window)
+    load = Workload(request.input_len, request.output_len, m.sliding_window, request.output_len_cv, m.max_context)
     context = request.input_len + request.output_len
-    mean_context = request.input_len + request.output_len // 2
+    mean_context = int(load.mean_context)  # whole tokens (cv = 0: input + output // 2, as before)
     base = dict(
         model=m.id,
         system=system.id,
@@ -172,7 +172,7 @@ def evaluate_layout(
         server = {"tpot_p99_s": server_tpot_s(cost, load, batch)}
     else:
         ttft = prefill_service_s(cost, load, batch, choice.chunk)
-    decode_only = decode_work(batch, request.input_len + request.output_len / 2, m.sliding_window)
+    decode_only = decode_work(batch, load.mean_context, m.sliding_window)
     prefill_one = prefill_work(request.input_len, 0, m.sliding_window)
     breakdown = {
         "decode": {name: _float(s) for name, s in cost.breakdown(decode_only).items()},

@@ -44,7 +44,7 @@ import numpy as np
 
 from wafersim.perf.cost import IterationCost
 from wafersim.perf.memory import TOKEN_BUDGET
-from wafersim.perf.tail import P99_EXCEEDED, tpot_exceeded, tpot_p99_s
+from wafersim.perf.tail import P99_EXCEEDED, in_flight_context, tpot_exceeded, tpot_p99_s
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 
 # Chunk sizes tried under a TTFT limit: powers of two from 256 tokens to the token budget and beyond for long
@@ -58,10 +58,13 @@ class Workload:
     input_len: int
     output_len: int
     window: int | None
+    output_len_cv: float = 0.0  # spread of output lengths across requests (tail.in_flight_context)
+    max_context: int | None = None
 
     @property
     def mean_context(self) -> float:
-        return self.input_len + self.output_len / 2
+        """Mean context of a sequence in the running batch (length-biased when output lengths vary)."""
+        return in_flight_context(self.input_len, self.output_len, self.output_len_cv, self.max_context)
 
 
 def iteration_time_s(

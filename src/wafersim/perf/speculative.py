@@ -109,7 +109,7 @@ def speculate(result: Estimate, request: EstimateRequest, spec: SpeculativeSpec)
     target = IterationCost(request.model, request.system, layout, precision, request.kv_precision)
     m = request.model
     gamma = spec.draft_tokens
-    mean_context = request.input_len + request.output_len // 2
+    mean_context = int(request.in_flight_context)
     draft = _draft_cost(spec, request, layout, precision) if isinstance(spec, Speculative) else None
 
     def extra_bytes(batch: int) -> float:
@@ -135,7 +135,7 @@ def speculate(result: Estimate, request: EstimateRequest, spec: SpeculativeSpec)
         )
         return replace(result, fits=False, reason=reason)
 
-    context = request.input_len + request.output_len / 2
+    context = request.in_flight_context
     if draft is None:
         draft_step = _mtp_step_s(target, batch, context)
     else:

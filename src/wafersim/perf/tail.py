@@ -30,6 +30,24 @@ import math
 import numpy as np
 from scipy.stats import poisson
 
+
+def in_flight_context(
+    input_len: int, output_len: int, output_len_cv: float = 0.0, cap: int | None = None
+) -> float:
+    """Mean context of the sequences in a continuously refilled batch, for outputs of mean `output_len` and
+    coefficient of variation `output_len_cv` across requests.
+
+    A request of output length L stays in the batch for L iterations, so the batch holds requests in proportion
+    to L P(L) (the inspection paradox; Little's law per length), each on average L / 2 tokens into its output:
+    the in-flight mean is E[L^2] / (2 E[L]) = output_len (1 + cv^2) / 2 generated tokens. With every output of
+    the same length (cv = 0) that is output_len / 2; under the geometric law (cv^2 = 1 - 1/mean) it is
+    output_len - 1/2: twice as far, because long requests make up most of what is in flight. Capped at the
+    model's context."""
+    generated = output_len * (1.0 + output_len_cv**2) / 2.0
+    context = input_len + generated
+    return min(context, float(cap)) if cap is not None else context
+
+
 P99_EXCEEDED = 0.01  # the share of requests allowed above a p99 limit
 _BINS = 160  # log-spaced output-length bins: exact integers at short lengths, where the tail is decided
 
@@ -51,8 +69,13 @@ def output_length_bins(mean_output: float) -> tuple[np.ndarray, np.ndarray]:
     return outputs - 1.0, mass
 
 
-def tpot_exceeded(limit_s: float, decode_s: float, prefill_per_prompt_s: float, prompts_per_iteration: float,
-                  mean_output: float) -> float:
+def tpot_exceeded(
+    limit_s: float,
+    decode_s: float,
+    prefill_per_prompt_s: float,
+    prompts_per_iteration: float,
+    mean_output: float,
+) -> float:
     """Share of requests whose TPOT exceeds `limit_s` (the model above)."""
     if limit_s <= decode_s:
         return 1.0
@@ -64,8 +87,9 @@ def tpot_exceeded(limit_s: float, decode_s: float, prefill_per_prompt_s: float, 
     return float(np.sum(mass * poisson.sf(allowed, prompts_per_iteration * iterations)))
 
 
-def tpot_p99_s(decode_s: float, prefill_per_prompt_s: float, prompts_per_iteration: float,
-               mean_output: float) -> float:
+def tpot_p99_s(
+    decode_s: float, prefill_per_prompt_s: float, prompts_per_iteration: float, mean_output: float
+) -> float:
     """The TPOT that all but 1% of requests stay within."""
     if prefill_per_prompt_s <= 0 or prompts_per_iteration <= 0:
         return decode_s

@@ -15,6 +15,7 @@ from wafersim.bounds import Batch, Bounds, Count, Seconds, Tokens, check
 from wafersim.catalog import ModelSpec, Precision, SystemSpec
 from wafersim.errors import WafersimError
 from wafersim.perf.economics import CostAssumptions
+from wafersim.perf.tail import in_flight_context
 
 # TensorRT-LLM's default engine max_batch_size (trtllm-build --max_batch_size, 2048): the largest batch the
 # maximum-throughput mode will pick even where memory would allow more (per replica).
@@ -40,6 +41,9 @@ class _RequestBounds(Bounds):
     # Coefficient of variation of tokens per expert: 1.28 measured without load balancing (perf/moe.py); 100
     # would put every token on one expert many times over.
     expert_load_cv: Annotated[float, Field(ge=0, le=100)] | None = None
+    # Coefficient of variation of the output length across requests: 0 = every request generates output_len
+    # tokens; 1 = the geometric law (maximum entropy for a known mean, what perf/tail.py assumes).
+    output_len_cv: Annotated[float, Field(ge=0, le=10)] = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class EstimateRequest:
     max_tpot_s: float | None = None  # with batch=None: the largest batch whose TPOT stays within this
     max_ttft_s: float | None = None  # ... and whose p99 TTFT under Poisson arrivals stays within this
     expert_load_cv: float | None = None  # MoE routing skew (perf/moe.py; None: the sourced default)
+    output_len_cv: float = 0.0  # spread of output lengths across requests (std / mean; see in_flight_context)
     cost: CostAssumptions = field(default_factory=CostAssumptions)  # for usd_per_million_tokens
     # Speculative decoding: a draft model (perf.wafer.speculative.Speculative) or the target's multi-token
     # prediction heads (perf.speculative.MTPHeads); None: plain decoding.
@@ -87,6 +92,11 @@ class EstimateRequest:
                 f"{self.model.max_context}-token context of {self.model.id}",
                 field="input_len",
             )
+
+    @property
+    def in_flight_context(self) -> float:
+        """Mean context of a sequence in a continuously refilled batch (limits.Workload.mean_context)."""
+        return in_flight_context(self.input_len, self.output_len, self.output_len_cv, self.model.max_context)
 
     @property
     def resolved_precision(self) -> Precision:

@@ -45,6 +45,9 @@ class Dataset(BaseModel):
     # When no source publishes the mean input length: the range `wafersim calibrate` fits it in (on the
     # dataset's calibration points only).
     calibrated_input_bounds: tuple[int, int] | None = None
+    # Spread of the output lengths (std / mean) when only their mean is published: 1, the geometric law that
+    # perf/tail.py takes for the server tail (maximum entropy for a known mean), unless a source gives more.
+    output_len_cv: float = Field(default=1.0, ge=0, le=10)
     source: str = Field(min_length=1)
 
 
@@ -67,6 +70,7 @@ class Point(BaseModel):
     measured: float = Field(gt=0)
     tp: int = Field(ge=0)
     dataset: str | None = None  # lengths from a [dataset.NAME] table instead of input_len/output_len
+    output_len_cv: float = Field(default=0.0, ge=0, le=10)  # 0: exact lengths; a dataset sets its own
     max_tpot_s: float | None = Field(default=None, gt=0)  # latency rule the measurement was taken under
     max_ttft_s: float | None = Field(default=None, gt=0)
     family: Family | None = None  # None: derived (family_of)
@@ -93,7 +97,11 @@ def _load_file(path: Path) -> list[Point]:
                     f"{path} point {point.id}: field 'dataset': unknown dataset '{point.dataset}'"
                 )
             lengths = datasets[point.dataset]
-            update = {"input_len": lengths.input_len, "output_len": lengths.output_len}
+            update = {
+                "input_len": lengths.input_len,
+                "output_len": lengths.output_len,
+                "output_len_cv": lengths.output_len_cv,
+            }
             if point.scenario == "server" and point.max_tpot_s is None:
                 update["max_tpot_s"] = lengths.server_max_tpot_s
             if point.scenario == "server" and point.max_ttft_s is None:
@@ -157,6 +165,7 @@ def request_for(point: Point, catalog: Catalog, system: SystemSpec | None = None
         batch=batch,
         max_tpot_s=point.max_tpot_s,
         max_ttft_s=point.max_ttft_s,
+        output_len_cv=point.output_len_cv,
     )
 
 

@@ -76,6 +76,7 @@ def workload(request: EstimateRequest, options: WaferOptions) -> Workload:
         max_tpot_s=request.max_tpot_s,
         grid=options.decode_grid,
         prefill_grid=options.prefill_grid,
+        output_len_cv=request.output_len_cv,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from wafersim.errors import WafersimError
+from wafersim.perf.tail import in_flight_context
 from wafersim.perf.wafer.closed_form import ceil_div
 from wafersim.perf.wafer.layer import ACT_BYTES
 from wafersim.perf.wafer.pack import Packer, even_budget
@@ -49,6 +50,7 @@ class Workload:
     grid: tuple[int, int] | None = None  # decode region shape (rows, cols): --grid / --decode-grid
     prefill_grid: tuple[int, int] | None = None  # prefill region shape: --prefill-grid
     expert_imbalance: float = DEFAULT_EXPERT_IMBALANCE
+    output_len_cv: float = 0.0  # spread of output lengths across requests (perf.tail.in_flight_context)
 
     @property
     def length(self) -> int:
@@ -56,8 +58,9 @@ class Workload:
 
     @property
     def decode_context(self) -> int:
-        # Sequences in a running batch sit, on average, half-way through their output.
-        return self.input_len + self.output_len // 2
+        # Sequences in a running batch sit, on average, half-way through their output when all outputs are
+        # equal; further on when they vary, since long requests make up more of what is in flight.
+        return int(in_flight_context(self.input_len, self.output_len, self.output_len_cv))
 
 
 @dataclass(frozen=True)
