@@ -108,7 +108,9 @@ def evaluate_layout(
     """
     m, system = request.model, request.system
     cost = IterationCost(m, system, layout, precision, request.kv_precision, request.expert_load_cv)
-    load = Workload(request.input_len, request.output_len, m.sliding_window, request.output_len_cv, m.max_context)
+    load = Workload(
+        request.input_len, request.output_len, m.sliding_window, request.output_len_cv, m.max_context
+    )
     context = request.input_len + request.output_len
     mean_context = int(load.mean_context)  # whole tokens (cv = 0: input + output // 2, as before)
     base = dict(

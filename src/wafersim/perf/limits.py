@@ -91,7 +91,9 @@ def iteration_time_s(
             1 / (on_micro * on_rank)
         )
     if pp > 1:
-        heavy = decode_work(batch / micro_batches, load.mean_context, load.window) + extra.scaled(1 / on_micro)
+        heavy = decode_work(batch / micro_batches, load.mean_context, load.window) + extra.scaled(
+            1 / on_micro
+        )
         slowest = cost.time_s(heavy, one_micro_batch=True, rank_work=busiest)
     elif busiest is not None:
         slowest = cost.time_s(full, rank_work=busiest)

@@ -73,7 +73,8 @@ class EstimateRequest:
     def __post_init__(self) -> None:
         if not isinstance(self.model, ModelSpec):
             raise WafersimError(
-                f"model must be a ModelSpec (catalog.model(id)), got {type(self.model).__name__}", field="model"
+                f"model must be a ModelSpec (catalog.model(id)), got {type(self.model).__name__}",
+                field="model",
             )
         if not isinstance(self.system, SystemSpec):
             raise WafersimError(

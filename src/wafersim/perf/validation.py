@@ -120,7 +120,9 @@ def load_points(path: Path | None = None) -> list[Point]:
     if duplicates:
         raise WafersimError(f"{', '.join(str(p) for p in paths)}: duplicate point ids {sorted(duplicates)}")
     if not points:
-        raise WafersimError(f"{', '.join(str(p) for p in paths)}: no [[point]] tables (a validation file holds at least one measurement)")
+        raise WafersimError(
+            f"{', '.join(str(p) for p in paths)}: no [[point]] tables (a validation file holds at least one measurement)"
+        )
     return points
 
 
