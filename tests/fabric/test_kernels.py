@@ -92,11 +92,70 @@ def test_ktree_beats_pipeline_on_long_lines_with_short_vectors(wse2):
     multicast_back = 8 + 399 + 2
     # pipeline: one chain of 399 relay stages of 1 hop + 2 ramp crossings
     assert pipeline == 8 + 399 * 3 + multicast_back
-    # K-tree: 20 groups of 20 (19 stages of 3); the roots at 19, 39, .., 399 reduce from both ends toward the
-    # middle (9 stages of 20 hops + 2 ramp crossings each side), the halves join (20 hops + 2 ramps + one control
-    # wavelet switching color 2's routes), and the middle root (position 199) multicasts 200 hops each way.
-    assert ktree == (8 + 19 * 3) + (8 + 9 * 22) + (8 + 20 + 2 + 1) + (8 + 200 + 2)
+    # K-tree: 20 groups of 20, each reducing toward its middle PE (index 10): 10 stages of 3 from the west, 9
+    # from the east, the root's ramp taking the east half's 8 wavelets after the west half's, then one fp16
+    # add of 8 elements (2 cycles at 4 per cycle). The roots at 10, 30, .., 390 reduce from both ends toward
+    # the middle (9 stages of 20 hops + 2 ramp crossings west, 8 east), the halves join (20 hops + 2 ramps +
+    # one control wavelet switching color 2's routes), and the root at 190 multicasts (209 hops east).
+    assert ktree == (max(10 * 3 + 8, 9 * 3 + 16) + 2) + (8 + 180 + 9 * 2) + (8 + 20 + 2 + 1) + (8 + 209 + 2)
     assert ktree < 0.35 * pipeline
+
+
+def _line_cycles(arch, length, n, centred, monkeypatch):
+    """allreduce-ktree on a 1 x length line with the group roots forced to the middle or the end."""
+    from wafersim.fabric.kernels import collectives
+    from wafersim.fabric.kernels.base import program_cycles
+    from wafersim.fabric.kernels.registry import build_kernel
+
+    monkeypatch.setattr(collectives, "centre_groups", lambda *args: centred)
+    built = build_kernel("allreduce-ktree", arch, 1, length, "fp16", n=n)
+    steps = {
+        step.name: _step_cycles(built.program, built.function, step.name)
+        for step in built.program.functions[built.function]
+    }
+    return program_cycles(built.program, built.function), steps
+
+
+def _step_cycles(program, function, name):
+    from wafersim.fabric.fast_engine import step_cycles
+    from wafersim.fabric.switching import switched_colors
+
+    steps = program.functions[function]
+    switched = switched_colors(program, function)
+    index = [step.name for step in steps].index(name)
+    return step_cycles(program, steps[index], switched[index])[0]
+
+
+def test_centred_groups_save_the_far_half_of_each_group_chain(wse3, monkeypatch):
+    """WaferLLM roots each group in its middle (run_wse2.sh root_1st_phase = group size / 2): on a line of 600
+    (24 groups of 25) with 4-element vectors the group phase takes 12 relay stages instead of 24, while the
+    root's ramp takes the second half's wavelets and one add joins the halves."""
+    end_total, end = _line_cycles(wse3, 600, 4, False, monkeypatch)
+    mid_total, mid = _line_cycles(wse3, 600, 4, True, monkeypatch)
+    stage = wse3.router.hop_latency_cycles + 2 * wse3.router.ramp_latency_cycles
+    assert end["row:chain"] == 24 * stage + 4
+    assert mid["row:chain"] == max(12 * stage + 4, 12 * stage + 2 * 4)
+    assert mid["row_l1:halves"] == 1  # 4 fp16 elements in one SIMD cycle
+    assert end["row:chain"] - (mid["row:chain"] + mid["row_l1:halves"]) == 12 * stage - 4 - 1
+    # The roots move from group ends (24, 49, .., 599) to middles (12, 37, .., 587): the same root chains,
+    # and a multicast from 287 (312 hops east) instead of 299 (300 hops east).
+    assert end["row:roots"] == mid["row:roots"] and end["row:join"] == mid["row:join"]
+    assert mid["row:bcast"] - end["row:bcast"] == 12
+    assert end_total - mid_total == (12 * stage - 5) - 12
+    monkeypatch.undo()
+    assert kernel_cycles("allreduce-ktree", wse3, 1, 600, n=4) == mid_total  # the kernel centres here
+
+
+def test_long_vectors_keep_the_group_root_at_the_end(wse3):
+    """The centred root takes 2n wavelets through its ramp: past a few hundred elements the saved stages no
+    longer pay for them, and the kernel keeps the end root (its choice is the cheaper group phase)."""
+    from wafersim.fabric.dtypes import dtype_named
+    from wafersim.fabric.kernels.collectives import centre_groups, first_phase_cycles
+
+    fp16 = dtype_named("fp16")
+    assert centre_groups(wse3, 600, 4, fp16)
+    assert not centre_groups(wse3, 600, 400, fp16)
+    assert first_phase_cycles(wse3, 25, 400, fp16, False) < first_phase_cycles(wse3, 25, 400, fp16, True)
 
 
 def test_ktree_groups_cover_the_line():

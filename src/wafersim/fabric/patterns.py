@@ -230,7 +230,9 @@ class ChainReduce(Pattern):
     """Every line, every chain [p0, .., pk]: pipelined reduction toward pk (the vendor's pipelined reduce).
 
     p0 streams its src; each middle PE combines its own src with the incoming wavelet and forwards the result
-    wavelet by wavelet; pk stores op(own src, incoming) into dst. Chains may skip PEs (K-tree level 2).
+    wavelet by wavelet; pk stores op(own src, incoming) into dst, or only the incoming partial when `last_own` is
+    False (a second chain ending on a PE another chain already reduces into; K-tree, collectives.py). Chains may
+    skip PEs (K-tree level 2).
     """
 
     name: str
@@ -243,6 +245,7 @@ class ChainReduce(Pattern):
     op: str = "add"
     src_off: int = 0
     dst_off: int = 0
+    last_own: bool = True
 
     def __post_init__(self) -> None:
         streams = []
@@ -278,6 +281,8 @@ class ChainReduce(Pattern):
     def line_ops(self) -> list[LineOp]:
         relay = {"sym": self.src, "off": self.src_off, "op": self.op}
         recv = {"sym": self.dst, "off": self.dst_off, "op": self.op, "own": self.src, "own_off": self.src_off}
+        if not self.last_own:
+            recv = {"sym": self.dst, "off": self.dst_off}
         return chain_line_ops(self._stage_colors(), self.n, (self.src, self.src_off), relay, recv)
 
     @_cached
@@ -289,7 +294,7 @@ class ChainReduce(Pattern):
         dtype = program.symbols[self.dst].dtype
         for chain in self.chains:
             acc = gather(src, self.axis, [chain[0]], self.src_off, self.n)
-            for pos in chain[1:]:
+            for pos in chain[1:] if self.last_own else chain[1:-1]:
                 acc = combine(dtype, self.op, gather(src, self.axis, [pos], self.src_off, self.n), acc)
             scatter(memory[self.dst], self.axis, [chain[-1]], self.dst_off, self.n, acc)
 

@@ -84,3 +84,21 @@ def test_transposed_meshgemm_closed_form_within_5_percent_of_fast_engine(arch_na
     arch = load_arch(arch_name)
     reference = meshgemm_transposed_cycles(arch, p, m, k, n)
     assert abs(meshgemm_transposed(arch, p, m, k, n).cycles - reference) <= 0.05 * reference
+
+
+@pytest.mark.parametrize("arch_name", ["wse-2", "wse-3"])
+def test_ktree_line_closed_form_is_exact(arch_name):
+    """On one line the K-tree's closed form equals the fast engine cycle for cycle, with the groups centred
+    (short vectors) or rooted at their ends (long ones), one group or many, the join switching or not."""
+    from wafersim.fabric.dtypes import dtype_named
+    from wafersim.fabric.kernels.collectives import centre_groups
+    from wafersim.perf.wafer.closed_form import ktree_allreduce_line
+
+    arch = load_arch(arch_name)
+    centred = set()
+    for length in (2, 3, 5, 12, 31, 34, 64, 101, 400, 750):
+        for n in (1, 8, 37, 400):
+            reference = kernel_cycles("allreduce-ktree", arch, 1, length, n=n)
+            assert ktree_allreduce_line(arch, length, n) == reference, (length, n)
+            centred.add(centre_groups(arch, length, n, dtype_named("fp16")))
+    assert centred == {True, False}

@@ -153,3 +153,37 @@ def test_a_model_no_count_can_place_is_one_line_and_the_search_is_bounded(monkey
     result = answer("llama-3.1-405b", "cs-2", 1, length=(999, 999))
     assert not result.fits and result.accelerators_needed is None
     assert "within 3 wafers" in result.reason and "\n" not in result.reason
+
+
+def test_io_crosses_from_the_nearer_west_or_east_edge():
+    """Host and wafer-to-wafer I/O attaches at the fabric's West and East edges (SDK: channels every ~16 rows):
+    a region beside an edge pays its own width plus half a channel spacing, one in the middle half the wafer;
+    moving a placement's first region from the West edge to the middle lengthens the step by the difference."""
+    from dataclasses import replace
+
+    from wafersim.perf.wafer.closed_form import stream
+    from wafersim.perf.wafer.pipeline import IO_CHANNEL_SPACING_ROWS, build_placement, edge_hops, step_time
+
+    request = EstimateRequest(
+        model=CATALOG.model("llama-3.1-70b"), system=CATALOG.system("cs-3"), count=4, input_len=2048,
+        output_len=2048,
+    )  # fmt: skip
+    mow = model_on_wafer(request)
+    width = mow.fabric_hw[1]
+    placement = build_placement(mow, 300, 150, 4, 2)
+    first = placement.regions[0]
+    assert (first.x, first.cols) == (0, 150)
+    middle = replace(first, x=(width - first.cols) // 2)
+    assert edge_hops(first, width) == 150 + IO_CHANNEL_SPACING_ROWS // 2
+    assert edge_hops(middle, width) == (width + first.cols) // 2 + IO_CHANNEL_SPACING_ROWS // 2
+    east = replace(first, x=width - first.cols)
+    assert edge_hops(east, width) == edge_hops(first, width)  # the East edge serves the last column
+    moved = replace(placement, regions=(middle, *placement.regions[1:]))
+    near = step_time(mow, placement, 1, 1, 1024)
+    far = step_time(mow, moved, 1, 1, 1024)
+    words = -(-mow.model.hidden_size // first.rows)
+    extra = stream(mow.arch, edge_hops(middle, width), words) - stream(
+        mow.arch, edge_hops(first, width), words
+    )
+    assert extra == edge_hops(middle, width) - edge_hops(first, width) > 0
+    assert far.io_s - near.io_s == pytest.approx(extra / mow.arch.clock_hz, rel=1e-9)

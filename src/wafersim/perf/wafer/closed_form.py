@@ -22,7 +22,7 @@ from functools import lru_cache
 from wafersim.catalog.fabric_arch import FabricArch
 from wafersim.fabric.costs import vector_cycles
 from wafersim.fabric.dtypes import dtype_named
-from wafersim.fabric.kernels.collectives import ktree_groups
+from wafersim.fabric.kernels.collectives import centre_groups, first_phase_cycles, ktree_groups, ktree_roots
 from wafersim.fabric.kernels.rowwise import EXP_VECTOR_PASSES, RECIPROCAL_SCALAR_OPS, RSQRT_SCALAR_OPS
 
 _TABLES: list[dict] = []
@@ -90,33 +90,37 @@ def vec(arch: FabricArch, op: str, length: int, dtype: str = "fp16") -> int:
 
 
 @lru_cache(maxsize=4096)
-def _ktree_shape(length: int) -> tuple[int, tuple[int, ...]]:
-    """(largest group, group roots) of the two-level K-tree on a line (collectives.py)."""
-    groups = ktree_groups(length)
-    return max(len(g) for g in groups), tuple(g[-1] for g in groups)
+def _ktree_shape(length: int) -> int:
+    """Largest group of the two-level K-tree on a line (collectives.py)."""
+    return max(len(g) for g in ktree_groups(length))
 
 
 @arch_cache
-def ktree_allreduce_line(arch: FabricArch, length: int, n: int) -> int:
-    """K-tree allreduce of n elements along every line of `length` PEs: group chains, root chains toward the
-    middle, their join, multicast back from the middle (collectives.reduce_steps)."""
+def ktree_allreduce_line(arch: FabricArch, length: int, n: int, dtype: str = "fp16") -> int:
+    """K-tree allreduce of n `dtype` elements along every line of `length` PEs: group chains (toward each
+    group's middle when that is cheaper, collectives.centre_groups), root chains toward the middle of the
+    line, their join, multicast back from the middle (collectives.reduce_steps)."""
     if length <= 1 or n <= 0:
         return 0
     hop, ramp = _hop_ramp(arch)
-    largest, roots = _ktree_shape(length)
-    chain = (largest - 1) * (hop + 2 * ramp) + n
+    kind = dtype_named(dtype)
+    centred = centre_groups(arch, length, n, kind)
+    chain = first_phase_cycles(arch, _ktree_shape(length), n, kind, centred)
+    roots = ktree_roots(length, centred)
     if len(roots) == 1:
-        root = length - 1
+        root = roots[0]
         reach = max(root, length - 1 - root)
         return chain + reach * hop + 2 * ramp + n
     if len(roots) < 4:
         up = (roots[-1] - roots[0]) * hop + (len(roots) - 1) * 2 * ramp + n
-        return chain + up + (length - 1) * hop + 2 * ramp + n
+        return chain + up + max(roots[-1], length - 1 - roots[-1]) * hop + 2 * ramp + n
     middle = (len(roots) - 1) // 2
     west = (roots[middle] - roots[0]) * hop + middle * 2 * ramp
     east = (roots[-1] - roots[middle + 1]) * hop + (len(roots) - middle - 2) * 2 * ramp
-    # The join reuses the roots' color on other routes: one control wavelet switches them (switching.py).
-    join = (roots[middle + 1] - roots[middle]) * hop + 2 * ramp + n + 1
+    # The root chains' stages alternate colors 2 and 3 from each end; where a color-2 stage ends at a joining
+    # root, the join reuses color 2 on another route there: one control wavelet switches it (switching.py).
+    switch = (middle - 1) % 2 == 0 or (len(roots) - middle - 3) % 2 == 0
+    join = (roots[middle + 1] - roots[middle]) * hop + 2 * ramp + n + switch
     root = roots[middle]
     bcast = max(root, length - 1 - root) * hop + 2 * ramp + n
     return chain + max(west, east) + n + join + bcast
@@ -161,7 +165,7 @@ def rmsnorm(arch: FabricArch, cols: int, n: int, tokens: int = 1) -> Cost:
     nb = ceil_div(n, cols)
     sumsq = tokens * vec(arch, "mixed_fma", nb)
     scale = tokens * (RSQRT_SCALAR_OPS + 2 * vec(arch, "mul", nb))
-    return Cost(sumsq + scale, ktree_allreduce_line(arch, cols, tokens))
+    return Cost(sumsq + scale, ktree_allreduce_line(arch, cols, tokens, "fp32"))  # the fp32 statistic
 
 
 @arch_cache
@@ -175,7 +179,7 @@ def softmax(arch: FabricArch, cols: int, n: int, tokens: int = 1) -> Cost:
         + RECIPROCAL_SCALAR_OPS
         + vec(arch, "mul", nb)
     )
-    return Cost(local, 2 * ktree_allreduce_line(arch, cols, tokens))
+    return Cost(local, 2 * ktree_allreduce_line(arch, cols, tokens, "fp32"))  # fp32 max and sum
 
 
 def elementwise(arch: FabricArch, rows: int, cols: int, n: int, op: str = "add") -> Cost:
@@ -251,6 +255,8 @@ CLOSED_FORMS: dict[str, Callable[[FabricArch, int, int, dict[str, int]], Cost]] 
 
 def kernel_closed_form(name: str, arch: FabricArch, rows: int, cols: int, **shape: int) -> int:
     """Closed-form cycles for a registry kernel name (what the agreement test compares to `kernel_cycles`)."""
-    if name == "meshgemm-t":  # prefill's transposed MeshGEMM: a schedule (perf/wafer/schedules.py), not a kernel
+    if (
+        name == "meshgemm-t"
+    ):  # prefill's transposed MeshGEMM: a schedule (perf/wafer/schedules.py), not a kernel
         return meshgemm_transposed(arch, rows, shape["m"], shape["k"], shape["n"]).cycles
     return CLOSED_FORMS[name](arch, rows, cols, shape).cycles

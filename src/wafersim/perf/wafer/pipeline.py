@@ -42,6 +42,19 @@ from wafersim.perf.wafer.sram import (  # noqa: F401  (re-exported)
 )
 from wafersim.perf.wafer.units import decode_cost
 
+# Host and wafer-to-wafer I/O attaches to the fabric at its West and East edges: the SDK's I/O channels connect
+# to the routers of PEs on those two edges, "spaced roughly 16 rows apart" (Cerebras SDK docs, "Host Runtime and
+# Tensor Streaming", sdk.cerebras.net/tensor-streaming). Which channels a production deployment uses is not
+# published; assumption: a region's activation leaves (or enters) through the nearer of the program rectangle's
+# West and East edges, each PE row along its own row, then at most half a channel spacing along the edge to a
+# channel. The memcpy support columns beyond the program rectangle (3 West, 2 East, and the halo) are not counted.
+IO_CHANNEL_SPACING_ROWS = 16
+
+
+def edge_hops(region: Region, width: int) -> int:
+    """Hops between the farthest PE of a region's rows and an I/O channel on the nearer West/East edge."""
+    return min(region.x + region.cols, width - region.x) + IO_CHANNEL_SPACING_ROWS // 2
+
 
 @dataclass(frozen=True)
 class StepTime:
@@ -174,14 +187,21 @@ def step_time(
         if region.wafer != previous_wafer:
             before = p.regions[n - 1]
             carry = 1 if (not before.units or before.units[-1].ends_layer) else 2
-            edge = cf.stream(arch, height + width, carry * ceil_div(tokens * d, r)) / hz
+            # Out of the last region of one wafer to its edge, in from the next wafer's edge to its first region.
+            out = cf.stream(arch, edge_hops(before, width), carry * ceil_div(tokens * d, before.rows))
+            into = cf.stream(arch, edge_hops(region, width), carry * ceil_div(tokens * d, r))
             # The accumulator travels in the same message as the activation: one latency, twice the bytes.
-            io += link + (carry - 1) * link_bytes / mow.system.scale_out.bw_bytes_per_s + 2 * edge
+            io += link + (carry - 1) * link_bytes / mow.system.scale_out.bw_bytes_per_s + (out + into) / hz
             previous_wafer = region.wafer
-    # Sampled token to the host, its embedding row back in to the first wafer's first region.
-    first = p.regions[0]
-    edge = cf.stream(arch, height + width, ceil_div(tokens * d, first.rows)) / hz
-    io += 2 * mow.system.scale_out.latency_s + link_bytes / mow.system.scale_out.bw_bytes_per_s + 2 * edge
+    # Sampled token to the host from the last region, its embedding row back in to the first wafer's first region.
+    first, last = p.regions[0], p.regions[-1]
+    out = cf.stream(arch, edge_hops(last, width), ceil_div(tokens * d, last.rows))
+    into = cf.stream(arch, edge_hops(first, width), ceil_div(tokens * d, first.rows))
+    io += (
+        2 * mow.system.scale_out.latency_s
+        + link_bytes / mow.system.scale_out.bw_bytes_per_s
+        + (out + into) / hz
+    )
     busiest = max(busiest, link)
     path = compute + sram + fabric + io
     return StepTime(path, busiest, micro_batches, compute, sram, fabric, io)
