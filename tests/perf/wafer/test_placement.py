@@ -108,15 +108,29 @@ def test_carving_covers_the_wafer_without_overlap():
         assert sum(r * c for *_, r, c in spots) > 0.97 * height * width
 
 
-def test_expert_imbalance_slows_moe_steps():
+def test_expert_imbalance_slows_the_busiest_stage_not_the_path():
+    """A token's walk through the pipeline meets its experts' mean load (the path is an expectation), while a
+    region holding a popular group of experts is the stage that bounds throughput; a region holding every
+    expert of a layer serves all its passes, whatever the routing."""
+    from wafersim.perf.wafer.pipeline import holds_expert_subset, step_time
+
     request = EstimateRequest(CATALOG.model("mixtral-8x7b"), CATALOG.system("cs-2"), 4, 1024, 1024, batch=8)
     mow = model_on_wafer(request)
-    from wafersim.perf.wafer.pipeline import step_time
+    split = Packer(mow, 375, 375, 2048, 1536, float("inf")).pack(4)
+    assert any(
+        holds_expert_subset(u, mow.shapes[u.layer]) for r in split.regions for u in r.units if not u.is_head
+    )
+    even, skewed = (step_time(mow, split, 8, 1, 1536, 1, imbalance) for imbalance in (1.0, 2.0))
+    assert skewed.path_s == even.path_s
+    assert skewed.busiest_s > even.busiest_s
+    from wafersim.perf.wafer.placement import build_placement
 
-    p = Packer(mow, 375, 375, 2048, 1536, float("inf")).pack(4)
-    even = step_time(mow, p, 8, 1, 1536, 1, 1.0).path_s
-    skewed = step_time(mow, p, 8, 1, 1536, 1, 2.0).path_s
-    assert skewed > even
+    whole = build_placement(mow, 375, 375, 1, 2)  # one whole layer per region: every expert of it together
+    assert not any(
+        holds_expert_subset(u, mow.shapes[u.layer]) for r in whole.regions for u in r.units if u.layer >= 0
+    )
+    even, skewed = (step_time(mow, whole, 8, 1, 1536, 1, imbalance) for imbalance in (1.0, 2.0))
+    assert (skewed.path_s, skewed.busiest_s) == (even.path_s, even.busiest_s)
 
 
 def test_prefill_throughput_rises_with_the_prefill_grid():

@@ -53,7 +53,8 @@ class FfnPiece:
     """Part of one layer's FFN held together on one region: `experts` gated MLPs (routed experts, shared
     experts, or the dense MLP) of `width` intermediate columns each, every one tiled over the whole region.
     `passes` is the expected number of expert passes per token it serves: 1 per dense or shared MLP, top_k x
-    experts / num_experts for a group of routed experts (uniform routing; imbalance is applied on top)."""
+    experts / num_experts for a group of routed experts (uniform routing; the busiest stage applies the imbalance,
+    pipeline.step_time)."""
 
     experts: int
     width: int

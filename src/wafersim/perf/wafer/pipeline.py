@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from wafersim.perf.wafer import closed_form as cf
 from wafersim.perf.wafer.closed_form import ceil_div
-from wafersim.perf.wafer.layer import ACT_BYTES
+from wafersim.perf.wafer.layer import ACT_BYTES, LayerShape
 from wafersim.perf.wafer.placement import (  # noqa: F401  (re-exported)
     CODE_RESERVE_BYTES,
     ModelOnWafer,
@@ -40,7 +40,7 @@ from wafersim.perf.wafer.sram import (  # noqa: F401  (re-exported)
     sram_use,
     workspace_elems,
 )
-from wafersim.perf.wafer.units import decode_cost
+from wafersim.perf.wafer.units import Unit, decode_cost
 
 # Host and wafer-to-wafer I/O attaches to the fabric at its West and East edges: the SDK's I/O channels connect
 # to the routers of PEs on those two edges, "spaced roughly 16 rows apart" (Cerebras SDK docs, "Host Runtime and
@@ -119,6 +119,15 @@ def _unit_cost(arch, unit, shape, d, rows, cols, tokens, context, new_per_sequen
     )
 
 
+def holds_expert_subset(unit: Unit, shape: LayerShape | None) -> bool:
+    """Whether the unit holds some but not all of its layer's routed experts: only then can its load differ
+    from the mean (a region holding every expert of a layer serves all of the layer's token-expert passes,
+    whatever the routing)."""
+    if shape is None or not shape.experts:
+        return False
+    return any(piece.routed and piece.experts < shape.experts for piece in unit.pieces)
+
+
 def step_time(
     mow: ModelOnWafer,
     p: Placement,
@@ -156,31 +165,25 @@ def step_time(
                 arch, r, carry * ceil_div(tokens * d, c)
             )
         parts = [0, 0, 0]
+        skewed = 0  # cycles the region adds when its expert groups carry the busiest share (`imbalance`)
         for u in region.units:
-            cost = _unit(
-                arch,
-                u,
-                None if u.is_head else mow.shapes[u.layer],
-                d,
-                r,
-                c,
-                tokens,
-                context,
-                new_per_sequence,
-                mow.dequant,
-                imbalance,
-                gemm,
-            )
+            shape = None if u.is_head else mow.shapes[u.layer]
+            args = (arch, u, shape, d, r, c, tokens, context, new_per_sequence, mow.dequant)
+            cost = _unit(*args, 1.0, gemm)
             for i in range(3):
                 parts[i] += cost[i]
+            if imbalance != 1.0 and holds_expert_subset(u, shape):
+                skewed += sum(_unit(*args, imbalance, gemm)) - sum(cost)
         if any(u.is_head for u in region.units):
             heads += 1
             # Argmax over the head regions: a stream across the wafer.
             parts[2] += cf.stream(arch, height + width, 2 * (1 if gemm else tokens))
         if n == len(p.regions) - 1:
             handoff = 0
+        # The path is an expectation, so each stage takes its mean expert passes; the throughput bound is the
+        # busiest stage, where a group of popular experts makes its region slower than the mean.
         stage = (sum(parts) + handoff) / hz
-        busiest = max(busiest, stage)
+        busiest = max(busiest, stage + skewed / hz)
         compute += parts[0] / hz
         sram += parts[1] / hz
         fabric += (parts[2] + handoff) / hz
