@@ -1,7 +1,5 @@
 """The validation data, the per-group error report, and guards on the calibration."""
 
-import json
-
 import pytest
 
 from wafersim.cli.main import main
@@ -112,9 +110,8 @@ def test_stored_factors_are_the_fitted_optimum(catalog):
             assert _loss(points, catalog, systems, dataset_len) >= stored - 1e-9
 
 
-def test_validate_cli_json(capsys):
-    assert main(["validate", "--group", "test", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+def test_validate_cli_json(shared_cli_json):
+    data = shared_cli_json(["validate", "--group", "test"])  # one run, shared with tests/web/test_api.py
     for key in ("points", "median_ape", "p90_ape"):
         assert key in data
     assert all(p["group"] == "test" for p in data["points"])

@@ -195,10 +195,10 @@ def test_plotly_is_served_from_the_package_and_no_page_uses_a_cdn(client):
          ["wafer", "map", "--model", "llama-3.1-8b", "--system", "cs-3", "--count", "1"]),
     ],
 )  # fmt: skip
-def test_other_answers_are_the_cli_json(client, capsys, method, path, body, args):
+def test_other_answers_are_the_cli_json(client, shared_cli_json, method, path, body, args):
     response = client.post(path, json=body) if method == "post" else client.get(path)
     assert response.status_code == 200, response.text
-    assert response.json() == _cli_json(capsys, args)
+    assert response.json() == shared_cli_json(args)  # the CLI's run shared with tests/perf/test_validation.py
 
 
 def test_the_wafer_validation_group_is_offered(client, capsys, monkeypatch, tmp_path):
