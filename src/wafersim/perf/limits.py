@@ -44,6 +44,7 @@ import numpy as np
 
 from wafersim.perf.cost import IterationCost
 from wafersim.perf.memory import TOKEN_BUDGET
+from wafersim.perf.monotone import largest
 from wafersim.perf.tail import P99_EXCEEDED, in_flight_context, tpot_exceeded, tpot_p99_s
 from wafersim.perf.work import StepWork, decode_work, prefill_work
 
@@ -244,17 +245,7 @@ def choose_batch(
     def ttft_ok(batch: int, chunk: int) -> bool:
         return max_ttft_s is None or server_ttft_s(cost, load, batch, chunk) <= max_ttft_s
 
-    def largest(ok, high: int) -> int:
-        low = 0
-        while low < high:
-            mid = (low + high + 1) // 2
-            if ok(mid):
-                low = mid
-            else:
-                high = mid - 1
-        return low
-
-    tpot_batch = largest(tpot_ok, memory_max)
+    tpot_batch = max(0, largest(1, memory_max, tpot_ok))
     if max_ttft_s is None:
         chunk = default_chunk(max(tpot_batch, 1))
         if tpot_batch >= 1:
@@ -266,7 +257,7 @@ def choose_batch(
         return BatchChoice(tpot_batch, default_chunk(tpot_batch), reason, True)
     best_batch, best_chunk = 0, CHUNK_CANDIDATES[-1]
     for chunk in CHUNK_CANDIDATES:
-        found = largest(lambda b, c=chunk: ttft_ok(b, c), tpot_batch)
+        found = max(0, largest(1, tpot_batch, lambda b, c=chunk: ttft_ok(b, c)))
         if found > best_batch:
             best_batch, best_chunk = found, chunk
     if best_batch < 1:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from wafersim.errors import WafersimError
+from wafersim.perf.monotone import largest
 from wafersim.perf.tail import in_flight_context
 from wafersim.perf.wafer.closed_form import ceil_div
 from wafersim.perf.wafer.layer import ACT_BYTES
@@ -179,19 +180,6 @@ def _spread(
         if found is not None:
             return found
     return None
-
-
-def largest(lo: int, hi: int, ok) -> int:
-    """Largest x in [lo, hi] with ok(x), assuming ok is monotone (True then False); lo - 1 if none."""
-    if not ok(lo):
-        return lo - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def decode_split(p: Placement, batch: int) -> tuple[int, int]:

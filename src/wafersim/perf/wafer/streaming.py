@@ -11,12 +11,12 @@ the largest layer (one layer computing while the next arrives); all layers run o
 from __future__ import annotations
 
 from wafersim.errors import WafersimError
+from wafersim.perf.monotone import largest
 from wafersim.perf.types import Estimate, EstimateRequest
 from wafersim.perf.wafer import closed_form as cf
 from wafersim.perf.wafer.closed_form import ceil_div
 from wafersim.perf.wafer.layer import ACT_BYTES, activation_elems_per_pe, kv_elems_per_pe, layer_cost
 from wafersim.perf.wafer.pipeline import CODE_RESERVE_BYTES, ModelOnWafer
-from wafersim.perf.wafer.search import largest
 
 MAX_CHUNK = 8192
 
