@@ -39,7 +39,9 @@ def _imports(name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base]).strip(".")
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + [base]
+                ).strip(".")
             # `from package import module` imports the module; `from module import name` the module itself.
             targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
         else:
@@ -127,7 +129,9 @@ def test_import_graph_has_no_cycles():
     # A package's __init__ re-exports its modules: modules importing their own package's names are the usual
     # Python pattern, so edges from a package to its own sub-modules are left out.
     for name in graph:
-        graph[name] = {t for t in graph[name] if not (MODULES[name].name == "__init__.py" and t.startswith(name + "."))}
+        graph[name] = {
+            t for t in graph[name] if not (MODULES[name].name == "__init__.py" and t.startswith(name + "."))
+        }
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
 
 

@@ -26,7 +26,10 @@ def test_capacity_search_reports_each_probe():
     workload = make_workload(np.arange(30) * 0.1, [20] * 30, [4] * 30)
     search = CapacitySearch(SLO(1.0, 0.5), start_rps=5.0)
     found = find_capacity(
-        workload.at_rate, lambda w: simulate(w, LinearReplica()), search, progress=lambda d, t, w: calls.append((d, t))
+        workload.at_rate,
+        lambda w: simulate(w, LinearReplica()),
+        search,
+        progress=lambda d, t, w: calls.append((d, t)),
     )
     assert len(calls) == len(found.probes) and all(total == search.max_probes for _, total in calls)
 

@@ -43,7 +43,9 @@ def test_import_wafersim_loads_no_layer_beyond_the_errors():
 
 
 def test_estimate_takes_ids_or_a_request_and_matches_the_cli(capsys, catalog):
-    by_ids = wafersim.estimate(model="llama-3.1-8b", system="h100-sxm", count=1, input_len=500, output_len=100)
+    by_ids = wafersim.estimate(
+        model="llama-3.1-8b", system="h100-sxm", count=1, input_len=500, output_len=100
+    )
     request = wafersim.EstimateRequest(model=catalog.model("llama-3.1-8b"), system=catalog.system("h100-sxm"),
                                        count=1, input_len=500, output_len=100)  # fmt: skip
     assert wafersim.estimate(request) == by_ids

@@ -7,8 +7,12 @@ from wafersim.errors import WafersimError
 
 def test_fields_become_flags():
     assert flag("slo_ttft_s") == "--slo-ttft" and flag("input_len") == "--input-len" and flag("tp") == "--tp"
-    assert cli_message(WafersimError("count must be ≥ 1, got 0", field="count")) == "--count must be ≥ 1, got 0"
-    both = WafersimError("give either trace (a path or shipped name) or rate_rps and duration_s", field="trace")
+    assert (
+        cli_message(WafersimError("count must be ≥ 1, got 0", field="count")) == "--count must be ≥ 1, got 0"
+    )
+    both = WafersimError(
+        "give either trace (a path or shipped name) or rate_rps and duration_s", field="trace"
+    )
     assert cli_message(both) == "give either --trace (a path or shipped name) or --rate and --duration"
     # Only the field's own first mention, as a whole word; plain prose is left alone.
     assert cli_message(WafersimError("engine fast is needed: the cycle engine", field="engine")) == (

@@ -126,8 +126,13 @@ def test_long_prompt_server_delivers_well_under_offline(catalog):
     offline = estimate(request(catalog, "llama-3.1-405b", "h200-sxm", input_len=7805, output_len=685))
     server = estimate(
         request(
-            catalog, "llama-3.1-405b", "h200-sxm", input_len=7805, output_len=685,
-            max_tpot_s=0.175, max_ttft_s=6.0,
+            catalog,
+            "llama-3.1-405b",
+            "h200-sxm",
+            input_len=7805,
+            output_len=685,
+            max_tpot_s=0.175,
+            max_ttft_s=6.0,
         )
     )
     assert server.extra["limits_met"] and server.extra["tpot_p99_s"] <= 0.175 * 1.001

@@ -111,7 +111,9 @@ class Catalog:
         if path.is_dir() or (path.exists() and _looks_like_path(id_or_path)):
             return model_from_file(path)
         if _looks_like_path(id_or_path):
-            raise WafersimError(f"{path}: no such model config file or directory (and not a catalog model id)")
+            raise WafersimError(
+                f"{path}: no such model config file or directory (and not a catalog model id)"
+            )
         raise unknown_id_error("model", id_or_path, self.models)
 
 

@@ -167,4 +167,3 @@ class ModelSpec(_Spec):
         if self.mla is not None:
             return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         return 2 * self.kv_dim
-

@@ -130,7 +130,8 @@ class SystemSpec(_Spec):
     price: PriceSpec | None = None
     efficiency: EfficiencySpec
     memory_tiers: tuple[MemoryTierSpec, ...] = Field(
-        default=(), description="tiers beside `memory` (dataflow chips); `memory` is the one weights stream from"
+        default=(),
+        description="tiers beside `memory` (dataflow chips); `memory` is the one weights stream from",
     )
     fabric_arch: str | None = Field(default=None, description="fabric architecture id for wafer systems")
     service: ServiceSpec | None = Field(

@@ -183,7 +183,9 @@ def _step_cycles(
                 upstream = max(
                     upstream, _delay(axis_loads["link"][link], starts[stage] + ramp + distance * hop, length)
                 )
-            send_other = worst.send(other, [starts[stage] for stage in range(len(flow.ramp_out))], own, number)
+            send_other = worst.send(
+                other, [starts[stage] for stage in range(len(flow.ramp_out))], own, number
+            )
             for stage, pos in enumerate(flow.ramp_out):
                 first = starts[stage]
                 same = _send_delay(axis_loads["out"][pos], first, own, number, False)

@@ -272,7 +272,9 @@ def solve(
         if result.x is None:
             result = first
     else:
-        raise WafersimError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}", field="objective")
+        raise WafersimError(
+            f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}", field="objective"
+        )
     if result.x is None:
         return Solution(objective, False, f"solver: {result.message}")
     x = np.rint(result.x[:n_x]).reshape(n_o, n_m, n_t)

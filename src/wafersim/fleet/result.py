@@ -131,7 +131,9 @@ class OptionPlan(_Record):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OptionPlan:
         plans = {name: Fleet.from_dict(fleet) for name, fleet in data["plans"].items()}
-        return cls(**{**{f.name: _frozen(data[f.name]) for f in fields(cls)}, "plans": MappingProxyType(plans)})
+        return cls(
+            **{**{f.name: _frozen(data[f.name]) for f in fields(cls)}, "plans": MappingProxyType(plans)}
+        )
 
 
 @dataclass(frozen=True)

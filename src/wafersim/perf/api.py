@@ -35,12 +35,18 @@ Region = tuple[int, int] | str | None
 def parse_region(region: Region, field: str) -> tuple[int, int] | None:
     """A wafer region shape: (rows, cols), 'RxC' (rows x columns) or None."""
     if region is None or isinstance(region, tuple):
-        if region is not None and not (len(region) == 2 and all(isinstance(v, int) and v > 0 for v in region)):
-            raise WafersimError(f"{field} {region!r}: expected (rows, cols) with positive integers", field=field)
+        if region is not None and not (
+            len(region) == 2 and all(isinstance(v, int) and v > 0 for v in region)
+        ):
+            raise WafersimError(
+                f"{field} {region!r}: expected (rows, cols) with positive integers", field=field
+            )
         return region
     parts = region.lower().split("x")
     if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise WafersimError(f"{field} '{region}': expected RxC with positive integers, e.g. 390x108", field=field)
+        raise WafersimError(
+            f"{field} '{region}': expected RxC with positive integers, e.g. 390x108", field=field
+        )
     return int(parts[0]), int(parts[1])
 
 
@@ -91,7 +97,11 @@ def estimate(
     if request.system.kind != "wafer":
         raise WafersimError(
             "grid, decode_grid and prefill_grid apply to wafer-scale systems (cs-2, cs-3)",
-            field="grid" if grid is not None else "decode_grid" if decode_grid is not None else "prefill_grid",
+            field="grid"
+            if grid is not None
+            else "decode_grid"
+            if decode_grid is not None
+            else "prefill_grid",
         )
     from wafersim.perf.wafer.estimator import WaferOptions, estimate_wafer
 
@@ -200,10 +210,14 @@ def compare(
     for system_id, count in parse_deployments(systems) if isinstance(systems, str) else systems:
         system = _spec(system_id, "system", catalog)
         name = system_id if isinstance(system_id, str) else system.id  # as the user wrote it
-        base = dict(model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision)
+        base = dict(
+            model=spec, system=system, input_len=input_len, output_len=output_len, precision=precision
+        )
         sizing = None
         if count == 0 and system.kind == "wafer":
-            sized = size_wafers(EstimateRequest(count=1, max_tpot_s=max_tpot_s, **base), objective, wafer_options)
+            sized = size_wafers(
+                EstimateRequest(count=1, max_tpot_s=max_tpot_s, **base), objective, wafer_options
+            )
             count = sized.count if isinstance(sized, Sized) else sized.accelerators_needed or 1
             sizing = sized.to_dict() if isinstance(sized, Sized) else None
         elif count == 0:

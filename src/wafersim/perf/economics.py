@@ -28,7 +28,11 @@ class CostAssumptions:
 
         # Upper limits: a century of life; $10/kWh is ~30x the dearest retail electricity anywhere; a PUE of 10
         # would mean a site burning 9 W on cooling per watt of IT, far outside any reported figure.
-        limits = {"life_years": (0.0, 100.0, False), "usd_per_kwh": (0.0, 10.0, True), "pue": (1.0, 10.0, True)}
+        limits = {
+            "life_years": (0.0, 100.0, False),
+            "usd_per_kwh": (0.0, 10.0, True),
+            "pue": (1.0, 10.0, True),
+        }
         for name, (low, high, low_ok) in limits.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -36,6 +40,7 @@ class CostAssumptions:
             if not (low <= value if low_ok else low < value) or value > high:
                 lower = "≥" if low_ok else ">"
                 raise WafersimError(f"{name} must be {lower} {low:g} and ≤ {high:g}, got {value}", field=name)
+
 
 def usd_per_million_tokens(
     capex_usd: float | None, power_w: float, tokens_per_s: float, assumptions: CostAssumptions

@@ -12,7 +12,15 @@ from wafersim.errors import WafersimError
 from wafersim.perf.economics import usd_per_million_tokens
 from wafersim.perf.types import DEFAULT_MAX_BATCH, Estimate, EstimateRequest
 
-__all__ = ["DEFAULT_MAX_BATCH", "ESTIMATORS", "Estimate", "EstimateRequest", "Estimator", "estimate", "with_costs"]
+__all__ = [
+    "DEFAULT_MAX_BATCH",
+    "ESTIMATORS",
+    "Estimate",
+    "EstimateRequest",
+    "Estimator",
+    "estimate",
+    "with_costs",
+]
 
 Estimator = Callable[[EstimateRequest], Estimate]
 

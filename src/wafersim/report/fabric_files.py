@@ -22,7 +22,9 @@ def write_heatmaps(result: KernelResult, path: str | Path, sram_bytes_per_pe: in
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:  # pragma: no cover - matplotlib is in the plot/test extras
-        raise WafersimError("writing a heatmap needs matplotlib: pip install matplotlib (a wafersim dependency)") from None
+        raise WafersimError(
+            "writing a heatmap needs matplotlib: pip install matplotlib (a wafersim dependency)"
+        ) from None
     path = Path(path)
     figure, (busy_ax, sram_ax, link_ax) = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
     image = busy_ax.imshow(busy_fraction(result), vmin=0, vmax=1, cmap="viridis", interpolation="nearest")

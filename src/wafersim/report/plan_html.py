@@ -161,7 +161,9 @@ def render(result: dict[str, Any]) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise WafersimError("the HTML report needs matplotlib: pip install matplotlib (a wafersim dependency)") from None
+        raise WafersimError(
+            "the HTML report needs matplotlib: pip install matplotlib (a wafersim dependency)"
+        ) from None
     figures = []
     for title, make in (("capacity-vs-power", _capacity_vs_power), ("cost-by-option", _cost_by_option),
                         ("fleet-mix", _mix_over_time), ("sensitivity-tornado", _tornado)):  # fmt: skip

@@ -18,7 +18,9 @@ def write_plot(data: dict[str, Any], path: str) -> None:
         import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
     except ImportError:
-        raise WafersimError("the placement picture needs matplotlib: pip install matplotlib (a wafersim dependency)") from None
+        raise WafersimError(
+            "the placement picture needs matplotlib: pip install matplotlib (a wafersim dependency)"
+        ) from None
 
     wafers = data["wafers_used"]
     fig, axes = plt.subplots(

@@ -101,7 +101,8 @@ class Engine(RunningBatch):
         self.role, self.handoff = role, handoff
         if role != "both" and config.policy != "vllm":
             raise WafersimError(
-                "prefill/decode disaggregation runs vLLM-style engines: use scheduler 'vllm'", field="scheduler"
+                "prefill/decode disaggregation runs vLLM-style engines: use scheduler 'vllm'",
+                field="scheduler",
             )
         self._planner = SCHEDULERS[config.policy]
         if role == "prefill" and handoff is None:

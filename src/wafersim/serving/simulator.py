@@ -64,9 +64,13 @@ class ServeConfig:
         if self.engines < 1:
             raise WafersimError(f"engines must be ≥ 1, got {self.engines}", field="engines")
         if self.prefill_engines < 0:
-            raise WafersimError(f"prefill_engines must be ≥ 0, got {self.prefill_engines}", field="prefill_engines")
+            raise WafersimError(
+                f"prefill_engines must be ≥ 0, got {self.prefill_engines}", field="prefill_engines"
+            )
         if self.router not in ROUTERS:
-            raise WafersimError(f"router {self.router!r}: expected one of {', '.join(ROUTERS)}", field="router")
+            raise WafersimError(
+                f"router {self.router!r}: expected one of {', '.join(ROUTERS)}", field="router"
+            )
 
 
 @dataclass(frozen=True)
@@ -136,16 +140,33 @@ class _Run:
         self.caused: list[Event] = []  # handoffs a prefill engine schedules while its segment completes
         role = "decode" if prefill else "both"
         self.engines = [
-            Engine(i, requests, pricer, replica.kv_capacity_tokens, config.scheduler, self.series, self.segments,
-                   role)  # fmt: skip
+            Engine(
+                i,
+                requests,
+                pricer,
+                replica.kv_capacity_tokens,
+                config.scheduler,
+                self.series,
+                self.segments,
+                role,
+            )  # fmt: skip
             for i in range(config.engines)
         ]
         self.prefill_engines: list[Engine] = []
         if prefill is not None:
             prefill_pricer = IterationPricer(prefill.replica)
             self.prefill_engines = [
-                Engine(config.engines + i, requests, prefill_pricer, prefill.replica.kv_capacity_tokens,
-                       config.scheduler, self.series, self.segments, "prefill", self._handoff)  # fmt: skip
+                Engine(
+                    config.engines + i,
+                    requests,
+                    prefill_pricer,
+                    prefill.replica.kv_capacity_tokens,
+                    config.scheduler,
+                    self.series,
+                    self.segments,
+                    "prefill",
+                    self._handoff,
+                )  # fmt: skip
                 for i in range(config.prefill_engines)
             ]
         self.every = self.engines + self.prefill_engines
@@ -154,7 +175,9 @@ class _Run:
                 raise WafersimError(
                     f"one {engine.role if engine.role != 'both' else ''} engine holds "
                     f"{engine.capacity_blocks * engine.block} KV tokens, less than one "
-                    f"{config.scheduler.block_tokens}-token block: it cannot hold one request".replace("  ", " ")
+                    f"{config.scheduler.block_tokens}-token block: it cannot hold one request".replace(
+                        "  ", " "
+                    )
                 )
         pools = [(self.engines[0], role)] + ([(self.prefill_engines[0], "prefill")] if prefill else [])
         _reject(requests, pools, replica.max_context_tokens)
@@ -214,7 +237,9 @@ class _Run:
 
     def on_handoff(self, event: Event) -> list[Event]:
         caused: list[Event] = []
-        self.requests.engine[event.payload] = self._deliver(self.engines, event.payload, event.time_s, caused).index
+        self.requests.engine[event.payload] = self._deliver(
+            self.engines, event.payload, event.time_s, caused
+        ).index
         return caused
 
     def on_segment(self, event: Event) -> list[Event]:

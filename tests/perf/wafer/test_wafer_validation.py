@@ -108,7 +108,9 @@ def test_ids_outside_the_group_are_named(capsys):
     with pytest.raises(WafersimError, match="no validation point 'nope'") as error:
         wafersim.validate(group="wafer", ids=["cerebras-cs3-llama3.1-8b-per-user-later", "nope"])
     assert error.value.field == "ids"
-    with pytest.raises(WafersimError, match="group 'calibration'"):  # a test point is not in the calibration group
+    with pytest.raises(
+        WafersimError, match="group 'calibration'"
+    ):  # a test point is not in the calibration group
         wafersim.validate(group="calibration", ids=[FAST[0]])
     assert main(["validate", "--group", "wafer", "--point", "nope"]) == 2
     assert "--point" in capsys.readouterr().err

@@ -198,13 +198,9 @@ def build_summa(arch: FabricArch, rows: int, cols: int, dtype: DType, m: int, k:
         b_root, b_off = s // b_panels, (s % b_panels) * kp * nb
         patterns = []
         if cols > 1:
-            patterns.append(
-                _summa_broadcast(plan, "x", a_root, f"A_row_bcast{s}", "A", mb * kp, cols, a_off)
-            )
+            patterns.append(_summa_broadcast(plan, "x", a_root, f"A_row_bcast{s}", "A", mb * kp, cols, a_off))
         if rows > 1:
-            patterns.append(
-                _summa_broadcast(plan, "y", b_root, f"B_col_bcast{s}", "B", kp * nb, rows, b_off)
-            )
+            patterns.append(_summa_broadcast(plan, "y", b_root, f"B_col_bcast{s}", "B", kp * nb, rows, b_off))
         if patterns:
             steps.append(Step(f"bcast{s}", patterns=tuple(patterns)))
         steps.append(

@@ -31,8 +31,14 @@ def _shape_of(mow: ModelOnWafer, unit: Unit) -> LayerShape | None:
 
 
 def region_sram(
-    mow: ModelOnWafer, p: Placement, region: Region, sequences: int, length: int, act_tokens: int,
-    context: int, chunk: int = 0,
+    mow: ModelOnWafer,
+    p: Placement,
+    region: Region,
+    sequences: int,
+    length: int,
+    act_tokens: int,
+    context: int,
+    chunk: int = 0,
 ) -> dict[str, float]:
     """Bytes one PE of `region` holds: weights (with tile padding), KV cache, activations, code reserve."""
     whole = region_bytes(mow, p, region, sequences, length, act_tokens, context, chunk)
@@ -229,7 +235,12 @@ class Sram:
 
 
 def region_totals_per_pe(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int,
+    mow: ModelOnWafer,
+    p: Placement,
+    sequences: int,
+    length: int,
+    act_tokens: int,
+    context: int,
     chunk: int = 0,
 ) -> list[float]:
     """Bytes per PE of every region, in pipeline order (code reserve included)."""
@@ -239,7 +250,12 @@ def region_totals_per_pe(
 
 
 def sram_use(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int,
+    mow: ModelOnWafer,
+    p: Placement,
+    sequences: int,
+    length: int,
+    act_tokens: int,
+    context: int,
     chunk: int = 0,
 ) -> Sram:
     parts, of = _region_parts(mow, p, sequences, length, act_tokens, context, chunk)
@@ -255,7 +271,12 @@ def sram_use(
 
 
 def peak_per_pe(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int,
+    mow: ModelOnWafer,
+    p: Placement,
+    sequences: int,
+    length: int,
+    act_tokens: int,
+    context: int,
     chunk: int = 0,
 ) -> float:
     """`sram_use(...).peak_per_pe` (the same sums in the same order) without building its breakdowns."""
@@ -270,7 +291,12 @@ def peak_per_pe(
 
 
 def fits(
-    mow: ModelOnWafer, p: Placement, sequences: int, length: int, act_tokens: int, context: int,
+    mow: ModelOnWafer,
+    p: Placement,
+    sequences: int,
+    length: int,
+    act_tokens: int,
+    context: int,
     chunk: int = 0,
 ) -> bool:
     """Whether `sequences` sequences of `length` tokens (KV cache) and the workspace of an `act_tokens`-token
