@@ -54,6 +54,7 @@ def test_spread_output_lengths_hold_more_kv_in_flight(catalog):
     kw = dict(tp=8, pp=1, ep=1, attention_dp=False, precision="fp8", output_len=2000)
     equal = estimate(request(catalog, **kw))
     spread = estimate(request(catalog, output_len_cv=1.0, **kw))
+    assert spread.output_len_cv == 1.0 and spread.to_dict()["output_len_cv"] == 1.0
     assert equal.batch == 2048 or spread.batch < equal.batch
     kv_per_sequence = [r.memory["kv_cache_bytes"] / r.batch for r in (equal, spread)]
     assert kv_per_sequence[1] / kv_per_sequence[0] == pytest.approx(3000 / 2000, rel=0.01)

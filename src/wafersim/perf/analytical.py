@@ -121,6 +121,7 @@ def evaluate_layout(
         kv_precision=cost.kv_precision,
         input_len=request.input_len,
         output_len=request.output_len,
+        output_len_cv=request.output_len_cv,
         tp=layout.tp,
         pp=layout.pp,
         ep=layout.ep,

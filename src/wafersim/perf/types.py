@@ -137,6 +137,7 @@ class Estimate:
     usd_per_million_tokens: float | None = None
     breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # system-kind specific figures (e.g. wafer use)
+    output_len_cv: float = 0.0  # the request's spread of output lengths (KV and attention in flight)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

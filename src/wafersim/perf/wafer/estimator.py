@@ -89,6 +89,7 @@ def _base(request: EstimateRequest) -> dict:
         kv_precision="bf16",
         input_len=request.input_len,
         output_len=request.output_len,
+        output_len_cv=request.output_len_cv,
     )
 
 

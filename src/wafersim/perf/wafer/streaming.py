@@ -52,7 +52,7 @@ def streaming_estimate(request: EstimateRequest, mow: ModelOnWafer, grid: tuple[
             f"grid {rows}x{cols} exceeds the {mow.arch.name} program rectangle {height}x{width}", field="grid"
         )
     length = request.input_len + request.output_len
-    ctx = request.input_len + request.output_len // 2
+    ctx = int(request.in_flight_context)
     base = dict(
         model=request.model.id,
         system=request.system.id,
@@ -61,6 +61,7 @@ def streaming_estimate(request: EstimateRequest, mow: ModelOnWafer, grid: tuple[
         kv_precision="bf16",
         input_len=request.input_len,
         output_len=request.output_len,
+        output_len_cv=request.output_len_cv,
     )
 
     def fits(b: int) -> bool:
